@@ -1,0 +1,110 @@
+// Package manifests defines the stx-build project format (stx.yaml and one
+// package.yaml per source package) and loads it strictly: unknown fields,
+// missing fields and bad values are reported together, each with the file,
+// line and field that is wrong.
+package manifests
+
+// ProjectFile is the name of the project manifest at the root of a project.
+const ProjectFile = "stx.yaml"
+
+// PackageFile is the name of a source package manifest.
+const PackageFile = "package.yaml"
+
+// Project is a loaded stx.yaml together with every package manifest it names.
+type Project struct {
+	// Dir is the absolute path of the directory holding stx.yaml.
+	Dir string `yaml:"-"`
+	// File is the absolute path of stx.yaml.
+	File string `yaml:"-"`
+
+	// Name names the distribution; used in reports and repository metadata.
+	Name string `yaml:"name" required:"true"`
+	// Suite is the Debian suite the build environment is made from (e.g. bookworm).
+	Suite string `yaml:"suite" required:"true"`
+	// Architectures lists the Debian architectures built (amd64, arm64).
+	Architectures []string `yaml:"architectures" required:"true"`
+	// Mirror overrides the Debian mirror URL. Empty means the host's apt sources.
+	Mirror string `yaml:"mirror"`
+	// Components are the archive components used with Mirror (default: main).
+	Components []string `yaml:"components"`
+	// Packages lists directories, relative to Dir, searched for */package.yaml.
+	// Default: ["packages"].
+	Packages []string `yaml:"packages"`
+	// Profiles are build profiles active for every package (e.g. nocheck).
+	Profiles []string `yaml:"profiles"`
+	// CycleBreaks resolve build-dependency cycles by taking one binary for
+	// one package from the archive instead of from the local build.
+	CycleBreaks []CycleBreak `yaml:"cycle-breaks"`
+
+	// PackageList holds the loaded package manifests, sorted by name.
+	PackageList []*Package `yaml:"-"`
+}
+
+// CycleBreak says: when building Package, satisfy build-dependencies on
+// Binary from the archive, not from the local tree.
+type CycleBreak struct {
+	Package string `yaml:"package" required:"true"`
+	Binary  string `yaml:"binary" required:"true"`
+	Reason  string `yaml:"reason"`
+	// Line is where the entry starts in stx.yaml (for messages).
+	Line int `yaml:"-"`
+}
+
+// Package is one package.yaml: a Debian source package to build.
+type Package struct {
+	// Dir is the absolute directory holding package.yaml.
+	Dir string `yaml:"-"`
+	// File is the absolute path of package.yaml.
+	File string `yaml:"-"`
+
+	// Name is the source package name (must equal Source: in debian/control).
+	Name string `yaml:"name" required:"true"`
+	// Source says where the source comes from: exactly one of its fields is set.
+	Source Source `yaml:"source" required:"true"`
+	// Patches are patch files (relative to Dir) applied in order, as a quilt series.
+	Patches []string `yaml:"patches"`
+	// Architectures restricts the package to some of the project's architectures.
+	// Empty means all of them.
+	Architectures []string `yaml:"architectures"`
+	// Build holds build options.
+	Build BuildOptions `yaml:"build"`
+}
+
+// Source is where a source package comes from. Exactly one field is set.
+type Source struct {
+	// Local is a directory (relative to the package directory) containing debian/.
+	Local string `yaml:"local"`
+	// Debian is "name=version" of a source package fetched through apt's
+	// deb-src indexes (apt verifies the hashes).
+	Debian string `yaml:"debian"`
+	// DSC is a .dsc URL with its sha256; the files it lists are fetched from
+	// the same directory and verified against the .dsc checksums.
+	DSC *DSCSource `yaml:"dsc"`
+}
+
+// DSCSource names a .dsc by URL and expected sha256.
+type DSCSource struct {
+	URL    string `yaml:"url" required:"true"`
+	SHA256 string `yaml:"sha256" required:"true"`
+}
+
+// BuildOptions tune how one package is built.
+type BuildOptions struct {
+	// Jobs is the make parallelism (DEB_BUILD_OPTIONS parallel=N); 0 means decided by the scheduler.
+	Jobs int `yaml:"jobs"`
+	// Serial forces parallel=1 (for packages whose build breaks with -j).
+	Serial bool `yaml:"serial"`
+	// Nocheck skips the test suite (nocheck option and profile).
+	Nocheck bool `yaml:"nocheck"`
+	// Profiles are extra build profiles for this package.
+	Profiles []string `yaml:"profiles"`
+	// Tmpfs is a size hint for the build tree on tmpfs (e.g. "2GiB"), or
+	// "disk" to always build on disk. Empty: predicted from history.
+	Tmpfs string `yaml:"tmpfs"`
+	// Cross says whether the package can be cross-built (default true); when
+	// false, foreign-arch builds run under qemu-user emulation.
+	Cross *bool `yaml:"cross"`
+	// Estimate is an expected build duration (e.g. "90s", "20m") used for
+	// scheduling until the package has a build history.
+	Estimate string `yaml:"estimate"`
+}
