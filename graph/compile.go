@@ -1,0 +1,458 @@
+package graph
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"pault.ag/go/debian/dependency"
+	"pault.ag/go/debian/version"
+)
+
+// Options say for which architecture and with which build profiles a graph
+// is compiled.
+type Options struct {
+	// Arch is the host architecture the packages are built for (amd64, arm64).
+	Arch string
+	// BuildArch is the architecture of the build machine; defaults to Arch.
+	// When it differs, the graph describes a cross build and build-deps on
+	// ":native" binaries are marked as needing the build architecture's build.
+	BuildArch string
+	// Indep says that Architecture: all binaries are built on this
+	// architecture, so Build-Depends-Indep counts.
+	Indep bool
+	// Profiles are build profiles active for every source (e.g. nocheck).
+	Profiles []string
+	// CycleBreaks take one binary from the archive for one source.
+	CycleBreaks []CycleBreak
+}
+
+// CycleBreak says: when building Package, build-dependencies on Binary are
+// satisfied from the archive, not from the local tree.
+type CycleBreak struct {
+	Package string
+	Binary  string
+}
+
+// Graph is the build-dependency DAG of the local sources for one architecture.
+type Graph struct {
+	Arch string
+	// Nodes are sorted by name.
+	Nodes []*Node
+	// Edges are sorted by From, To, Via.
+	Edges []Edge
+	// External lists build-dependency relations no local source satisfies:
+	// they are installed from the archive.
+	External []External
+	// Order is a stable topological order: every source after the sources
+	// it build-depends on, ties broken by name. Empty when the graph has a cycle.
+	Order []string
+	// Warnings are problems that do not stop the compile (unused cycle
+	// breaks, ambiguous providers, local versions too old for a relation).
+	Warnings []string
+
+	index map[string]int
+	deps  [][]int // node -> nodes it build-depends on, sorted
+	rdeps [][]int // node -> nodes that build-depend on it, sorted
+	bl    []float64
+}
+
+// Node is one source package in the graph.
+type Node struct {
+	Name    string
+	Version string
+	// Binaries produced by this source on the graph's architecture, sorted
+	// (architecture-specific and Architecture: all ones).
+	Binaries []string
+	// BuildsIndep is true when this source builds Architecture: all binaries
+	// on this architecture.
+	BuildsIndep bool
+	// Cost is the estimated build time in seconds (>= 1 unless given smaller).
+	Cost float64
+	// Deps are the sources this one build-depends on, sorted.
+	Deps []string
+	// Dependents are the sources that build-depend on this one, sorted.
+	Dependents []string
+}
+
+// Edge records that From build-depends on a binary (Via) that To produces.
+type Edge struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+	Via  string `json:"via"`
+	// Relation is the build-dependency relation as written (after arch and
+	// profile restrictions were applied).
+	Relation string `json:"relation"`
+	// Native is set when the relation asks for the build architecture's
+	// binary (":native") in a cross build.
+	Native bool `json:"native,omitempty"`
+}
+
+// External is a build-dependency relation left to the archive.
+type External struct {
+	Package  string `json:"package"`
+	Relation string `json:"relation"`
+	// Note explains why a local binary of that name was not used.
+	Note string `json:"note,omitempty"`
+}
+
+type producer struct {
+	src      int
+	binary   string
+	provides bool
+	version  string // binary version, or the provided version ("" unversioned)
+}
+
+// Compile builds the graph of srcs for opts.Arch. On a build-dependency
+// cycle it returns the graph (without Order) and a *CycleError naming every
+// cycle; any other error means the input was unusable.
+func Compile(srcs []Source, opts Options) (*Graph, error) {
+	if opts.Arch == "" {
+		return nil, fmt.Errorf("graph: no architecture given")
+	}
+	host, err := dependency.ParseArch(opts.Arch)
+	if err != nil {
+		return nil, fmt.Errorf("graph: architecture %q: %w", opts.Arch, err)
+	}
+	cross := opts.BuildArch != "" && opts.BuildArch != opts.Arch
+
+	// Sort by name so every later loop is deterministic.
+	sorted := make([]*Source, 0, len(srcs))
+	seen := make(map[string]string, len(srcs))
+	for i := range srcs {
+		s := &srcs[i]
+		if prev, dup := seen[s.Name]; dup {
+			return nil, fmt.Errorf("graph: source %s declared twice (%s and %s)", s.Name, prev, s.Origin)
+		}
+		seen[s.Name] = s.Origin
+		if !archAllowed(s.Architectures, opts.Arch) {
+			continue
+		}
+		sorted = append(sorted, s)
+	}
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+
+	g := &Graph{Arch: opts.Arch, index: map[string]int{}}
+	var nodeSrc []*Source
+	var nodeProfiles []map[string]bool
+	providers := map[string][]producer{}
+	for _, s := range sorted {
+		active := activeProfiles(opts.Profiles, s.Profiles)
+		n := &Node{Name: s.Name, Version: s.Version, Cost: s.Cost}
+		if n.Cost <= 0 {
+			n.Cost = 1
+		}
+		idx := len(g.Nodes)
+		var archBins, indepBins int
+		for bi := range s.Binaries {
+			b := &s.Binaries[bi]
+			if !profilesHold(b.BuildProfiles, active) {
+				continue
+			}
+			switch {
+			case b.builtFor(host):
+				archBins++
+			case b.IsIndep():
+				indepBins++
+			default:
+				continue
+			}
+			n.Binaries = append(n.Binaries, b.Name)
+			providers[b.Name] = append(providers[b.Name], producer{src: idx, binary: b.Name, version: s.Version})
+			for _, pv := range b.Provides.GetAllPossibilities() {
+				p := producer{src: idx, binary: b.Name, provides: true}
+				if pv.Version != nil && pv.Version.Operator == "=" {
+					p.version = pv.Version.Number
+				}
+				providers[pv.Name] = append(providers[pv.Name], p)
+			}
+		}
+		if archBins == 0 && indepBins == 0 {
+			continue // nothing to build here
+		}
+		n.BuildsIndep = opts.Indep && indepBins > 0
+		sort.Strings(n.Binaries)
+		g.index[n.Name] = idx
+		g.Nodes = append(g.Nodes, n)
+		nodeSrc = append(nodeSrc, s)
+		nodeProfiles = append(nodeProfiles, active)
+	}
+
+	breaks := map[CycleBreak]bool{}
+	for _, cb := range opts.CycleBreaks {
+		breaks[cb] = false
+	}
+
+	g.deps = make([][]int, len(g.Nodes))
+	g.rdeps = make([][]int, len(g.Nodes))
+	for i, s := range nodeSrc {
+		n := g.Nodes[i]
+		rels := s.BuildDepends.Relations
+		rels = append(rels[:len(rels):len(rels)], s.BuildDependsArch.Relations...)
+		if n.BuildsIndep {
+			rels = append(rels, s.BuildDependsIndep.Relations...)
+		}
+		for _, rel := range rels {
+			g.resolve(i, rel, host, cross, nodeProfiles[i], providers, breaks)
+		}
+	}
+
+	for _, cb := range opts.CycleBreaks {
+		if used, ok := breaks[cb]; ok && !used {
+			g.Warnings = append(g.Warnings, fmt.Sprintf("cycle break %s -> %s is not used on %s: %s does not build-depend on a local %s", cb.Package, cb.Binary, opts.Arch, cb.Package, cb.Binary))
+			breaks[cb] = true // warn once for duplicates
+		}
+	}
+
+	g.finishEdges()
+	sort.Slice(g.External, func(i, j int) bool {
+		a, b := g.External[i], g.External[j]
+		if a.Package != b.Package {
+			return a.Package < b.Package
+		}
+		return a.Relation < b.Relation
+	})
+	sort.Strings(g.Warnings)
+	g.Warnings = dedupe(g.Warnings)
+
+	if cycles, comps := g.findCycles(); len(cycles) > 0 {
+		return g, &CycleError{Arch: opts.Arch, Cycles: cycles, Components: comps}
+	}
+	g.Order = g.topoOrder()
+	g.computeBottomLevels()
+	return g, nil
+}
+
+// resolve adds the edge or external entry for one relation of node i.
+func (g *Graph) resolve(i int, rel dependency.Relation, host *dependency.Arch, cross bool, active map[string]bool, providers map[string][]producer, breaks map[CycleBreak]bool) {
+	n := g.Nodes[i]
+	var kept []dependency.Possibility
+	for _, p := range rel.Possibilities {
+		if p.Substvar {
+			continue
+		}
+		if p.Architectures != nil && !p.Architectures.Matches(host) {
+			continue
+		}
+		if !profilesHold(p.StageSets, active) {
+			continue
+		}
+		kept = append(kept, p)
+	}
+	if len(kept) == 0 {
+		return // the relation does not apply to this arch/profile set
+	}
+	text := relationString(kept)
+	var notes []string
+	for _, p := range kept {
+		if _, ok := breaks[CycleBreak{Package: n.Name, Binary: p.Name}]; ok {
+			breaks[CycleBreak{Package: n.Name, Binary: p.Name}] = true
+			notes = append(notes, fmt.Sprintf("%s taken from the archive (cycle break)", p.Name))
+			continue
+		}
+		cands := providers[p.Name]
+		if len(cands) == 0 {
+			continue
+		}
+		var real, virt []producer
+		var tooOld []string
+		for _, c := range cands {
+			if !satisfies(p.Version, c) {
+				tooOld = append(tooOld, fmt.Sprintf("local %s %s", g.Nodes[c.src].Name, describeVersion(c)))
+				continue
+			}
+			if c.provides {
+				virt = append(virt, c)
+			} else {
+				real = append(real, c)
+			}
+		}
+		chosen := real
+		if len(chosen) == 0 {
+			chosen = virt
+		}
+		if len(chosen) == 0 {
+			notes = append(notes, fmt.Sprintf("%s does not satisfy %s", strings.Join(tooOld, ", "), possibilityString(p)))
+			continue
+		}
+		sort.Slice(chosen, func(a, b int) bool { return g.Nodes[chosen[a].src].Name < g.Nodes[chosen[b].src].Name })
+		if names := producerNames(g, chosen); len(names) > 1 {
+			g.Warnings = append(g.Warnings, fmt.Sprintf("%s on %s: %s is provided by several local sources (%s); using %s", n.Name, g.Arch, p.Name, strings.Join(names, ", "), names[0]))
+		}
+		c := chosen[0]
+		native := cross && p.Arch != nil && p.Arch.CPU == "native"
+		g.Edges = append(g.Edges, Edge{From: n.Name, To: g.Nodes[c.src].Name, Via: c.binary, Relation: text, Native: native})
+		g.deps[i] = append(g.deps[i], c.src)
+		return
+	}
+	g.External = append(g.External, External{Package: n.Name, Relation: text, Note: strings.Join(notes, "; ")})
+}
+
+// satisfies reports whether producer c satisfies the version relation vr.
+func satisfies(vr *dependency.VersionRelation, c producer) bool {
+	if vr == nil {
+		return true
+	}
+	if c.version == "" {
+		return false // unversioned Provides never satisfy a versioned relation
+	}
+	v, err := version.Parse(c.version)
+	if err != nil {
+		return false
+	}
+	return vr.SatisfiedBy(v)
+}
+
+func describeVersion(c producer) string {
+	if c.provides {
+		if c.version == "" {
+			return "(unversioned Provides by " + c.binary + ")"
+		}
+		return c.version + " (Provides by " + c.binary + ")"
+	}
+	return c.version
+}
+
+func producerNames(g *Graph, ps []producer) []string {
+	var names []string
+	for _, p := range ps {
+		name := g.Nodes[p.src].Name
+		if len(names) == 0 || names[len(names)-1] != name {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// finishEdges sorts and deduplicates edges and fills the adjacency lists.
+func (g *Graph) finishEdges() {
+	sort.Slice(g.Edges, func(i, j int) bool {
+		a, b := g.Edges[i], g.Edges[j]
+		if a.From != b.From {
+			return a.From < b.From
+		}
+		if a.To != b.To {
+			return a.To < b.To
+		}
+		if a.Via != b.Via {
+			return a.Via < b.Via
+		}
+		return a.Relation < b.Relation
+	})
+	out := g.Edges[:0]
+	for i, e := range g.Edges {
+		if i > 0 && e == g.Edges[i-1] {
+			continue
+		}
+		out = append(out, e)
+	}
+	g.Edges = out
+	for i := range g.deps {
+		d := uniqueInts(g.deps[i])
+		g.deps[i] = d
+		for _, j := range d {
+			g.rdeps[j] = append(g.rdeps[j], i)
+		}
+	}
+	for i, n := range g.Nodes {
+		sort.Ints(g.rdeps[i])
+		n.Deps = g.names(g.deps[i])
+		n.Dependents = g.names(g.rdeps[i])
+	}
+}
+
+func (g *Graph) names(idx []int) []string {
+	out := make([]string, len(idx))
+	for i, j := range idx {
+		out[i] = g.Nodes[j].Name
+	}
+	return out
+}
+
+func uniqueInts(xs []int) []int {
+	if len(xs) == 0 {
+		return nil
+	}
+	sort.Ints(xs)
+	out := xs[:1]
+	for _, x := range xs[1:] {
+		if x != out[len(out)-1] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func dedupe(xs []string) []string {
+	if len(xs) == 0 {
+		return xs
+	}
+	out := xs[:1]
+	for _, x := range xs[1:] {
+		if x != out[len(out)-1] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func archAllowed(list []string, arch string) bool {
+	if len(list) == 0 {
+		return true
+	}
+	for _, a := range list {
+		if a == arch {
+			return true
+		}
+	}
+	return false
+}
+
+func activeProfiles(lists ...[]string) map[string]bool {
+	m := map[string]bool{}
+	for _, l := range lists {
+		for _, p := range l {
+			m[p] = true
+		}
+	}
+	return m
+}
+
+// relationString renders possibilities as they would be written in
+// debian/control, joined by " | ".
+func relationString(ps []dependency.Possibility) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = possibilityString(p)
+	}
+	return strings.Join(parts, " | ")
+}
+
+func possibilityString(p dependency.Possibility) string {
+	var b strings.Builder
+	b.WriteString(p.Name)
+	if p.Arch != nil {
+		b.WriteString(":")
+		b.WriteString(archQualifier(p.Arch))
+	}
+	if p.Version != nil {
+		fmt.Fprintf(&b, " (%s %s)", p.Version.Operator, p.Version.Number)
+	}
+	return b.String()
+}
+
+func archQualifier(a *dependency.Arch) string {
+	switch a.CPU {
+	case "native", "any":
+		return a.CPU
+	}
+	return a.String()
+}
+
+// Node returns the node named name, or nil.
+func (g *Graph) Node(name string) *Node {
+	if i, ok := g.index[name]; ok {
+		return g.Nodes[i]
+	}
+	return nil
+}

@@ -1,0 +1,413 @@
+package graph
+
+import (
+	"container/heap"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// CycleError reports build-dependency cycles. Each cycle is a closed chain
+// of edges: Cycles[i][0].From == Cycles[i][len-1].To.
+type CycleError struct {
+	Arch   string
+	Cycles [][]Edge
+	// Components lists, for each cycle, every package of its strongly
+	// connected component: breaking the shown cycle may leave another one
+	// among these.
+	Components [][]string
+}
+
+func (e *CycleError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "build-dependency cycle")
+	if len(e.Cycles) > 1 {
+		fmt.Fprintf(&b, "s (%d)", len(e.Cycles))
+	}
+	fmt.Fprintf(&b, " on %s:", e.Arch)
+	for i, c := range e.Cycles {
+		b.WriteString("\n  ")
+		b.WriteString(c[0].From)
+		for _, ed := range c {
+			fmt.Fprintf(&b, " -> %s (via %s)", ed.To, ed.Via)
+		}
+		if i < len(e.Components) && len(e.Components[i]) > len(c) {
+			fmt.Fprintf(&b, "\n    (all of %s depend on each other)", strings.Join(e.Components[i], ", "))
+		}
+	}
+	b.WriteString("\nbreak each cycle by taking one binary from the archive, in stx.yaml:\n  cycle-breaks:")
+	for _, c := range e.Cycles {
+		ed := c[len(c)-1]
+		fmt.Fprintf(&b, "\n    - package: %s\n      binary: %s", ed.From, ed.Via)
+	}
+	return b.String()
+}
+
+// findCycles returns one shortest cycle for every strongly connected
+// component that has one, ordered by the smallest package name in it.
+func (g *Graph) findCycles() ([][]Edge, [][]string) {
+	n := len(g.Nodes)
+	index := make([]int, n)
+	low := make([]int, n)
+	onStack := make([]bool, n)
+	for i := range index {
+		index[i] = -1
+	}
+	var stack []int
+	var sccs [][]int
+	next := 0
+	var strong func(v int)
+	strong = func(v int) {
+		index[v], low[v] = next, next
+		next++
+		stack = append(stack, v)
+		onStack[v] = true
+		for _, w := range g.deps[v] {
+			if index[w] < 0 {
+				strong(w)
+				low[v] = min(low[v], low[w])
+			} else if onStack[w] {
+				low[v] = min(low[v], index[w])
+			}
+		}
+		if low[v] == index[v] {
+			var comp []int
+			for {
+				w := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				onStack[w] = false
+				comp = append(comp, w)
+				if w == v {
+					break
+				}
+			}
+			selfLoop := len(comp) == 1 && containsInt(g.deps[v], v)
+			if len(comp) > 1 || selfLoop {
+				sort.Ints(comp)
+				sccs = append(sccs, comp)
+			}
+		}
+	}
+	for v := 0; v < n; v++ {
+		if index[v] < 0 {
+			strong(v)
+		}
+	}
+	sort.Slice(sccs, func(i, j int) bool { return sccs[i][0] < sccs[j][0] })
+	cycles := make([][]Edge, 0, len(sccs))
+	comps := make([][]string, 0, len(sccs))
+	for _, comp := range sccs {
+		cycles = append(cycles, g.shortestCycle(comp))
+		comps = append(comps, g.names(comp))
+	}
+	return cycles, comps
+}
+
+// shortestCycle finds a shortest cycle through the smallest node of comp,
+// staying inside comp.
+func (g *Graph) shortestCycle(comp []int) []Edge {
+	in := make(map[int]bool, len(comp))
+	for _, v := range comp {
+		in[v] = true
+	}
+	start := comp[0]
+	prev := map[int]int{}
+	queue := []int{start}
+	found := false
+	for len(queue) > 0 && !found {
+		v := queue[0]
+		queue = queue[1:]
+		for _, w := range g.deps[v] {
+			if !in[w] {
+				continue
+			}
+			if w == start {
+				prev[start] = v
+				found = true
+				break
+			}
+			if _, seen := prev[w]; !seen {
+				prev[w] = v
+				queue = append(queue, w)
+			}
+		}
+	}
+	// Walk back from start to start.
+	var path []int
+	for v := prev[start]; ; v = prev[v] {
+		path = append(path, v)
+		if v == start {
+			break
+		}
+	}
+	// path is reversed: start, ..., last; build edges in forward order.
+	for i, j := 0, len(path)-1; i < j; i, j = i+1, j-1 {
+		path[i], path[j] = path[j], path[i]
+	}
+	// path now begins with start and lists nodes along the cycle.
+	edges := make([]Edge, len(path))
+	for i, v := range path {
+		w := start
+		if i+1 < len(path) {
+			w = path[i+1]
+		}
+		edges[i] = g.firstEdge(g.Nodes[v].Name, g.Nodes[w].Name)
+	}
+	return edges
+}
+
+// firstEdge returns the first (sorted) edge from -> to.
+func (g *Graph) firstEdge(from, to string) Edge {
+	i := sort.Search(len(g.Edges), func(i int) bool {
+		e := g.Edges[i]
+		return e.From > from || (e.From == from && e.To >= to)
+	})
+	if i < len(g.Edges) && g.Edges[i].From == from && g.Edges[i].To == to {
+		return g.Edges[i]
+	}
+	return Edge{From: from, To: to}
+}
+
+func containsInt(xs []int, x int) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+type intHeap []int
+
+func (h intHeap) Len() int           { return len(h) }
+func (h intHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h intHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *intHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *intHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// topoOrder is Kahn's algorithm with a min-heap on node index (= name order),
+// so the order depends only on the graph.
+func (g *Graph) topoOrder() []string {
+	pending := make([]int, len(g.Nodes))
+	h := &intHeap{}
+	for i := range g.Nodes {
+		pending[i] = len(g.deps[i])
+		if pending[i] == 0 {
+			*h = append(*h, i)
+		}
+	}
+	heap.Init(h)
+	order := make([]string, 0, len(g.Nodes))
+	for h.Len() > 0 {
+		v := heap.Pop(h).(int)
+		order = append(order, g.Nodes[v].Name)
+		for _, w := range g.rdeps[v] {
+			pending[w]--
+			if pending[w] == 0 {
+				heap.Push(h, w)
+			}
+		}
+	}
+	return order
+}
+
+// computeBottomLevels sets, for every node, the cost of the longest chain
+// that starts with building it and ends with the last package that
+// (transitively) needs it: the scheduling priority of the node.
+func (g *Graph) computeBottomLevels() {
+	g.bl = make([]float64, len(g.Nodes))
+	for k := len(g.Order) - 1; k >= 0; k-- {
+		v := g.index[g.Order[k]]
+		best := 0.0
+		for _, w := range g.rdeps[v] {
+			best = max(best, g.bl[w])
+		}
+		g.bl[v] = g.Nodes[v].Cost + best
+	}
+}
+
+// BottomLevel returns the length (in cost units) of the longest chain of
+// builds starting with name; 0 for an unknown name or a cyclic graph.
+func (g *Graph) BottomLevel(name string) float64 {
+	i, ok := g.index[name]
+	if !ok || g.bl == nil {
+		return 0
+	}
+	return g.bl[i]
+}
+
+// CriticalPath returns the longest chain of builds, in build order, and its
+// total cost. It is nil for an empty or cyclic graph.
+func (g *Graph) CriticalPath() ([]string, float64) {
+	if len(g.Nodes) == 0 || g.bl == nil {
+		return nil, 0
+	}
+	start := -1
+	for i := range g.Nodes {
+		if start < 0 || g.bl[i] > g.bl[start] {
+			start = i
+		}
+	}
+	total := g.bl[start]
+	path := []string{g.Nodes[start].Name}
+	for v := start; ; {
+		next := -1
+		for _, w := range g.rdeps[v] {
+			if next < 0 || g.bl[w] > g.bl[next] {
+				next = w
+			}
+		}
+		if next < 0 {
+			break
+		}
+		path = append(path, g.Nodes[next].Name)
+		v = next
+	}
+	return path, total
+}
+
+// Direction selects how a subgraph grows from its roots.
+type Direction int
+
+const (
+	// Needs selects the roots and everything they build-depend on, transitively.
+	Needs Direction = iota
+	// Dependents selects the roots and everything that build-depends on them,
+	// transitively: what must be rebuilt when a root changes.
+	Dependents
+)
+
+// Select returns the subgraph reachable from roots in direction dir. It
+// errors on an unknown root name.
+func (g *Graph) Select(roots []string, dir Direction) (*Graph, error) {
+	adj := g.deps
+	if dir == Dependents {
+		adj = g.rdeps
+	}
+	keep := make([]bool, len(g.Nodes))
+	var queue []int
+	var unknown []string
+	for _, r := range roots {
+		i, ok := g.index[r]
+		if !ok {
+			unknown = append(unknown, r)
+			continue
+		}
+		if !keep[i] {
+			keep[i] = true
+			queue = append(queue, i)
+		}
+	}
+	if len(unknown) > 0 {
+		return nil, fmt.Errorf("unknown package(s) on %s: %s", g.Arch, strings.Join(unknown, ", "))
+	}
+	for len(queue) > 0 {
+		v := queue[0]
+		queue = queue[1:]
+		for _, w := range adj[v] {
+			if !keep[w] {
+				keep[w] = true
+				queue = append(queue, w)
+			}
+		}
+	}
+	return g.subgraph(keep), nil
+}
+
+// subgraph copies the nodes marked in keep with the edges among them.
+func (g *Graph) subgraph(keep []bool) *Graph {
+	s := &Graph{Arch: g.Arch, index: map[string]int{}, Warnings: g.Warnings}
+	remap := make([]int, len(g.Nodes))
+	for i, n := range g.Nodes {
+		remap[i] = -1
+		if !keep[i] {
+			continue
+		}
+		remap[i] = len(s.Nodes)
+		s.index[n.Name] = len(s.Nodes)
+		c := *n
+		s.Nodes = append(s.Nodes, &c)
+	}
+	for _, e := range g.Edges {
+		if keep[g.index[e.From]] && keep[g.index[e.To]] {
+			s.Edges = append(s.Edges, e)
+		}
+	}
+	for _, x := range g.External {
+		if keep[g.index[x.Package]] {
+			s.External = append(s.External, x)
+		}
+	}
+	s.deps = make([][]int, len(s.Nodes))
+	s.rdeps = make([][]int, len(s.Nodes))
+	for i := range g.Nodes {
+		if remap[i] < 0 {
+			continue
+		}
+		for _, w := range g.deps[i] {
+			if remap[w] >= 0 {
+				s.deps[remap[i]] = append(s.deps[remap[i]], remap[w])
+				s.rdeps[remap[w]] = append(s.rdeps[remap[w]], remap[i])
+			}
+		}
+	}
+	for i, n := range s.Nodes {
+		sort.Ints(s.rdeps[i])
+		n.Deps = s.names(s.deps[i])
+		n.Dependents = s.names(s.rdeps[i])
+	}
+	if g.Order != nil {
+		for _, name := range g.Order {
+			if _, ok := s.index[name]; ok {
+				s.Order = append(s.Order, name)
+			}
+		}
+		s.computeBottomLevels()
+	}
+	return s
+}
+
+// Why returns a shortest chain of build-dependency edges by which from
+// (transitively) build-depends on to, or an error when it does not.
+func (g *Graph) Why(from, to string) ([]Edge, error) {
+	a, ok := g.index[from]
+	if !ok {
+		return nil, fmt.Errorf("unknown package %q on %s", from, g.Arch)
+	}
+	b, ok := g.index[to]
+	if !ok {
+		return nil, fmt.Errorf("unknown package %q on %s", to, g.Arch)
+	}
+	prev := make([]int, len(g.Nodes))
+	for i := range prev {
+		prev[i] = -1
+	}
+	prev[a] = a
+	queue := []int{a}
+	for len(queue) > 0 && prev[b] < 0 {
+		v := queue[0]
+		queue = queue[1:]
+		for _, w := range g.deps[v] {
+			if prev[w] < 0 {
+				prev[w] = v
+				queue = append(queue, w)
+			}
+		}
+	}
+	if prev[b] < 0 || a == b {
+		return nil, fmt.Errorf("%s does not build-depend on %s on %s", from, to, g.Arch)
+	}
+	var chain []Edge
+	for v := b; v != a; v = prev[v] {
+		chain = append(chain, g.firstEdge(g.Nodes[prev[v]].Name, g.Nodes[v].Name))
+	}
+	for i, j := 0, len(chain)-1; i < j; i, j = i+1, j-1 {
+		chain[i], chain[j] = chain[j], chain[i]
+	}
+	return chain, nil
+}
