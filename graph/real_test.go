@@ -128,4 +128,3 @@ func firstDiff(want, got string) string {
 	}
 	return "lengths differ"
 }
-
