@@ -63,9 +63,14 @@ func nonNil[T any](xs []T) []T {
 	return xs
 }
 
-// WriteJSON writes the graph as indented JSON followed by a newline.
-func WriteJSON(w io.Writer, g *Graph) error {
-	b, err := json.MarshalIndent(g, "", "  ")
+// WriteJSON writes one graph as an indented JSON object, or several as an
+// array of them, followed by a newline.
+func WriteJSON(w io.Writer, gs ...*Graph) error {
+	var v any = gs
+	if len(gs) == 1 {
+		v = gs[0]
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,76 @@
+// Command stx-build builds Debian source packages, container images and
+// bootable ISOs reproducibly from a project of package manifests.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stx-build/stx-build/workspace"
+)
+
+// version is set by the Makefile (-X main.version=...).
+var version = "dev"
+
+// globalFlags are shared by every command.
+type globalFlags struct {
+	dir      string
+	cacheDir string
+	profiles []string
+	verbose  bool
+}
+
+func (g *globalFlags) open() (*workspace.Workspace, error) {
+	opts := workspace.Options{Dir: g.dir, CacheDir: g.cacheDir, Profiles: g.profiles}
+	if g.verbose {
+		opts.Log = os.Stderr
+	}
+	return workspace.Open(opts)
+}
+
+func newRoot() *cobra.Command {
+	g := &globalFlags{}
+	root := &cobra.Command{
+		Use:           "stx-build",
+		Short:         "Reproducible Debian package, image and ISO builds from a DAG of manifests",
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	pf := root.PersistentFlags()
+	pf.StringVarP(&g.dir, "dir", "C", ".", "project directory (holding stx.yaml)")
+	pf.StringVar(&g.cacheDir, "cache-dir", "", "cache directory (default $XDG_CACHE_HOME/stx-build)")
+	pf.StringSliceVar(&g.profiles, "profile", nil, "extra build profile for every package (repeatable), e.g. nocheck")
+	pf.BoolVarP(&g.verbose, "verbose", "v", false, "print progress (fetches, apt updates) to stderr")
+	root.AddCommand(newGraphCmd(g))
+	return root
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRoot().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "stx-build:", err)
+		var ee exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
+		os.Exit(1)
+	}
+}
+
+// exitError carries a specific exit status.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string { return e.err.Error() }
+func (e exitError) Unwrap() error { return e.err }

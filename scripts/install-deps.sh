@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the system packages stx-build and its tests use, from the host's
+# configured apt sources. Idempotent: runs apt-get only when something is
+# missing (set STX_FORCE_APT=1 to always update and install).
+set -euo pipefail
+
+PKGS=(
+	apt dpkg-dev ca-certificates   # apt-get source, dpkg-source (tests build a .dsc)
+	git make gcc                   # building stx-build itself
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [[ ${#missing[@]} -eq 0 && -z "${STX_FORCE_APT:-}" ]]; then
+	exit 0
+fi
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]:-${PKGS[*]}}" >&2
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${PKGS[@]}" >/dev/null
+
+if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then
+	echo "install-deps: add /usr/local/go/bin to PATH" >&2
+fi

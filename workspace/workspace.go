@@ -1,0 +1,255 @@
+// Package workspace opens a stx-build project: it loads the manifests,
+// prepares each package's source (fetching upstream sources into the cache)
+// and turns what the sources declare into graph input. It is the one place
+// where the manifest, source and graph layers meet; commands and builders
+// start here.
+package workspace
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stx-build/stx-build/aptenv"
+	"github.com/stx-build/stx-build/debsrc"
+	"github.com/stx-build/stx-build/graph"
+	"github.com/stx-build/stx-build/manifests"
+	"github.com/stx-build/stx-build/sources"
+)
+
+// Options configure Open.
+type Options struct {
+	// Dir is the project directory (holding stx.yaml).
+	Dir string
+	// CacheDir holds fetched sources, the private apt state and build
+	// artifacts. Default: DefaultCacheDir().
+	CacheDir string
+	// Profiles are extra build profiles active for every package.
+	Profiles []string
+	// HostArch is the Debian architecture of this machine. Default: from
+	// the Go runtime.
+	HostArch string
+	// Log receives progress lines (fetching, apt updates). Default: discard.
+	Log io.Writer
+}
+
+// Workspace is an opened project.
+type Workspace struct {
+	Project *manifests.Project
+	opts    Options
+
+	prepared []*Prepared
+}
+
+// Prepared is one package with its source located and its declarations read.
+type Prepared struct {
+	Package *manifests.Package
+	Fetched *sources.Fetched
+	// Source is the graph input, with the manifest's architectures,
+	// profiles and estimate applied (per-architecture profiles are added by
+	// SourcesFor).
+	Source graph.Source
+}
+
+// DefaultCacheDir is $XDG_CACHE_HOME/stx-build, or ~/.cache/stx-build.
+func DefaultCacheDir() string {
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "stx-build")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".cache", "stx-build")
+	}
+	return filepath.Join(os.TempDir(), "stx-build-cache")
+}
+
+// HostArch maps the Go architecture to the Debian one.
+func HostArch() string {
+	switch runtime.GOARCH {
+	case "amd64":
+		return "amd64"
+	case "arm64":
+		return "arm64"
+	}
+	return runtime.GOARCH
+}
+
+// Open loads the project's manifests. It does not fetch anything.
+func Open(opts Options) (*Workspace, error) {
+	if opts.Dir == "" {
+		opts.Dir = "."
+	}
+	if opts.CacheDir == "" {
+		opts.CacheDir = DefaultCacheDir()
+	}
+	if opts.HostArch == "" {
+		opts.HostArch = HostArch()
+	}
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	p, err := manifests.Load(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Workspace{Project: p, opts: opts}, nil
+}
+
+// CacheDir returns the cache directory in use.
+func (w *Workspace) CacheDir() string { return w.opts.CacheDir }
+
+// needsApt reports whether any package comes from the archive by name.
+func (w *Workspace) needsApt() bool {
+	for _, p := range w.Project.PackageList {
+		if p.Source.Debian != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// AptEnv creates (or reuses) the private apt environment for the project's
+// suite and architectures, with source indexes, and updates it when stale.
+func (w *Workspace) AptEnv(ctx context.Context) (*aptenv.Env, error) {
+	p := w.Project
+	env, err := aptenv.New(ctx, aptenv.Config{
+		Dir:           filepath.Join(w.opts.CacheDir, "apt", p.Suite),
+		Suite:         p.Suite,
+		Mirror:        p.Mirror,
+		Components:    p.Components,
+		Architectures: p.Architectures,
+		HostRoot:      "/",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("apt environment: %w", err)
+	}
+	fmt.Fprintf(w.opts.Log, "apt: updating indexes for %s (%s)\n", p.Suite, env.Dir())
+	if err := env.Update(ctx); err != nil {
+		return nil, fmt.Errorf("apt environment: %w", err)
+	}
+	return env, nil
+}
+
+// Prepare locates every package's source (fetching upstream ones into the
+// cache, in parallel) and reads what it declares. The result is cached on
+// the Workspace and sorted by package name.
+func (w *Workspace) Prepare(ctx context.Context) ([]*Prepared, error) {
+	if w.prepared != nil {
+		return w.prepared, nil
+	}
+	f := &sources.Fetcher{CacheDir: w.opts.CacheDir}
+	if w.needsApt() {
+		env, err := w.AptEnv(ctx)
+		if err != nil {
+			return nil, err
+		}
+		f.Apt = env
+	}
+	out := make([]*Prepared, len(w.Project.PackageList))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for i, pkg := range w.Project.PackageList {
+		g.Go(func() error {
+			pr, err := w.prepareOne(gctx, f, pkg)
+			if err != nil {
+				return err
+			}
+			out[i] = pr
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	w.prepared = out
+	return out, nil
+}
+
+func (w *Workspace) prepareOne(ctx context.Context, f *sources.Fetcher, pkg *manifests.Package) (*Prepared, error) {
+	if pkg.Source.Local == "" {
+		fmt.Fprintf(w.opts.Log, "fetch: %s\n", pkg.Name)
+	}
+	fetched, err := f.Fetch(ctx, pkg)
+	if err != nil {
+		return nil, err
+	}
+	var src graph.Source
+	switch {
+	case fetched.DSC != "":
+		data, err := os.ReadFile(fetched.DSC)
+		if err != nil {
+			return nil, fmt.Errorf("package %s: %w", pkg.Name, err)
+		}
+		src, err = debsrc.ParseDSC(fetched.DSC, data)
+		if err != nil {
+			return nil, fmt.Errorf("package %s: %w", pkg.Name, err)
+		}
+	default:
+		src, _, err = debsrc.ReadDir(fetched.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("package %s: %w", pkg.Name, err)
+		}
+	}
+	if src.Name != pkg.Name {
+		return nil, fmt.Errorf("%s: name: %q, but the source package is named %q", pkg.File, pkg.Name, src.Name)
+	}
+	src.Architectures = pkg.Architectures
+	src.Profiles = slices.Clone(pkg.Build.Profiles)
+	if pkg.Build.Nocheck {
+		src.Profiles = append(src.Profiles, "nocheck")
+	}
+	if d := pkg.Build.EstimateDuration(); d > 0 {
+		src.Cost = d.Seconds()
+	}
+	return &Prepared{Package: pkg, Fetched: fetched, Source: src}, nil
+}
+
+// GraphOptions returns the compile options for arch: the project's profiles
+// and cycle breaks, the host as build architecture, and arch-independent
+// packages built on the project's first architecture.
+func (w *Workspace) GraphOptions(arch string) graph.Options {
+	p := w.Project
+	opts := graph.Options{
+		Arch:      arch,
+		BuildArch: w.opts.HostArch,
+		Indep:     len(p.Architectures) > 0 && p.Architectures[0] == arch,
+		Profiles:  append(slices.Clone(p.Profiles), w.opts.Profiles...),
+	}
+	for _, cb := range p.CycleBreaks {
+		opts.CycleBreaks = append(opts.CycleBreaks, graph.CycleBreak{Package: cb.Package, Binary: cb.Binary})
+	}
+	return opts
+}
+
+// SourcesFor returns the graph input for arch: on a foreign architecture a
+// cross-buildable package is built with the cross and nocheck profiles, as
+// Debian's cross builds are.
+func (w *Workspace) SourcesFor(prepared []*Prepared, arch string) []graph.Source {
+	srcs := make([]graph.Source, 0, len(prepared))
+	for _, pr := range prepared {
+		s := pr.Source
+		s.Profiles = slices.Clone(s.Profiles)
+		if arch != w.opts.HostArch && pr.Package.CrossBuildable() {
+			s.Profiles = append(s.Profiles, "cross", "nocheck")
+		}
+		srcs = append(srcs, s)
+	}
+	return srcs
+}
+
+// Graph prepares the sources and compiles the graph for arch.
+func (w *Workspace) Graph(ctx context.Context, arch string) (*graph.Graph, error) {
+	if !slices.Contains(w.Project.Architectures, arch) {
+		return nil, fmt.Errorf("architecture %s is not built by this project (%s: architectures: %v)", arch, manifests.ProjectFile, w.Project.Architectures)
+	}
+	prepared, err := w.Prepare(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return graph.Compile(w.SourcesFor(prepared, arch), w.GraphOptions(arch))
+}
