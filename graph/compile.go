@@ -64,6 +64,9 @@ type Node struct {
 	// Binaries produced by this source on the graph's architecture, sorted
 	// (architecture-specific and Architecture: all ones).
 	Binaries []string
+	// BuildsArch is true when this source builds architecture-specific
+	// binaries for this architecture.
+	BuildsArch bool
 	// BuildsIndep is true when this source builds Architecture: all binaries
 	// on this architecture.
 	BuildsIndep bool
@@ -170,6 +173,7 @@ func Compile(srcs []Source, opts Options) (*Graph, error) {
 		if archBins == 0 && indepBins == 0 {
 			continue // nothing to build here
 		}
+		n.BuildsArch = archBins > 0
 		n.BuildsIndep = opts.Indep && indepBins > 0
 		sort.Strings(n.Binaries)
 		g.index[n.Name] = idx

@@ -23,6 +23,7 @@ type jsonNode struct {
 	Name        string   `json:"name"`
 	Version     string   `json:"version"`
 	Binaries    []string `json:"binaries"`
+	BuildsArch  bool     `json:"builds_arch"`
 	BuildsIndep bool     `json:"builds_indep"`
 	Cost        float64  `json:"cost"`
 	Deps        []string `json:"deps"`
@@ -47,7 +48,7 @@ func (g *Graph) MarshalJSON() ([]byte, error) {
 	}
 	for _, n := range g.Nodes {
 		out.Nodes = append(out.Nodes, jsonNode{
-			Name: n.Name, Version: n.Version, Binaries: nonNil(n.Binaries), BuildsIndep: n.BuildsIndep,
+			Name: n.Name, Version: n.Version, Binaries: nonNil(n.Binaries), BuildsArch: n.BuildsArch, BuildsIndep: n.BuildsIndep,
 			Cost: n.Cost, Deps: nonNil(n.Deps), Dependents: nonNil(n.Dependents),
 		})
 	}
