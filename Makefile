@@ -48,6 +48,7 @@ lint:
 # Regenerate golden files after an intended output change; review the diff.
 golden:
 	$(GO) test ./graph/ ./cmd/... -run Golden -update
+	$(GO) test ./repo/ ./aptenv/ -update
 
 clean:
 	rm -rf bin $(OUT)

@@ -1,0 +1,43 @@
+// Package ramdisk places per-build work directories ("slots") on tmpfs when
+// they fit a RAM budget shared by all concurrent builds, and on disk
+// otherwise, so a scheduler can run several package builds at once without
+// one big package serializing everything.
+//
+// # Layout
+//
+// A Manager owns one root directory, which must be on disk:
+//
+//	Root/lock          flock held while the Manager is open (one run per root)
+//	Root/tmpfs/<name>  a tmpfs mounted for one slot
+//	Root/disk/<name>   a plain directory for one slot
+//
+// Names are the caller's (e.g. "hello_2.10-3_amd64"); nothing random is
+// added, so a crashed run leaves predictable paths that the next NewManager
+// unmounts and deletes.
+//
+// # Sizes
+//
+// A request carries the predicted peak size of the build tree (0 means
+// unknown and counts as DefaultSize, 2 GiB). Predictions are rough, so a
+// tmpfs is mounted PadPercent (25%) larger than predicted, at least
+// MinTmpfsSize (256 MiB), rounded up to a whole MiB; see PaddedSize. The
+// padded size is what the slot reserves from the Budget, because a tmpfs
+// can fill up to its size limit.
+//
+// # Placement
+//
+// Acquire never waits for RAM: a slot goes on tmpfs when its padded size
+// fits the budget at that moment, and on disk otherwise. Whether to wait for
+// RAM instead is the scheduler's decision, made with Manager.Fits. A build
+// that runs out of space on tmpfs is retried once on disk by RetryOnDisk;
+// other failures are never retried.
+//
+// # Cleanup
+//
+// Every mount is undone by Slot.Release (with a lazy MNT_DETACH unmount
+// when the tmpfs is still busy), by Manager.ReleaseAll (for signal
+// handlers), and, after a crash, by the next NewManager on the same root.
+// Removal never crosses into another file system: mounts left inside a slot
+// (bind mounts made by a build runner, say) are unmounted first, and a tree
+// that still holds one is not deleted.
+package ramdisk

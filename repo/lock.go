@@ -1,0 +1,63 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+)
+
+// lockFile serializes writers of one repository. It is a flock(2) lock on
+// a file in the repository: a lock held by one open file description
+// excludes every other, so it works between processes (two stx-build runs
+// on one output tree) as well as between goroutines, since every lock call
+// opens the file anew. The kernel drops it when a holder dies, so a killed
+// Publish never leaves the repository locked.
+const lockFile = ".lock"
+
+// How lock locks.
+const (
+	lockExclusive = syscall.LOCK_EX // writers
+	lockShared    = syscall.LOCK_SH // readers
+)
+
+// lock takes the repository's lock, exclusive (LOCK_EX) for writers or
+// shared (LOCK_SH) for readers, waiting until ctx is done. A reader on a
+// read-only copy without a lock file reads unlocked: nothing can publish
+// there.
+func (r *Repo) lock(ctx context.Context, how int) (unlock func(), err error) {
+	name := r.path(lockFile)
+	var f *os.File
+	if how == lockExclusive {
+		f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+	} else {
+		f, err = os.Open(name)
+		if errors.Is(err, os.ErrNotExist) {
+			return func() {}, nil
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	// Poll instead of blocking in flock so that ctx can cancel the wait.
+	wait := time.Millisecond
+	for {
+		err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil // closing the file releases the lock
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", name, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", name, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 100*time.Millisecond)
+	}
+}

@@ -1,0 +1,713 @@
+// Package repo keeps a local apt repository for one architecture: the
+// packages stx-build has built, which later builds install their
+// build-dependencies from. Build sandboxes mount the repository's directory
+// read-only and use it as
+//
+//	deb [trusted=yes] file:/path/to/repo stx main
+//
+// Layout of the directory:
+//
+//	pool/main/<prefix>/<source>/<package>_<version>_<arch>.deb (or .udeb)
+//	dists -> dists.<n>       symlink to the live generation of the indexes
+//	dists.<n>/stx/Release
+//	dists.<n>/stx/main/binary-<arch>/Packages{,.gz}
+//	dists.<n>/stx/main/debian-installer/binary-<arch>/Packages{,.gz}
+//	.lock                    flock(2) lock serializing writers
+//	.pool-cache.json         checksums of pool files, keyed by inode and times
+//
+// The repository holds one version of each binary package and
+// architecture: the latest one published. The indexes are a pure function
+// of the pool and the publish options (see renderDists), so the same
+// packages give byte-identical Packages, Packages.gz and Release files.
+//
+// Publish never changes what a reader sees until it is complete: the new
+// indexes are written to a new generation directory, synced, and the dists
+// symlink is replaced with rename(2). Readers see either the old indexes
+// with the old pool files or the new ones with the new pool files.
+package repo
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"pault.ag/go/debian/control"
+)
+
+// Repo is the repository for one architecture in one directory. Its
+// methods are safe for concurrent use, also by several processes.
+type Repo struct {
+	dir         string
+	arch        string
+	readControl controlReader
+	// failAt, when set (tests), is called at the named steps of Publish;
+	// an error stops the Publish there as a crash would.
+	failAt func(step string) error
+}
+
+const (
+	distsLink   = "dists"
+	genPrefix   = "dists."     // dists.<n>: a complete generation
+	newGenPfx   = "dists.new-" // dists.new-<n>: a generation being written
+	newLinkPfx  = "dists.tmp-" // dists.tmp-<n>: the symlink about to replace dists
+	defaultOrig = "stx-build"
+	defaultLbl  = "stx-build local"
+)
+
+// Open opens the repository for arch (a Debian architecture name such as
+// amd64) in dir, creating an empty one if dir holds none.
+func Open(dir, arch string) (*Repo, error) {
+	if !archRE.MatchString(arch) || arch == "all" || arch == "any" {
+		return nil, fmt.Errorf("repo %s: %q is not a Debian architecture", dir, arch)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("repo %s: %w", dir, err)
+	}
+	r := &Repo{dir: abs, arch: arch, readControl: dpkgDebControl}
+	if ok, err := r.ready(); ok || err != nil {
+		return r, err
+	}
+	if err := mkdirs(abs); err != nil {
+		return nil, fmt.Errorf("repo %s: %w", dir, err)
+	}
+	unlock, err := r.lock(context.Background(), lockExclusive)
+	if err != nil {
+		return nil, fmt.Errorf("repo %s: %w", dir, err)
+	}
+	defer unlock()
+	if ok, err := r.ready(); ok || err != nil { // another process created it meanwhile
+		return r, err
+	}
+	if err := r.publish(context.Background(), nil, Options{Date: skeletonDate}.withDefaults()); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// ready tells whether the repository exists; an existing repository for
+// another architecture is an error.
+func (r *Repo) ready() (bool, error) {
+	live, err := r.liveGen()
+	if err != nil || live == 0 {
+		return false, err
+	}
+	if _, err := os.Stat(r.path(poolDir)); err != nil {
+		return false, nil
+	}
+	idx := r.path(distsLink, suite, indexDir(r.arch, false), "Packages")
+	if _, err := os.Stat(idx); err != nil {
+		return false, fmt.Errorf("repo %s: no index for %s (%v): a repository for another architecture?", r.dir, r.arch, err)
+	}
+	return true, nil
+}
+
+// Dir is the repository's directory (absolute).
+func (r *Repo) Dir() string { return r.dir }
+
+// Arch is the architecture the repository indexes (besides "all").
+func (r *Repo) Arch() string { return r.arch }
+
+// SourcesLine is the sources.list line for the repository at its path on
+// this host; a sandbox that mounts it elsewhere names that path instead.
+func (r *Repo) SourcesLine() string {
+	return "deb [trusted=yes] file:" + r.dir + " " + suite + " " + component
+}
+
+func (r *Repo) path(elem ...string) string {
+	return filepath.Join(append([]string{r.dir}, elem...)...)
+}
+
+// Options are the parts of the indexes that do not come from the packages.
+type Options struct {
+	// Date is Release's Date field, normally SOURCE_DATE_EPOCH. Required:
+	// the repository never reads the clock.
+	Date time.Time
+	// Origin and Label are Release's fields of those names (defaults
+	// "stx-build" and "stx-build local"); apt pinning can match them.
+	Origin, Label string
+}
+
+func (o Options) withDefaults() Options {
+	if o.Origin == "" {
+		o.Origin = defaultOrig
+	}
+	if o.Label == "" {
+		o.Label = defaultLbl
+	}
+	return o
+}
+
+func (o Options) validate() error {
+	if o.Date.IsZero() {
+		return errors.New("Options.Date is not set (derive it from SOURCE_DATE_EPOCH)")
+	}
+	for _, f := range []struct{ name, value string }{{"Origin", o.Origin}, {"Label", o.Label}} {
+		if strings.ContainsAny(f.value, "\r\n") {
+			return fmt.Errorf("Options.%s %q spans lines", f.name, f.value)
+		}
+	}
+	return nil
+}
+
+// Publish adds the .deb and .udeb files debs to the repository and
+// regenerates its indexes from the pool.
+//
+// A package replaces whatever version of the same package (and
+// architecture, and deb/udeb kind) the pool held: the repository keeps the
+// latest build, not the highest version. Packages for other architectures
+// than the repository's and "all" are skipped. Giving two different files
+// for one package is an error.
+//
+// Publish holds the repository's lock throughout, so concurrent calls
+// (from any process) run one after the other. If it fails or is killed
+// before the new pool files are in place, the repository is as it was;
+// after that point the next Publish finishes its work (its files are in
+// the pool, so they get indexed).
+func (r *Repo) Publish(ctx context.Context, debs []string, opts Options) error {
+	opts = opts.withDefaults()
+	if err := opts.validate(); err != nil {
+		return fmt.Errorf("repo %s: publish: %w", r.dir, err)
+	}
+	unlock, err := r.lock(ctx, lockExclusive)
+	if err != nil {
+		return fmt.Errorf("repo %s: publish: %w", r.dir, err)
+	}
+	defer unlock()
+	return r.publish(ctx, debs, opts)
+}
+
+// publish does Publish's work; the caller holds the lock.
+func (r *Repo) publish(ctx context.Context, debs []string, opts Options) (err error) {
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("repo %s: publish: %w", r.dir, fmt.Errorf(format, args...))
+	}
+	live, err := r.liveGen()
+	if err != nil {
+		return err
+	}
+	if err := r.removeLeftovers(live); err != nil {
+		return fail("remove leftovers: %w", err)
+	}
+	if err := mkdirs(r.path(poolDir)); err != nil {
+		return fail("%w", err)
+	}
+
+	// The binaries being published, one per slot.
+	incoming := map[key]binary{}
+	from := map[key]string{}
+	for _, p := range sortedUnique(debs) {
+		b, err := readBinary(ctx, r.readControl, p)
+		if err != nil {
+			return fail("%s: %w", p, err)
+		}
+		if b.Architecture != "all" && b.Architecture != r.arch {
+			continue
+		}
+		b.Filename = poolPath(b)
+		k := b.key()
+		if prev, dup := incoming[k]; dup {
+			if prev.SHA256 == b.SHA256 && prev.Filename == b.Filename {
+				continue // the same file twice
+			}
+			return fail("%s and %s are both %s: publish one build of a package at a time", from[k], p, k)
+		}
+		incoming[k], from[k] = b, p
+	}
+
+	pool, err := r.scanPool(ctx, r.loadCache())
+	if err != nil {
+		return fail("%w", err)
+	}
+
+	// Each slot gets the binary published now, or else the one in the
+	// pool (the highest version, should an interrupted Publish have left
+	// two). Pool files no slot keeps are removed once the new index is live.
+	chosen := map[key]poolFile{}
+	inPool := map[string]poolFile{}
+	var keep, losers []poolFile
+	for _, f := range pool {
+		inPool[f.Filename] = f
+		if f.Architecture != "all" && f.Architecture != r.arch {
+			keep = append(keep, f) // not ours to index; left alone
+			continue
+		}
+		k := f.key()
+		if in, ok := incoming[k]; ok {
+			if f.Filename != in.Filename {
+				losers = append(losers, f)
+			}
+			continue
+		}
+		cur, ok := chosen[k]
+		switch {
+		case !ok:
+			chosen[k] = f
+		case newer(f.binary, cur.binary):
+			losers = append(losers, cur)
+			chosen[k] = f
+		default:
+			losers = append(losers, f)
+		}
+	}
+
+	// Copy the new binaries next to their pool paths.
+	type move struct{ tmp, dst string }
+	var moves []move
+	defer func() {
+		if err != nil {
+			for _, m := range moves {
+				os.Remove(m.tmp)
+			}
+		}
+	}()
+	for _, k := range sortedKeys(incoming) {
+		b := incoming[k]
+		if f, ok := inPool[b.Filename]; ok && f.SHA256 == b.SHA256 && f.Size == b.Size {
+			chosen[k] = f // already there, byte for byte
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return fail("%w", err)
+		}
+		tmp, err := r.stage(from[k], b)
+		if err != nil {
+			return fail("%s: %w", from[k], err)
+		}
+		moves = append(moves, move{tmp, r.path(b.Filename)})
+		chosen[k] = poolFile{binary: b}
+		// A file misnamed by hand could sit at this path under another slot.
+		if f, ok := inPool[b.Filename]; ok && f.key() != k && chosen[f.key()].Filename == b.Filename {
+			delete(chosen, f.key())
+		}
+	}
+	if err := r.step("stage"); err != nil {
+		return fail("%w", err)
+	}
+
+	// Write the new indexes beside the live ones.
+	bins := make([]binary, 0, len(chosen))
+	for _, f := range chosen {
+		bins = append(bins, f.binary)
+	}
+	next := live + 1
+	if err := r.writeGen(next, renderDists(r.arch, bins, opts)); err != nil {
+		return fail("write indexes: %w", err)
+	}
+	if err := r.step("index"); err != nil {
+		return fail("%w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fail("%w", err)
+	}
+
+	// Move the new binaries into the pool; the old index does not list
+	// them (or lists the same bytes, skipped above unless a same-version
+	// rebuild changed them).
+	dirs := map[string]bool{}
+	for i, m := range moves {
+		if err := os.Rename(m.tmp, m.dst); err != nil {
+			moves = moves[i:]
+			return fail("%w", err)
+		}
+		dirs[filepath.Dir(m.dst)] = true
+	}
+	moves = nil
+	for _, d := range sortedKeysOf(dirs) {
+		if err := syncDir(d); err != nil {
+			return fail("%w", err)
+		}
+	}
+	if err := r.step("pool"); err != nil {
+		return fail("%w", err)
+	}
+
+	// Switch readers to the new indexes.
+	if err := r.swap(next); err != nil {
+		return fail("%w", err)
+	}
+
+	// Tidy up. The repository is consistent already; failures are still
+	// reported so that they are seen.
+	var errs []error
+	indexed := map[string]bool{}
+	for _, f := range chosen {
+		indexed[f.Filename] = true
+	}
+	for _, f := range losers {
+		if indexed[f.Filename] {
+			continue // replaced in place
+		}
+		p := r.path(f.Filename)
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+		removeEmptyDirs(filepath.Dir(p), r.path(poolDir))
+	}
+	if live > 0 {
+		if err := os.RemoveAll(r.path(genName(live))); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for k, f := range chosen {
+		if f.Stat == (fileID{}) {
+			if fi, err := os.Stat(r.path(f.Filename)); err == nil {
+				f.Stat, _ = statID(fi)
+				chosen[k] = f
+			}
+		}
+		keep = append(keep, chosen[k])
+	}
+	if err := r.saveCache(keep); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fail("published, but tidying up failed: %w", err)
+	}
+	return nil
+}
+
+// step runs the test hook for a step of publish.
+func (r *Repo) step(name string) error {
+	if r.failAt == nil {
+		return nil
+	}
+	if err := r.failAt(name); err != nil {
+		return fmt.Errorf("at %s: %w", name, err)
+	}
+	return nil
+}
+
+// newer tells whether a should be indexed rather than b (same slot).
+func newer(a, b binary) bool {
+	if c := compareVersions(a.Version, b.Version); c != 0 {
+		return c > 0
+	}
+	return a.Filename < b.Filename
+}
+
+func genName(n int) string { return genPrefix + strconv.Itoa(n) }
+
+// parseGen reads n from "dists.<n>".
+func parseGen(name string) (int, bool) {
+	s, ok := strings.CutPrefix(name, genPrefix)
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil && n > 0 && strconv.Itoa(n) == s
+}
+
+// liveGen is the generation the dists symlink points at; 0 if there is none.
+func (r *Repo) liveGen() (int, error) {
+	target, err := os.Readlink(r.path(distsLink))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("repo %s: %s is not a symlink to a generation (%w): not a repository this package wrote", r.dir, distsLink, err)
+	}
+	n, ok := parseGen(target)
+	if !ok {
+		return 0, fmt.Errorf("repo %s: %s points at %q, not at %s<n>", r.dir, distsLink, target, genPrefix)
+	}
+	return n, nil
+}
+
+// removeLeftovers removes what an interrupted Publish left beside the
+// live generation: generations being written or complete but never made
+// live, symlinks about to be swapped in, the cache's temporary files. Pool
+// temporaries go in scanPool.
+func (r *Repo) removeLeftovers(live int) error {
+	entries, err := os.ReadDir(r.dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		n, isGen := parseGen(name)
+		if strings.HasPrefix(name, newGenPfx) || strings.HasPrefix(name, newLinkPfx) ||
+			strings.HasPrefix(name, tmpPrefix) || (isGen && n != live) {
+			if err := os.RemoveAll(r.path(name)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// writeGen writes a complete dists tree as dists.new-<n>, syncs it, and
+// renames it to dists.<n>.
+func (r *Repo) writeGen(n int, files []distFile) error {
+	tmp := r.path(newGenPfx + strconv.Itoa(n))
+	dirs := map[string]bool{tmp: true}
+	for _, f := range files {
+		p := filepath.Join(tmp, filepath.FromSlash(f.path))
+		for d := filepath.Dir(p); d != tmp; d = filepath.Dir(d) {
+			dirs[d] = true
+		}
+		if err := mkdirs(filepath.Dir(p)); err != nil {
+			return err
+		}
+		if err := writeNew(p, f.data); err != nil {
+			return err
+		}
+	}
+	for _, d := range sortedKeysOf(dirs) {
+		if err := syncDir(d); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp, r.path(genName(n))); err != nil {
+		return err
+	}
+	return syncDir(r.dir)
+}
+
+// swap points the dists symlink at generation n with one rename(2).
+func (r *Repo) swap(n int) error {
+	tmp := r.path(newLinkPfx + strconv.Itoa(n))
+	if err := os.Symlink(genName(n), tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, r.path(distsLink)); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(r.dir)
+}
+
+// Entry is one binary package the repository's index lists.
+type Entry struct {
+	Package      string
+	Version      string
+	Architecture string
+	Source       string // source package name (the package's own if none given)
+	Filename     string // relative to Dir, e.g. pool/main/h/hello/hello_2.10-3_amd64.deb
+	SHA256       string
+	Size         int64
+	Udeb         bool // listed in main/debian-installer
+}
+
+// Packages returns what the indexes list, sorted by package, version
+// (dpkg order), architecture, and debs before udebs.
+func (r *Repo) Packages() ([]Entry, error) {
+	unlock, err := r.lock(context.Background(), lockShared)
+	if err != nil {
+		return nil, fmt.Errorf("repo %s: %w", r.dir, err)
+	}
+	defer unlock()
+	idx, err := r.readIndexes()
+	if err != nil {
+		return nil, fmt.Errorf("repo %s: %w", r.dir, err)
+	}
+	out := make([]Entry, 0, len(idx))
+	for _, s := range idx {
+		out = append(out, s.entry)
+	}
+	return out, nil
+}
+
+// stanza is one index entry with the checksums Verify needs.
+type stanza struct {
+	entry       Entry
+	md5, sha1   string
+	indexedFrom string // the Packages file, relative to dists/
+}
+
+// readIndexes parses both live Packages files.
+func (r *Repo) readIndexes() ([]stanza, error) {
+	var out []stanza
+	for _, udeb := range []bool{false, true} {
+		rel := path.Join(suite, indexDir(r.arch, udeb), "Packages")
+		f, err := os.Open(r.path(distsLink, filepath.FromSlash(rel)))
+		if err != nil {
+			return nil, err
+		}
+		idx, err := control.ParseBinaryIndex(bufio.NewReader(f))
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s/%s: %w", distsLink, rel, err)
+		}
+		for _, p := range idx {
+			src, _, _ := strings.Cut(strings.TrimSpace(p.Source), " ")
+			if src == "" {
+				src = p.Package
+			}
+			out = append(out, stanza{
+				entry: Entry{
+					Package: p.Package, Version: p.Version.String(), Architecture: p.Architecture.String(),
+					Source: src, Filename: p.Filename, SHA256: p.SHA256, Size: int64(p.Size), Udeb: udeb,
+				},
+				md5: p.MD5sum, sha1: p.SHA1, indexedFrom: distsLink + "/" + rel,
+			})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].entry, out[j].entry
+		if a.Package != b.Package {
+			return a.Package < b.Package
+		}
+		if c := compareVersions(a.Version, b.Version); c != 0 {
+			return c < 0
+		}
+		if a.Architecture != b.Architecture {
+			return a.Architecture < b.Architecture
+		}
+		return !a.Udeb && b.Udeb
+	})
+	return out, nil
+}
+
+// Verify re-hashes what the repository serves: the index files against
+// Release, and every pool file against its index entry. It reports every
+// mismatch, not just the first.
+func (r *Repo) Verify() error {
+	unlock, err := r.lock(context.Background(), lockShared)
+	if err != nil {
+		return fmt.Errorf("repo %s: verify: %w", r.dir, err)
+	}
+	defer unlock()
+	var problems []error
+	report := func(format string, args ...any) {
+		problems = append(problems, fmt.Errorf(format, args...))
+	}
+
+	release, err := os.ReadFile(r.path(distsLink, suite, "Release"))
+	if err != nil {
+		return fmt.Errorf("repo %s: verify: %w", r.dir, err)
+	}
+	listed, err := releaseSHA256(release)
+	if err != nil {
+		return fmt.Errorf("repo %s: verify: %s/%s/Release: %w", r.dir, distsLink, suite, err)
+	}
+	for _, l := range listed {
+		rel := distsLink + "/" + suite + "/" + l.path
+		if strings.Contains(l.path, "..") {
+			report("%s: listed in Release: outside the suite", rel)
+			continue
+		}
+		if err := checkFile(r.path(filepath.FromSlash(rel)), l.size, "", "", l.sha256); err != nil {
+			report("%s: %w (listed in Release)", rel, err)
+		}
+	}
+
+	idx, err := r.readIndexes()
+	if err != nil {
+		return fmt.Errorf("repo %s: verify: %w", r.dir, err)
+	}
+	for _, s := range idx {
+		e := s.entry
+		if !strings.HasPrefix(e.Filename, poolDir+"/") || strings.Contains(e.Filename, "..") {
+			report("%s: %s %s: Filename %q is not in the pool", s.indexedFrom, e.Package, e.Version, e.Filename)
+			continue
+		}
+		if err := checkFile(r.path(filepath.FromSlash(e.Filename)), e.Size, s.md5, s.sha1, e.SHA256); err != nil {
+			report("%s: %w (%s %s in %s)", e.Filename, err, e.Package, e.Version, s.indexedFrom)
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("repo %s: verify: %w", r.dir, errors.Join(problems...))
+	}
+	return nil
+}
+
+// checkFile compares a file with a size and the checksums given (empty:
+// not checked).
+func checkFile(p string, size int64, md5sum, sha1sum, sha256sum string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sum := newSummer()
+	if _, err := io.Copy(sum, f); err != nil {
+		return err
+	}
+	var got binary
+	sum.fill(&got)
+	var bad []string
+	if got.Size != size {
+		bad = append(bad, fmt.Sprintf("size %d, want %d", got.Size, size))
+	}
+	for _, c := range []struct{ name, got, want string }{
+		{"MD5sum", got.MD5sum, md5sum}, {"SHA1", got.SHA1, sha1sum}, {"SHA256", got.SHA256, sha256sum},
+	} {
+		if c.want != "" && c.got != c.want {
+			bad = append(bad, fmt.Sprintf("%s %s, want %s", c.name, c.got, c.want))
+		}
+	}
+	if len(bad) > 0 {
+		return errors.New(strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+// releaseFile is one line of a Release file's SHA256 field.
+type releaseFile struct {
+	sha256 string
+	size   int64
+	path   string
+}
+
+func releaseSHA256(data []byte) ([]releaseFile, error) {
+	pr, err := control.NewParagraphReader(strings.NewReader(string(data)), nil)
+	if err != nil {
+		return nil, err
+	}
+	para, err := pr.Next()
+	if err != nil {
+		return nil, err
+	}
+	var out []releaseFile
+	for i, line := range strings.Split(strings.TrimSpace(para.Values["SHA256"]), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			return nil, fmt.Errorf("field SHA256, line %d: %q is not <sha256> <size> <path>", i+1, line)
+		}
+		size, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("field SHA256, line %d: size: %w", i+1, err)
+		}
+		out = append(out, releaseFile{sha256: f[0], size: size, path: f[2]})
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no SHA256 field")
+	}
+	return out, nil
+}
+
+func sortedUnique(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func sortedKeys(m map[key]binary) []key {
+	keys := make([]key, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b key) int { return strings.Compare(a.String(), b.String()) })
+	return keys
+}
+
+func sortedKeysOf(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,235 @@
+// Package rootfs makes the base root filesystem of the build environment
+// with mmdebstrap and keeps it in the cache under a digest of its inputs.
+// A base is read-only once made: builds stack their own layers on top of it
+// with overlayfs.
+package rootfs
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// BuildUID and BuildGID are the fixed ids of the unprivileged "builder"
+// user that package builds run as.
+const (
+	BuildUID  = 1000
+	BuildGID  = 1000
+	BuildUser = "builder"
+)
+
+// Spec describes a base build root.
+type Spec struct {
+	// Suite is the Debian suite (bookworm).
+	Suite string `json:"suite"`
+	// Arch is the native architecture of the root (the build machine's).
+	Arch string `json:"arch"`
+	// ForeignArchs are extra dpkg architectures (arm64 for cross builds).
+	ForeignArchs []string `json:"foreign_archs,omitempty"`
+	// Include are packages added to the buildd variant (fakeroot,
+	// crossbuild-essential-arm64, ...).
+	Include []string `json:"include,omitempty"`
+	// Mirror is a mirror URL; empty means the host's apt sources, whose
+	// content then is part of the key (HostSources).
+	Mirror string `json:"mirror,omitempty"`
+	// Components with Mirror (default main).
+	Components []string `json:"components,omitempty"`
+	// Epoch is the SOURCE_DATE_EPOCH for mmdebstrap (file dates in the root).
+	Epoch int64 `json:"epoch"`
+	// HostSources is the content of the apt sources the root is made from
+	// when Mirror is empty (it decides what the root contains).
+	HostSources string `json:"host_sources,omitempty"`
+}
+
+// recipeVersion changes whenever the mmdebstrap command line below changes
+// in a way that changes the result, so old bases are not reused.
+const recipeVersion = "1"
+
+// Key is the digest of the spec, the recipe and the mmdebstrap version.
+func (s Spec) Key(mmdebstrapVersion string) string {
+	c := s
+	c.ForeignArchs = sortedCopy(s.ForeignArchs)
+	c.Include = sortedCopy(s.Include)
+	b, _ := json.Marshal(struct {
+		Spec       Spec   `json:"spec"`
+		Recipe     string `json:"recipe"`
+		Mmdebstrap string `json:"mmdebstrap"`
+	}{c, recipeVersion, mmdebstrapVersion})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func sortedCopy(xs []string) []string {
+	out := slices.Clone(xs)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Store keeps bases under Dir/<key>/root.
+type Store struct {
+	Dir string
+	// Log receives mmdebstrap's output; nil discards it.
+	Log io.Writer
+}
+
+// Base is a made base root.
+type Base struct {
+	Key  string
+	Dir  string // the root directory (read-only lower layer)
+	Spec Spec
+}
+
+// MmdebstrapVersion returns the installed mmdebstrap's version.
+func MmdebstrapVersion(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "mmdebstrap", "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("mmdebstrap --version: %w (install the mmdebstrap package)", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// Ensure returns the base for spec, making it when it is not in the store
+// or when refresh is set. A base is made in a temporary directory and
+// renamed into place, so an interrupted run leaves no half-made base.
+func (st *Store) Ensure(ctx context.Context, spec Spec, refresh bool) (*Base, error) {
+	ver, err := MmdebstrapVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key := spec.Key(ver)
+	final := filepath.Join(st.Dir, key)
+	b := &Base{Key: key, Dir: filepath.Join(final, "root"), Spec: spec}
+	if !refresh {
+		if _, err := os.Stat(filepath.Join(final, "spec.json")); err == nil {
+			return b, nil
+		}
+	}
+	if err := os.MkdirAll(st.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(st.Dir, ".tmp-"+key[:12]+"-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	if err := st.make(ctx, spec, filepath.Join(tmp, "root")); err != nil {
+		return nil, err
+	}
+	specJSON, _ := json.MarshalIndent(spec, "", "  ")
+	if err := os.WriteFile(filepath.Join(tmp, "spec.json"), append(specJSON, '\n'), 0o644); err != nil {
+		return nil, err
+	}
+	if refresh {
+		old := final + ".old"
+		_ = os.RemoveAll(old)
+		if err := os.Rename(final, old); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		defer os.RemoveAll(old)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return nil, fmt.Errorf("rootfs: store base %s: %w", key[:12], err)
+	}
+	return b, nil
+}
+
+// Args returns the mmdebstrap command line for spec and target.
+func Args(spec Spec, target string) []string {
+	args := []string{
+		"--variant=buildd",
+		"--mode=root",
+		"--format=directory",
+		// dpkg's fsyncs are most of the cost of a base on disk; the base is
+		// renamed into place only when complete, so they buy nothing.
+		"--dpkgopt=force-unsafe-io",
+		// Keep the archive indexes so build-dep installs need no full update.
+		"--skip=cleanup/apt/lists",
+		`--aptopt=APT::Install-Recommends "false"`,
+		// Snapshot-style mirrors serve old Release files.
+		`--aptopt=Acquire::Check-Valid-Until "false"`,
+		"--architectures=" + strings.Join(append([]string{spec.Arch}, sortedCopy(spec.ForeignArchs)...), ","),
+		"--customize-hook=" + fmt.Sprintf(`chroot "$1" useradd --uid %d --user-group --create-home --shell /bin/sh %s`, BuildUID, BuildUser),
+		`--customize-hook=mkdir -p "$1/build" "$1/stx"`,
+	}
+	if inc := sortedCopy(spec.Include); len(inc) > 0 {
+		args = append(args, "--include="+strings.Join(inc, ","))
+	}
+	if len(spec.Components) > 0 {
+		args = append(args, "--components="+strings.Join(spec.Components, ","))
+	}
+	args = append(args, spec.Suite, target)
+	if spec.Mirror != "" {
+		args = append(args, spec.Mirror)
+	}
+	return args
+}
+
+func (st *Store) make(ctx context.Context, spec Spec, target string) error {
+	cmd := exec.CommandContext(ctx, "mmdebstrap", Args(spec, target)...)
+	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH="+strconv.FormatInt(spec.Epoch, 10))
+	var tail tailWriter
+	out := io.Writer(&tail)
+	if st.Log != nil {
+		out = io.MultiWriter(st.Log, &tail)
+	}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("rootfs: mmdebstrap %s %s: %w\n%s", spec.Suite, spec.Arch, err, tail.String())
+	}
+	return nil
+}
+
+// tailWriter keeps the last 4 KiB written to it.
+type tailWriter struct{ buf bytes.Buffer }
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	t.buf.Write(p)
+	if t.buf.Len() > 8192 {
+		b := t.buf.Bytes()[t.buf.Len()-4096:]
+		t.buf.Reset()
+		t.buf.Write(b)
+	}
+	return len(p), nil
+}
+
+func (t *tailWriter) String() string {
+	b := t.buf.Bytes()
+	if len(b) > 4096 {
+		b = b[len(b)-4096:]
+	}
+	return string(b)
+}
+
+// HostSources returns the concatenated content of the host's apt source
+// files, the input that decides a base made without a mirror.
+func HostSources(root string) (string, error) {
+	var files []string
+	for _, pat := range []string{"etc/apt/sources.list", "etc/apt/sources.list.d/*.list", "etc/apt/sources.list.d/*.sources"} {
+		m, err := filepath.Glob(filepath.Join(root, pat))
+		if err != nil {
+			return "", err
+		}
+		files = append(files, m...)
+	}
+	slices.Sort(files)
+	var b strings.Builder
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "# %s\n%s\n", strings.TrimPrefix(f, root), data)
+	}
+	return b.String(), nil
+}
