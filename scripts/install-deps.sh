@@ -7,6 +7,8 @@ set -euo pipefail
 PKGS=(
 	apt dpkg-dev ca-certificates   # apt-get source, dpkg-source (tests build a .dsc)
 	git make gcc                   # building stx-build itself
+	mmdebstrap                     # base root filesystems of the build sandbox
+	busybox-static                 # the runner's tests build a tiny root from it
 )
 
 missing=()

@@ -55,6 +55,9 @@ type Prepared struct {
 	// profiles and estimate applied (per-architecture profiles are added by
 	// SourcesFor).
 	Source graph.Source
+	// Changelog is the top changelog entry of a local source (zero for
+	// sources fetched as a .dsc: it is read when they are unpacked).
+	Changelog debsrc.Changelog
 }
 
 // DefaultCacheDir is $XDG_CACHE_HOME/stx-build, or ~/.cache/stx-build.
@@ -179,6 +182,7 @@ func (w *Workspace) prepareOne(ctx context.Context, f *sources.Fetcher, pkg *man
 		return nil, err
 	}
 	var src graph.Source
+	var cl debsrc.Changelog
 	switch {
 	case fetched.DSC != "":
 		data, err := os.ReadFile(fetched.DSC)
@@ -190,7 +194,7 @@ func (w *Workspace) prepareOne(ctx context.Context, f *sources.Fetcher, pkg *man
 			return nil, fmt.Errorf("package %s: %w", pkg.Name, err)
 		}
 	default:
-		src, _, err = debsrc.ReadDir(fetched.Dir)
+		src, cl, err = debsrc.ReadDir(fetched.Dir)
 		if err != nil {
 			return nil, fmt.Errorf("package %s: %w", pkg.Name, err)
 		}
@@ -206,7 +210,7 @@ func (w *Workspace) prepareOne(ctx context.Context, f *sources.Fetcher, pkg *man
 	if d := pkg.Build.EstimateDuration(); d > 0 {
 		src.Cost = d.Seconds()
 	}
-	return &Prepared{Package: pkg, Fetched: fetched, Source: src}, nil
+	return &Prepared{Package: pkg, Fetched: fetched, Source: src, Changelog: cl}, nil
 }
 
 // GraphOptions returns the compile options for arch: the project's profiles

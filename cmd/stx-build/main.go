@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stx-build/stx-build/runner"
 	"github.com/stx-build/stx-build/workspace"
 )
 
@@ -48,11 +49,13 @@ func newRoot() *cobra.Command {
 	pf.StringVar(&g.cacheDir, "cache-dir", "", "cache directory (default $XDG_CACHE_HOME/stx-build)")
 	pf.StringSliceVar(&g.profiles, "profile", nil, "extra build profile for every package (repeatable), e.g. nocheck")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "print progress (fetches, apt updates) to stderr")
-	root.AddCommand(newGraphCmd(g))
+	root.AddCommand(newGraphCmd(g), newBuildCmd(g))
 	return root
 }
 
 func main() {
+	// A build sandbox is this binary re-executed; run its setup and exec.
+	runner.MaybeChild()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRoot().ExecuteContext(ctx)
 	stop()
