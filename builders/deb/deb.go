@@ -354,14 +354,14 @@ func (b *Builder) depsLayer(ctx context.Context, slot *ramdisk.Slot, req Request
 	}
 	var sim bytes.Buffer
 	err := b.Runner.Run(ctx, &runner.Spec{
-		Layers: []string{b.Base.Dir},
-		Upper:  filepath.Join(slot.Dir, "deps-sim"),
-		Mounts: mounts,
-		Args:   []string{"/bin/sh", "-ec", setup + fmt.Sprintf(b.buildDepArgs(req, srcDir), "-s")},
-		Env:    baseEnv(0),
-		Dir:    "/",
+		Layers:  []string{b.Base.Dir},
+		Upper:   filepath.Join(slot.Dir, "deps-sim"),
+		Mounts:  mounts,
+		Args:    []string{"/bin/sh", "-ec", setup + fmt.Sprintf(b.buildDepArgs(req, srcDir), "-s")},
+		Env:     baseEnv(0),
+		Dir:     "/",
 		Network: true,
-		Stdout: io.MultiWriter(&sim, log), Stderr: log,
+		Stdout:  io.MultiWriter(&sim, log), Stderr: log,
 	})
 	if err != nil {
 		return "", false, fmt.Errorf("resolve build-deps: %w", err)
