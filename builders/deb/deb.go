@@ -158,8 +158,16 @@ func (b *Builder) Build(ctx context.Context, req Request) (*Result, error) {
 	res.OnTmpfs = out.OnTmpfs()
 	res.PeakBytes = out.Peak
 	res.Total = time.Since(start)
-	fmt.Fprintf(logf, "stx-build: finished in %s (setup %s, build %s), peak %d bytes, err=%v\n",
-		res.Total.Round(time.Millisecond), res.Setup.Round(time.Millisecond), res.Build.Round(time.Millisecond), res.PeakBytes, err)
+	status := "ok"
+	if err != nil {
+		status = "FAILED: " + err.Error()
+		var be *Error
+		if errors.As(err, &be) {
+			status = fmt.Sprintf("FAILED in %s: %v", be.Step, be.Err)
+		}
+	}
+	fmt.Fprintf(logf, "stx-build: %s after %s (setup %s, build %s), peak %s\n",
+		status, res.Total.Round(time.Millisecond), res.Setup.Round(time.Millisecond), res.Build.Round(time.Millisecond), ramdisk.FormatSize(res.PeakBytes))
 	logf.Close()
 	if rerr := os.Rename(partial, res.Log); rerr != nil && err == nil {
 		err = rerr

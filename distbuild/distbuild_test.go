@@ -1,0 +1,307 @@
+package distbuild_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stx-build/stx-build/builders/deb"
+	"github.com/stx-build/stx-build/distbuild"
+	"github.com/stx-build/stx-build/runner"
+	"github.com/stx-build/stx-build/workspace"
+)
+
+// cacheDir is shared by the tests of one run so the base root is made once.
+var cacheDir string
+
+func TestMain(m *testing.M) {
+	runner.MaybeChild() // the sandbox re-executes this test binary
+	if os.Getenv("STX_TEST_CACHE") != "" {
+		cacheDir = os.Getenv("STX_TEST_CACHE")
+	} else {
+		d, err := os.MkdirTemp("/var/tmp", "stx-distbuild-test-")
+		if err != nil {
+			panic(err)
+		}
+		cacheDir = d
+	}
+	code := m.Run()
+	if os.Getenv("STX_TEST_CACHE") == "" {
+		os.RemoveAll(cacheDir)
+	}
+	os.Exit(code)
+}
+
+func needBuildHost(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds real packages (mmdebstrap, apt, dpkg-buildpackage)")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for namespaces, overlayfs and tmpfs")
+	}
+	if _, err := exec.LookPath("mmdebstrap"); err != nil {
+		t.Skip("mmdebstrap not installed (make deps)")
+	}
+	if err := runner.NewLocal().Usable(context.Background()); err != nil {
+		t.Skipf("sandbox unusable: %v", err)
+	}
+}
+
+// copyProject copies the example project (optionally with extra test
+// packages) to a new directory under parent.
+func copyProject(t *testing.T, parent string, withHello bool, extra ...string) string {
+	t.Helper()
+	dst := filepath.Join(parent, "project")
+	src := filepath.Join("..", "examples")
+	if err := copyDir(src, dst, func(rel string) bool {
+		return !withHello && strings.HasPrefix(rel, filepath.Join("packages", "hello"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range extra {
+		if err := copyDir(filepath.Join("testdata", "extra", e), filepath.Join(dst, "packages", e), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+func copyDir(src, dst string, skip func(string) bool) error {
+	return filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if skip != nil && skip(rel) {
+			if info.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if info.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, info.Mode().Perm())
+	})
+}
+
+func build(t *testing.T, dir string, opts distbuild.Options) (*distbuild.Result, string, error) {
+	t.Helper()
+	ws, err := workspace.Open(workspace.Options{Dir: dir, CacheDir: cacheDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var status bytes.Buffer
+	opts.Status = io.MultiWriter(&status, testWriter{t})
+	if opts.OutDir == "" {
+		opts.OutDir = filepath.Join(dir, "out")
+	}
+	res, err := distbuild.Run(context.Background(), ws, opts)
+	return res, status.String(), err
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// debDigests maps "<arch>/<file>" of every .deb under out/*/debs to its sha256.
+func debDigests(t *testing.T, out string) map[string]string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(out, "*", "debs", "*", "*.deb"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no debs under %s (%v)", out, err)
+	}
+	m := map[string]string{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		rel, _ := filepath.Rel(out, f)
+		m[rel] = hex.EncodeToString(sum[:])
+	}
+	return m
+}
+
+func debField(t *testing.T, deb, field string) string {
+	t.Helper()
+	out, err := exec.Command("dpkg-deb", "-f", deb, field).Output()
+	if err != nil {
+		t.Fatalf("dpkg-deb -f %s %s: %v", deb, field, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestBuildExampleReproducible builds the example for amd64 and arm64 from
+// two checkouts at different paths and checks the packages: architectures,
+// the program linked against the locally built library, and bit-identical
+// .deb files across the two builds.
+func TestBuildExampleReproducible(t *testing.T) {
+	needBuildHost(t)
+	a := copyProject(t, filepath.Join(t.TempDir(), "checkout-one"), true)
+	b := copyProject(t, filepath.Join(t.TempDir(), "a", "much", "longer", "checkout-two"), true)
+
+	res, _, err := build(t, a, distbuild.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Builds) != 10 { // 6 packages on amd64, 4 arch-specific ones on arm64
+		t.Errorf("built %d packages, want 10", len(res.Builds))
+	}
+	out := filepath.Join(a, "out")
+	for _, tc := range []struct{ deb, arch string }{
+		{"amd64/debs/libstx_1.0/libstx1_1.0_amd64.deb", "amd64"},
+		{"arm64/debs/libstx_1.0/libstx1_1.0_arm64.deb", "arm64"},
+		{"arm64/debs/stx-hello_1.0/stx-hello_1.0_arm64.deb", "arm64"},
+		{"arm64/debs/hello_2.10-3/hello_2.10-3_arm64.deb", "arm64"},
+		{"amd64/debs/stx-docs_1.0/stx-docs_1.0_all.deb", "all"},
+	} {
+		if got := debField(t, filepath.Join(out, tc.deb), "Architecture"); got != tc.arch {
+			t.Errorf("%s: Architecture %q, want %q", tc.deb, got, tc.arch)
+		}
+	}
+	// stx-hello links the libstx we built: its Depends come from libstx1's
+	// symbols file, and the build log shows apt installing our libstx-dev.
+	for _, arch := range []string{"amd64", "arm64"} {
+		deb := filepath.Join(out, arch, "debs", "stx-hello_1.0", "stx-hello_1.0_"+arch+".deb")
+		if dep := debField(t, deb, "Depends"); !strings.Contains(dep, "libstx1 (>= 1.0)") {
+			t.Errorf("%s: Depends %q lacks libstx1", deb, dep)
+		}
+		log, err := os.ReadFile(filepath.Join(out, arch, "logs", "stx-hello_1.0.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := ""
+		if arch == "arm64" {
+			q = ":arm64"
+		}
+		if want := "Inst libstx-dev" + q + " (1.0 stx-build local:stx"; !bytes.Contains(log, []byte(want)) {
+			t.Errorf("%s build log does not show %q", arch, want)
+		}
+	}
+	// The arm64 repository serves the arch:all packages built on amd64.
+	if _, err := os.Stat(filepath.Join(out, "arm64", "repo", "pool", "main", "s", "stx-docs", "stx-docs_1.0_all.deb")); err != nil {
+		t.Errorf("arm64 repo lacks stx-docs: %v", err)
+	}
+
+	if _, _, err := build(t, b, distbuild.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	da, db := debDigests(t, out), debDigests(t, filepath.Join(b, "out"))
+	var diff []string
+	for k, v := range da {
+		if db[k] != v {
+			diff = append(diff, fmt.Sprintf("%s: %s vs %s", k, v[:12], short(db[k])))
+		}
+	}
+	for k := range db {
+		if _, ok := da[k]; !ok {
+			diff = append(diff, k+": only in the second build")
+		}
+	}
+	sort.Strings(diff)
+	if len(diff) > 0 {
+		t.Errorf("builds from two checkouts differ:\n%s", strings.Join(diff, "\n"))
+	}
+	t.Logf("%d .deb files bit-identical across checkouts", len(da))
+}
+
+func short(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}
+
+// TestBuildHasNoNetwork builds a package whose debian/rules connects to a
+// listener on the host's loopback: in the sandbox that must fail, and with
+// it the build.
+func TestBuildHasNoNetwork(t *testing.T) {
+	needBuildHost(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	// The same probe outside the sandbox reaches the listener, so the
+	// failure below is the sandbox's doing.
+	if c, err := net.Dial("tcp", ln.Addr().String()); err != nil {
+		t.Fatalf("probe listener unreachable from the host: %v", err)
+	} else {
+		c.Close()
+	}
+	dir := copyProject(t, t.TempDir(), false, "stx-netprobe")
+	probe := filepath.Join(dir, "packages", "stx-netprobe", "src", "debian", "probe-address")
+	if err := os.WriteFile(probe, []byte(ln.Addr().String()+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = build(t, dir, distbuild.Options{Archs: []string{"amd64"}, Packages: []string{"stx-netprobe"}})
+	var be *deb.Error
+	if !errors.As(err, &be) || be.Step != "dpkg-buildpackage" {
+		t.Fatalf("want the build to fail in dpkg-buildpackage, got %v", err)
+	}
+	log, _ := os.ReadFile(be.Log)
+	if !bytes.Contains(log, []byte("\nstx-netprobe: cannot reach "+ln.Addr().String())) || bytes.Contains(log, []byte("\nstx-netprobe: NETWORK REACHABLE")) {
+		t.Errorf("log does not show the failed connection:\n%s", lastLines(log, 15))
+	}
+}
+
+// TestBuildTmpfsAndDiskFallback: a small package builds on tmpfs; a package
+// whose build tree outgrows its tmpfs slice is retried on disk and succeeds.
+func TestBuildTmpfsAndDiskFallback(t *testing.T) {
+	needBuildHost(t)
+	dir := copyProject(t, t.TempDir(), false, "stx-bigtree")
+	res, _, err := build(t, dir, distbuild.Options{Archs: []string{"amd64"}, Packages: []string{"stx-bigtree", "libstx"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]*deb.Result{}
+	for _, r := range res.Builds {
+		got[r.Package] = r
+	}
+	if r := got["libstx"]; r == nil || !r.OnTmpfs || r.Retried {
+		t.Errorf("libstx should build on tmpfs: %+v", r)
+	}
+	if r := got["stx-bigtree"]; r == nil || r.OnTmpfs || !r.Retried {
+		t.Errorf("stx-bigtree should run out of tmpfs and finish on disk: %+v", r)
+	} else if r.PeakBytes < 256<<20 {
+		t.Errorf("stx-bigtree peak %d bytes, want at least the 256 MiB slice", r.PeakBytes)
+	}
+}
+
+func lastLines(b []byte, n int) string {
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
