@@ -18,17 +18,22 @@ deps:
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/stx-build
 
-# The whole pipeline that exists so far, on the bundled example.
+# The whole pipeline that exists so far, on the bundled example: the graph,
+# then every package built for amd64 and arm64 into out/<arch>/repo.
 demo: deps build
 	@mkdir -p $(OUT)
 	$(BIN) -v graph -C $(EXAMPLE)
 	$(BIN) graph -C $(EXAMPLE) --arch amd64 --format json > $(OUT)/graph-amd64.json
 	$(BIN) graph -C $(EXAMPLE) --arch arm64 --format dot > $(OUT)/graph-arm64.dot
 	$(BIN) graph -C $(EXAMPLE) --why stx-tools libstx --arch amd64
-	@echo "demo: wrote $(OUT)/graph-amd64.json and $(OUT)/graph-arm64.dot"
+	$(BIN) build -C $(EXAMPLE) -o $(CURDIR)/$(OUT)
+	@echo "demo: packages in $(OUT)/amd64/repo and $(OUT)/arm64/repo, logs in $(OUT)/<arch>/logs"
+	@ls $(OUT)/amd64/debs $(OUT)/arm64/debs
 
-# Unit and integration tests (integration tests use the network to reach
-# the host's configured Debian mirror through apt).
+# Unit and integration tests. Integration tests reach the host's configured
+# Debian mirror through apt, make a base root with mmdebstrap and build the
+# example packages for amd64 and arm64 (needs root). STX_TEST_CACHE reuses a
+# cache directory between runs.
 test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
