@@ -149,6 +149,9 @@ func Run(ctx context.Context, ws *workspace.Workspace, opts Options) (*Result, e
 				}
 				continue
 			}
+			if arch != hostArch && !pr.Package.CrossBuildable() {
+				return res, fmt.Errorf("%s: build.cross is false, so %s needs an emulated (qemu-user) %s build, which stx-build cannot do yet", pr.Package.File, name, arch)
+			}
 			fmt.Fprintf(opts.Status, "[%d/%d] %s %s %s: building (%s)\n", i+1, len(g.Order), arch, name, n.Version, partsWord(parts))
 			r, err := builder.Build(ctx, deb.Request{
 				Package: debPackage(pr), Arch: arch, Parts: parts, Repos: repos, ReleaseDate: releaseDate,

@@ -228,7 +228,8 @@ func (b *Builder) buildIn(ctx context.Context, slot *ramdisk.Slot, req Request, 
 
 	// 3. dpkg-buildpackage, no network, as the build user.
 	t1 := time.Now()
-	spec := b.buildSpec(slot, req, layer, srcDirName, cl.Date.Unix(), log)
+	spec := b.buildSpecFor(slot.Dir, req, layer, b.Base.Dir, srcDirName, cl.Date.Unix())
+	spec.Stdout, spec.Stderr = log, log
 	fmt.Fprintf(log, "stx-build: $ %s\n", strings.Join(spec.Args, " "))
 	if err := b.Runner.Run(ctx, spec); err != nil {
 		return nil, fail("dpkg-buildpackage", err)
@@ -480,7 +481,8 @@ func profiles(req Request, hostArch string) []string {
 	return slices.Compact(prof)
 }
 
-func (b *Builder) buildSpec(slot *ramdisk.Slot, req Request, layer, srcDir string, epoch int64, log io.Writer) *runner.Spec {
+// buildSpecFor is the dpkg-buildpackage step in the slot at slotDir.
+func (b *Builder) buildSpecFor(slotDir string, req Request, layer, baseDir, srcDir string, epoch int64) *runner.Spec {
 	p := req.Package
 	jobs := p.Jobs
 	if jobs <= 0 {
@@ -518,14 +520,13 @@ func (b *Builder) buildSpec(slot *ramdisk.Slot, req Request, layer, srcDir strin
 		env = append(env, "DEB_BUILD_PROFILES="+strings.Join(prof, " "))
 	}
 	return &runner.Spec{
-		Layers: []string{layer, b.Base.Dir},
-		Upper:  filepath.Join(slot.Dir, "root"),
-		Mounts: []runner.Mount{{Source: filepath.Join(slot.Dir, "build"), Target: "/build"}},
+		Layers: []string{layer, baseDir},
+		Upper:  filepath.Join(slotDir, "root"),
+		Mounts: []runner.Mount{{Source: filepath.Join(slotDir, "build"), Target: "/build"}},
 		Args:   args,
 		Env:    env,
 		Dir:    "/build/" + srcDir,
 		UID:    rootfs.BuildUID, GID: rootfs.BuildGID,
-		Stdout: log, Stderr: log,
 	}
 }
 
