@@ -1,0 +1,320 @@
+package rootfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// AssembleSpec describes a root filesystem made of packages: the content
+// of a container image or of a live/installer system.
+type AssembleSpec struct {
+	Suite string
+	// Arch is the architecture of the root. When it is not the host's, the
+	// maintainer scripts run under qemu-user (see EnsureBinfmt).
+	Arch string
+	// Variant is mmdebstrap's variant: "apt" (Essential + apt, the
+	// default), "minbase", "required", "important", "standard", ...
+	Variant string
+	// Packages are installed from the archive and the local repositories.
+	Packages []string
+	// LocalRepos are apt repository directories (repo.Repo.Dir) added as
+	// trusted sources for the install and removed from the result.
+	LocalRepos []string
+	// Mirror overrides the host's apt sources; Components go with it.
+	Mirror     string
+	Components []string
+	// HostRoot is where the host's apt sources are read (default "/").
+	HostRoot string
+	// Epoch is SOURCE_DATE_EPOCH: mmdebstrap uses it for the files it
+	// writes, Normalize clamps every mtime to it.
+	Epoch int64
+	// CustomizeHooks are extra mmdebstrap --customize-hook commands ("$1"
+	// is the root).
+	CustomizeHooks []string
+}
+
+// AssembleArgs returns the mmdebstrap command line that makes the root
+// described by spec in the directory target.
+func AssembleArgs(spec AssembleSpec, target string) ([]string, error) {
+	variant := spec.Variant
+	if variant == "" {
+		variant = "apt"
+	}
+	args := []string{
+		"--variant=" + variant,
+		"--mode=root",
+		"--format=directory",
+		"--architectures=" + spec.Arch,
+		"--dpkgopt=force-unsafe-io",
+		`--aptopt=APT::Install-Recommends "false"`,
+		`--aptopt=Acquire::Check-Valid-Until "false"`,
+	}
+	if pk := sortedCopy(spec.Packages); len(pk) > 0 {
+		args = append(args, "--include="+strings.Join(pk, ","))
+	}
+	if spec.Mirror != "" && len(spec.Components) > 0 {
+		args = append(args, "--components="+strings.Join(spec.Components, ","))
+	}
+	for _, h := range spec.CustomizeHooks {
+		args = append(args, "--customize-hook="+h)
+	}
+	args = append(args, spec.Suite, target)
+	if spec.Mirror != "" {
+		args = append(args, spec.Mirror)
+	} else {
+		files, err := hostSourceFiles(spec.HostRoot)
+		if err != nil {
+			return nil, err
+		}
+		if len(files) == 0 && len(spec.LocalRepos) > 0 {
+			return nil, fmt.Errorf("rootfs: the host has no apt sources and no mirror is configured")
+		}
+		// mmdebstrap takes existing files as sources to paste in; giving
+		// any mirror argument turns off its own use of the host's sources.
+		args = append(args, files...)
+	}
+	for _, r := range spec.LocalRepos {
+		abs, err := filepath.Abs(r)
+		if err != nil {
+			return nil, err
+		}
+		// copy: (not file:) so apt copies the .debs where dpkg, chrooted,
+		// can read them.
+		args = append(args, "deb [trusted=yes] copy://"+abs+" stx main")
+	}
+	return args, nil
+}
+
+func hostSourceFiles(root string) ([]string, error) {
+	if root == "" {
+		root = "/"
+	}
+	var files []string
+	for _, pat := range []string{"etc/apt/sources.list", "etc/apt/sources.list.d/*.list", "etc/apt/sources.list.d/*.sources"} {
+		m, err := filepath.Glob(filepath.Join(root, pat))
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range m {
+			if info, err := os.Stat(f); err == nil && info.Size() > 0 {
+				files = append(files, f)
+			}
+		}
+	}
+	slices.Sort(files)
+	return files, nil
+}
+
+// Assemble makes the root described by spec at target (which must not
+// exist), then normalizes it (see Normalize). Output of mmdebstrap goes to
+// log. On error nothing is left at target.
+func Assemble(ctx context.Context, spec AssembleSpec, target string, log io.Writer) (err error) {
+	if _, err := os.Lstat(target); err == nil {
+		return fmt.Errorf("rootfs: assemble: %s exists", target)
+	}
+	if err := EnsureBinfmt(ctx, spec.Arch); err != nil {
+		return err
+	}
+	args, err := AssembleArgs(spec, target)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(target)
+		}
+	}()
+	cmd := exec.CommandContext(ctx, "mmdebstrap", args...)
+	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH="+strconv.FormatInt(spec.Epoch, 10))
+	var tail tailWriter
+	out := io.Writer(&tail)
+	if log != nil {
+		out = io.MultiWriter(log, &tail)
+	}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("rootfs: mmdebstrap %s %s: %w\n%s", spec.Suite, spec.Arch, err, tail.String())
+	}
+	return Normalize(target, time.Unix(spec.Epoch, 0))
+}
+
+// volatile lists paths whose content differs from run to run (caches,
+// logs, ids) or that only served the build (apt indexes): Normalize
+// removes them, or empties them where their presence matters.
+var volatile = []struct {
+	path  string
+	empty bool // keep an empty file instead of removing
+}{
+	{"var/lib/apt/lists", false},
+	{"var/cache/apt", false},
+	{"var/cache/ldconfig/aux-cache", false},
+	{"var/cache/debconf/config.dat-old", false},
+	{"var/cache/debconf/templates.dat-old", false},
+	{"var/lib/dpkg/status-old", false},
+	{"var/lib/dpkg/diversions-old", false},
+	{"var/lib/dbus/machine-id", false},
+	{"var/log", false},
+	{"etc/machine-id", true}, // systemd makes a new one at first boot
+	{"etc/apt/sources.list.d/0000sources-list.sources", false},
+	{"etc/hostname", false},
+	{"etc/resolv.conf", false},
+	{"tmp", false},
+	{"run", false},
+}
+
+// Normalize removes non-reproducible state from a root (volatile, Python
+// bytecode, the build-time sources), drops apt sources that point at the
+// build machine (file:, copy:), recreates the emptied standard
+// directories, and sets every mtime to the epoch.
+func Normalize(root string, epoch time.Time) error {
+	for _, v := range volatile {
+		p := filepath.Join(root, v.path)
+		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if v.empty {
+			if err := os.WriteFile(p, nil, 0o444); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := os.RemoveAll(p); err != nil {
+			return err
+		}
+	}
+	for _, d := range []struct {
+		path string
+		mode os.FileMode
+	}{{"tmp", os.ModeSticky | 0o777}, {"run", 0o755}, {"var/log", 0o755}, {"var/lib/apt/lists/partial", 0o700}, {"var/cache/apt/archives/partial", 0o700}} {
+		p := filepath.Join(root, d.path)
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			return err
+		}
+		if err := os.Chmod(p, d.mode); err != nil {
+			return err
+		}
+	}
+	if err := dropBuildSources(root); err != nil {
+		return err
+	}
+	// Bytecode compiled at install time embeds source mtimes.
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == "__pycache__" {
+			if err := os.RemoveAll(p); err != nil {
+				return err
+			}
+			return filepath.SkipDir
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return ClampTimes(root, epoch)
+}
+
+// dropBuildSources removes apt sources lines that name file: or copy: URIs
+// (the build machine's local repositories) and files left empty by that.
+func dropBuildSources(root string) error {
+	files, _ := filepath.Glob(filepath.Join(root, "etc/apt/sources.list.d/*.list"))
+	files = append(files, filepath.Join(root, "etc/apt/sources.list"))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		var keep []string
+		for _, l := range strings.Split(string(data), "\n") {
+			if strings.Contains(l, "copy:/") || strings.Contains(l, "file:/") {
+				continue
+			}
+			keep = append(keep, l)
+		}
+		out := strings.TrimSpace(strings.Join(keep, "\n"))
+		if out == "" {
+			if err := os.Remove(f); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := os.WriteFile(f, []byte(out+"\n"), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ClampTimes sets the mtime (and atime) of every file, directory and
+// symlink under root to t, deepest first so directory times stick.
+func ClampTimes(root string, t time.Time) error {
+	var paths []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		paths = append(paths, p)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i := len(paths) - 1; i >= 0; i-- {
+		if err := lutimes(paths[i], t); err != nil {
+			return fmt.Errorf("rootfs: set time of %s: %w", paths[i], err)
+		}
+	}
+	return nil
+}
+
+// EnsureBinfmt makes foreign-architecture binaries runnable for arch
+// (qemu-user through binfmt_misc with the F flag, so it works inside
+// chroots). It is host-wide state; nothing is done for the host's own
+// architecture.
+func EnsureBinfmt(ctx context.Context, arch string) error {
+	qemu, ok := qemuName[arch]
+	if !ok || arch == hostDebArch() {
+		return nil
+	}
+	entry := "/proc/sys/fs/binfmt_misc/" + qemu
+	if data, err := os.ReadFile(entry); err == nil && strings.HasPrefix(string(data), "enabled") {
+		return nil
+	}
+	if _, err := os.Stat("/proc/sys/fs/binfmt_misc/status"); err != nil {
+		if out, err := exec.CommandContext(ctx, "mount", "-t", "binfmt_misc", "binfmt_misc", "/proc/sys/fs/binfmt_misc").CombinedOutput(); err != nil {
+			return fmt.Errorf("rootfs: mount binfmt_misc: %v: %s", err, out)
+		}
+	}
+	if out, err := exec.CommandContext(ctx, "update-binfmts", "--enable", qemu).CombinedOutput(); err != nil {
+		return fmt.Errorf("rootfs: update-binfmts --enable %s: %v: %s (install qemu-user-static and binfmt-support)", qemu, err, out)
+	}
+	if data, err := os.ReadFile(entry); err != nil || !strings.HasPrefix(string(data), "enabled") {
+		return fmt.Errorf("rootfs: %s is not enabled after update-binfmts", entry)
+	}
+	return nil
+}
+
+var qemuName = map[string]string{"arm64": "qemu-aarch64", "amd64": "qemu-x86_64"}
+
+func hostDebArch() string {
+	out, err := exec.Command("dpkg", "--print-architecture").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}

@@ -1,0 +1,204 @@
+package rootfs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stx-build/stx-build/repo"
+)
+
+func TestAssembleArgs(t *testing.T) {
+	host := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(host, "etc/apt/sources.list.d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(host, "etc/apt/sources.list.d/debian.sources"), []byte("Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm\nComponents: main\n"), 0o644)
+	os.WriteFile(filepath.Join(host, "etc/apt/sources.list.d/off.list.disabled"), []byte("deb http://x.example/ y z\n"), 0o644)
+	os.WriteFile(filepath.Join(host, "etc/apt/sources.list"), nil, 0o644) // empty: skipped
+
+	args, err := AssembleArgs(AssembleSpec{
+		Suite: "bookworm", Arch: "arm64", Packages: []string{"b", "a", "a"},
+		LocalRepos: []string{"/out/arm64/repo"}, HostRoot: host, CustomizeHooks: []string{"echo hi"},
+	}, "/t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"--variant=apt", "--mode=root", "--format=directory", "--architectures=arm64",
+		"--dpkgopt=force-unsafe-io", `--aptopt=APT::Install-Recommends "false"`, `--aptopt=Acquire::Check-Valid-Until "false"`,
+		"--include=a,b", "--customize-hook=echo hi", "bookworm", "/t",
+		filepath.Join(host, "etc/apt/sources.list.d/debian.sources"),
+		"deb [trusted=yes] copy:///out/arm64/repo stx main",
+	}
+	if !reflect.DeepEqual(args, want) {
+		t.Errorf("args:\n got %q\nwant %q", args, want)
+	}
+	args, _ = AssembleArgs(AssembleSpec{Suite: "bookworm", Arch: "amd64", Mirror: "http://mirror.example/debian", Components: []string{"main", "contrib"}}, "/t")
+	if got := args[len(args)-1]; got != "http://mirror.example/debian" || !contains(args, "--components=main,contrib") {
+		t.Errorf("mirror args: %q", args)
+	}
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func TestNormalize(t *testing.T) {
+	root := t.TempDir()
+	files := map[string]string{
+		"etc/machine-id":                                    "0123456789abcdef\n",
+		"var/log/dpkg.log":                                  "log\n",
+		"var/lib/apt/lists/x_Packages":                      "idx\n",
+		"var/cache/ldconfig/aux-cache":                      "bin\n",
+		"usr/lib/python3/dist-packages/m/__pycache__/a.pyc": "pyc",
+		"usr/lib/python3/dist-packages/m/a.py":              "py",
+		"etc/apt/sources.list.d/0001main.list":              "deb [trusted=yes] copy:///out/amd64/repo stx main\n",
+		"etc/apt/sources.list.d/0002other.list":             "deb http://mirror.example/debian bookworm main\ndeb [trusted=yes] file:///x stx main\n",
+		"usr/bin/tool":                                      "#!/bin/sh\n",
+	}
+	for p, c := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, p), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Symlink("tool", filepath.Join(root, "usr/bin/link"))
+	epoch := time.Unix(1704067200, 0)
+	if err := Normalize(root, epoch); err != nil {
+		t.Fatal(err)
+	}
+	for _, gone := range []string{"var/log/dpkg.log", "var/lib/apt/lists/x_Packages", "var/cache/ldconfig/aux-cache", "usr/lib/python3/dist-packages/m/__pycache__", "etc/apt/sources.list.d/0001main.list"} {
+		if _, err := os.Lstat(filepath.Join(root, gone)); err == nil {
+			t.Errorf("%s should be gone", gone)
+		}
+	}
+	if data, _ := os.ReadFile(filepath.Join(root, "etc/machine-id")); len(data) != 0 {
+		t.Errorf("machine-id not emptied: %q", data)
+	}
+	if data, _ := os.ReadFile(filepath.Join(root, "etc/apt/sources.list.d/0002other.list")); string(data) != "deb http://mirror.example/debian bookworm main\n" {
+		t.Errorf("other.list = %q", data)
+	}
+	if info, err := os.Stat(filepath.Join(root, "tmp")); err != nil || info.Mode().Perm()|info.Mode()&os.ModeSticky != 0o777|os.ModeSticky {
+		t.Errorf("tmp: %v %v", info.Mode(), err)
+	}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		if !info.ModTime().Equal(epoch) {
+			t.Errorf("%s: mtime %v", p, info.ModTime())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// treeDigest hashes every path's type, mode, owner, mtime, link target and
+// content, in lexical order.
+func treeDigest(t *testing.T, root string) (string, int) {
+	t.Helper()
+	h := sha256.New()
+	n := 0
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		info, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		st := info.Sys().(*syscall.Stat_t)
+		fmt.Fprintf(h, "%s %v %d:%d %d", rel, info.Mode(), st.Uid, st.Gid, info.ModTime().Unix())
+		switch {
+		case info.Mode()&fs.ModeSymlink != 0:
+			l, _ := os.Readlink(p)
+			fmt.Fprintf(h, " -> %s", l)
+		case info.Mode().IsRegular():
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			s := sha256.Sum256(data)
+			fmt.Fprintf(h, " %x", s)
+		}
+		fmt.Fprintln(h)
+		n++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), n
+}
+
+// TestAssembleReproducible makes the same root twice, with a package from a
+// local repository, and compares the trees entry by entry.
+func TestAssembleReproducible(t *testing.T) {
+	if testing.Short() || os.Geteuid() != 0 {
+		t.Skip("needs root and the archive (mmdebstrap)")
+	}
+	if _, err := exec.LookPath("mmdebstrap"); err != nil {
+		t.Skip("mmdebstrap not installed")
+	}
+	dir := t.TempDir()
+	// A tiny package in a local repository.
+	pkgRoot := filepath.Join(dir, "pkg")
+	os.MkdirAll(filepath.Join(pkgRoot, "DEBIAN"), 0o755)
+	os.MkdirAll(filepath.Join(pkgRoot, "usr/share/stx-test"), 0o755)
+	os.WriteFile(filepath.Join(pkgRoot, "DEBIAN/control"), []byte("Package: stx-assemble-test\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@stx-build.invalid>\nDescription: test\n"), 0o644)
+	os.WriteFile(filepath.Join(pkgRoot, "usr/share/stx-test/marker"), []byte("hello\n"), 0o644)
+	deb := filepath.Join(dir, "stx-assemble-test_1.0_all.deb")
+	if out, err := exec.Command("dpkg-deb", "--build", "--root-owner-group", pkgRoot, deb).CombinedOutput(); err != nil {
+		t.Fatalf("dpkg-deb: %v %s", err, out)
+	}
+	r, err := repo.Open(filepath.Join(dir, "repo"), "amd64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Publish(context.Background(), []string{deb}, repo.Options{Date: time.Unix(1704067200, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	spec := AssembleSpec{Suite: "bookworm", Arch: "amd64", Packages: []string{"stx-assemble-test"}, LocalRepos: []string{r.Dir()}, Epoch: 1704067200}
+	var digests []string
+	for i := 0; i < 2; i++ {
+		target := filepath.Join(dir, fmt.Sprintf("root%d", i))
+		var log strings.Builder
+		if err := Assemble(context.Background(), spec, target, &log); err != nil {
+			t.Fatalf("%v\n%s", err, log.String())
+		}
+		if data, err := os.ReadFile(filepath.Join(target, "usr/share/stx-test/marker")); err != nil || string(data) != "hello\n" {
+			t.Fatalf("local package not installed: %v", err)
+		}
+		d, n := treeDigest(t, target)
+		t.Logf("root %d: %d entries, digest %s", i, n, d[:16])
+		digests = append(digests, d)
+	}
+	if digests[0] != digests[1] {
+		t.Errorf("two assemblies differ: %s vs %s", digests[0][:16], digests[1][:16])
+	}
+}
