@@ -1,11 +1,9 @@
 package ramdisk
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
+	"github.com/stx-build/stx-build/internal/mountinfo"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,63 +20,10 @@ const (
 	ramfsMagic = 0x858458f6
 )
 
-// mountInfo is one line of /proc/self/mountinfo, as far as it is needed.
-type mountInfo struct {
-	Point  string // mount point, unescaped
-	FSType string
-}
+// mountInfo is one line of /proc/self/mountinfo.
+type mountInfo = mountinfo.Mount
 
-// readMountInfo lists the mounts of this process's mount namespace.
-func readMountInfo() ([]mountInfo, error) {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return nil, fmt.Errorf("read mount table: %w", err)
-	}
-	return parseMountInfo(bytes.NewReader(b))
-}
-
-// parseMountInfo parses mountinfo text (proc(5)): the fifth field is the
-// mount point, and the file system type follows the "-" separator.
-func parseMountInfo(r io.Reader) ([]mountInfo, error) {
-	var out []mountInfo
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		f := strings.Fields(sc.Text())
-		if len(f) == 0 {
-			continue
-		}
-		sep := slices.Index(f, "-")
-		if len(f) < 6 || sep < 6 || sep+1 >= len(f) {
-			return nil, fmt.Errorf("mountinfo line %d: malformed: %q", n, sc.Text())
-		}
-		out = append(out, mountInfo{Point: unescapeMountPath(f[4]), FSType: f[sep+1]})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("mountinfo: %w", err)
-	}
-	return out, nil
-}
-
-// unescapeMountPath undoes the kernel's octal escapes (\040 for a space,
-// \011, \012, \134) in a mountinfo path.
-func unescapeMountPath(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) && isOctal(s[i+1]) && isOctal(s[i+2]) && isOctal(s[i+3]) {
-			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
-			i += 3
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func isOctal(c byte) bool { return c >= '0' && c <= '7' }
+var readMountInfo = mountinfo.Read
 
 // under reports whether path is dir or inside it (both clean and absolute).
 func under(path, dir string) bool {

@@ -3,50 +3,10 @@ package ramdisk
 import (
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"syscall"
 	"testing"
 )
-
-func TestParseMountInfo(t *testing.T) {
-	in := `22 27 0:21 / /proc rw,relatime - proc proc rw
-42 27 0:39 / /var/lib/stx\040build/tmpfs/a rw,relatime shared:1 - tmpfs stx-build rw,size=1024k,mode=755
-43 42 0:40 / /x\011y\134z rw master:2 propagate_from:1 - ext4 /dev/sda1 rw
-`
-	got, err := parseMountInfo(strings.NewReader(in))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []mountInfo{
-		{"/proc", "proc"},
-		{"/var/lib/stx build/tmpfs/a", "tmpfs"},
-		{"/x\ty\\z", "ext4"},
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got %q\nwant %q", got, want)
-	}
-	for _, bad := range []string{"1 2 3\n", "22 27 0:21 / /proc rw proc proc rw\n"} {
-		if _, err := parseMountInfo(strings.NewReader(bad)); err == nil {
-			t.Errorf("parseMountInfo(%q): no error", bad)
-		}
-	}
-}
-
-func TestUnescapeMountPath(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"/plain", "/plain"},
-		{`/a\040b`, "/a b"},
-		{`/nl\012`, "/nl\n"},
-		{`/short\04`, `/short\04`},
-		{`/not\999`, `/not\999`},
-	}
-	for _, tt := range tests {
-		if got := unescapeMountPath(tt.in); got != tt.want {
-			t.Errorf("unescapeMountPath(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
 
 func TestDiskUsage(t *testing.T) {
 	dir := t.TempDir()

@@ -1,10 +1,9 @@
 package runner
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io"
+	"github.com/stx-build/stx-build/internal/mountinfo"
 	"io/fs"
 	"os"
 	"path"
@@ -62,43 +61,10 @@ func resolveIn(root, p string) (string, error) {
 	return filepath.Join(root, cur), nil
 }
 
-// mountInfo is one line of /proc/PID/mountinfo (the fields we use).
-type mountInfo struct {
-	Point   string // mount point, unescaped
-	Options string // per-mount options, e.g. "rw,nosuid,relatime"
-}
+// mountInfo is one line of /proc/PID/mountinfo.
+type mountInfo = mountinfo.Mount
 
-// parseMountInfo reads /proc/PID/mountinfo (proc(5)).
-func parseMountInfo(r io.Reader) ([]mountInfo, error) {
-	var out []mountInfo
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		f := strings.Fields(sc.Text())
-		if len(f) < 6 {
-			return nil, fmt.Errorf("mountinfo line %d: %d fields, want at least 6", n, len(f))
-		}
-		out = append(out, mountInfo{Point: unescapeOctal(f[4]), Options: f[5]})
-	}
-	return out, sc.Err()
-}
-
-// unescapeOctal undoes the kernel's \ooo escapes of space, tab, newline
-// and backslash in mount paths.
-func unescapeOctal(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) && isOctal(s[i+1]) && isOctal(s[i+2]) && isOctal(s[i+3]) {
-			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
-			i += 3
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func isOctal(c byte) bool { return c >= '0' && c <= '7' }
+var (
+	parseMountInfo = mountinfo.Parse
+	unescapeOctal  = mountinfo.Unescape
+)

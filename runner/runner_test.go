@@ -110,30 +110,3 @@ func TestResolveIn(t *testing.T) {
 		t.Errorf("resolveIn(/loop/x): got %v, want a symlink loop error", err)
 	}
 }
-
-func TestParseMountInfo(t *testing.T) {
-	in := `27 1 254:0 / / rw,relatime - ext4 /dev/vda rw
-28 27 0:25 / /mnt/with\040space ro,nosuid,nodev - tmpfs tmpfs ro,size=4k
-29 27 0:26 / /back\134slash rw shared:1 - tmpfs tmpfs rw
-`
-	got, err := parseMountInfo(strings.NewReader(in))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []mountInfo{
-		{"/", "rw,relatime"},
-		{"/mnt/with space", "ro,nosuid,nodev"},
-		{`/back\slash`, "rw"},
-	}
-	if len(got) != len(want) {
-		t.Fatalf("got %d entries, want %d", len(got), len(want))
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("entry %d: got %+v, want %+v", i, got[i], want[i])
-		}
-	}
-	if _, err := parseMountInfo(strings.NewReader("1 2 3\n")); err == nil {
-		t.Error("short line: no error")
-	}
-}
