@@ -145,14 +145,14 @@ func (w *Workspace) Prepare(ctx context.Context) ([]*Prepared, error) {
 	if w.prepared != nil {
 		return w.prepared, nil
 	}
-	f := &sources.Fetcher{CacheDir: w.opts.CacheDir}
+	var env *aptenv.Env
 	if w.needsApt() {
-		env, err := w.AptEnv(ctx)
-		if err != nil {
+		var err error
+		if env, err = w.AptEnv(ctx); err != nil {
 			return nil, err
 		}
-		f.Apt = env
 	}
+	f := w.fetcherFor(env)
 	out := make([]*Prepared, len(w.Project.PackageList))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
@@ -171,6 +171,12 @@ func (w *Workspace) Prepare(ctx context.Context) ([]*Prepared, error) {
 	}
 	w.prepared = out
 	return out, nil
+}
+
+// fetcherFor returns a source fetcher into the cache, using env (may be
+// nil when no package comes from the archive by name).
+func (w *Workspace) fetcherFor(env *aptenv.Env) *sources.Fetcher {
+	return &sources.Fetcher{CacheDir: w.opts.CacheDir, Apt: env}
 }
 
 func (w *Workspace) prepareOne(ctx context.Context, f *sources.Fetcher, pkg *manifests.Package) (*Prepared, error) {
