@@ -45,6 +45,7 @@ test-short:
 bench: deps
 	@mkdir -p $(OUT)
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./graph/ | tee $(OUT)/bench-graph.txt
+	scripts/bench-sched.sh | tee $(OUT)/bench-sched.txt
 
 lint:
 	@fmt=$$(gofmt -l $$(git ls-files '*.go')); if [[ -n "$$fmt" ]]; then echo "gofmt: $$fmt"; exit 1; fi

@@ -1,0 +1,514 @@
+package scheduler
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/stx-build/stx-build/ramdisk"
+)
+
+// Priority orders the tasks that are ready to start.
+type Priority int
+
+const (
+	// CriticalPath starts the task with the largest bottom level first:
+	// the one heading the longest chain of remaining work. The default.
+	CriticalPath Priority = iota
+	// Dependents starts the task with the most (transitive) dependents
+	// first, with no notion of time, as StarlingX's build-pkgs does. For
+	// comparison.
+	Dependents
+	// FIFO starts tasks in the order they became ready. For comparison.
+	FIFO
+)
+
+func (p Priority) String() string {
+	switch p {
+	case CriticalPath:
+		return "critical-path"
+	case Dependents:
+		return "dependents"
+	case FIFO:
+		return "fifo"
+	}
+	return fmt.Sprintf("Priority(%d)", int(p))
+}
+
+// Admission decides where a build tree goes: tmpfs (reserving its slice
+// of the budget) or disk.
+type Admission int
+
+const (
+	// Lookahead is Predict, plus: a build whose tmpfs slice is big (an
+	// eighth of the budget or more) and fits now is placed where a
+	// simulation of the rest of the run, with each choice, predicts the
+	// earlier end. A big tree on tmpfs can keep a more critical one that
+	// becomes ready soon off tmpfs; this sees it coming. The default.
+	Lookahead Admission = iota
+	// Predict takes tmpfs when the slice fits now (and no task ahead waits
+	// for that RAM); otherwise it waits for RAM or builds on disk,
+	// whichever is predicted to finish the build first.
+	Predict
+	// Greedy builds on tmpfs when it fits now and on disk otherwise, which
+	// is what ramdisk.Manager.Acquire does alone. For comparison.
+	Greedy
+)
+
+func (a Admission) String() string {
+	switch a {
+	case Lookahead:
+		return "lookahead"
+	case Predict:
+		return "predict"
+	case Greedy:
+		return "greedy"
+	}
+	return fmt.Sprintf("Admission(%d)", int(a))
+}
+
+// DefaultDiskFactor is how much longer a build is predicted to take with
+// its tree on disk than on tmpfs, when history does not say.
+const DefaultDiskFactor = 1.2
+
+// Options are the limits and the policy.
+type Options struct {
+	// Slots is the number of builds run at once (-j); at least 1.
+	Slots int
+	// Cores are shared by the builds' make parallelism; default Slots.
+	Cores int
+	// Budget is the RAM for tmpfs build trees in bytes; 0: every build
+	// on disk.
+	Budget int64
+	// Pad is the tmpfs size reserved for a predicted peak size; default
+	// ramdisk.PaddedSize with ramdisk.MinTmpfsSize, as ramdisk.Manager
+	// mounts.
+	Pad func(int64) int64
+	// DiskFactor is a build's predicted duration on disk divided by its
+	// duration on tmpfs; default DefaultDiskFactor.
+	DiskFactor float64
+	// Priority and Admission choose the policy; the zero values are ours.
+	Priority  Priority
+	Admission Admission
+	// KeepGoing builds everything that does not need a failed task;
+	// otherwise nothing new starts after a failure.
+	KeepGoing bool
+}
+
+func (o Options) withDefaults() Options {
+	o.Slots = max(o.Slots, 1)
+	if o.Cores <= 0 {
+		o.Cores = o.Slots
+	}
+	o.Budget = max(o.Budget, 0)
+	if o.Pad == nil {
+		o.Pad = func(n int64) int64 { return ramdisk.PaddedSize(n, ramdisk.MinTmpfsSize) }
+	}
+	if o.DiskFactor < 1 {
+		o.DiskFactor = DefaultDiskFactor
+	}
+	return o
+}
+
+// Status is where a task is in a run.
+type Status int
+
+const (
+	Pending    Status = iota // waiting for dependencies
+	Ready                    // dependencies built, not started
+	Running                  // started
+	Built                    // finished successfully
+	Failed                   // finished with an error
+	Skipped                  // not started: a dependency failed
+	NotStarted               // not started: the run stopped (failure without keep-going, or interrupt)
+)
+
+func (s Status) String() string {
+	return [...]string{"pending", "ready", "running", "built", "failed", "skipped", "not started"}[s]
+}
+
+// Assignment is the decision to start one task.
+type Assignment struct {
+	// Task is the task's index in the DAG; ID its ID.
+	Task int
+	ID   string
+	// Slot numbers the build's place among the concurrent ones, 1..Slots.
+	Slot int
+	// Disk says the build tree goes on disk; otherwise on tmpfs, reserving
+	// Reserved bytes of the budget.
+	Disk     bool
+	Reserved int64
+	// Jobs is the make parallelism to build with.
+	Jobs int
+	// Start and PredictedEnd are seconds from the start of the run.
+	Start, PredictedEnd float64
+}
+
+// running is a started task.
+type running struct {
+	a     Assignment
+	start float64
+}
+
+// engine is the scheduling policy's state. Simulate and Execute drive the
+// same engine: admit at an instant, finish when a build ends.
+type engine struct {
+	d    *DAG
+	o    Options
+	dur  []float64 // predicted seconds on tmpfs
+	disk []float64 // predicted seconds on disk
+	need []int64   // tmpfs reservation; -1: never on tmpfs
+	bl   []float64 // bottom levels over the best durations
+	desc []int     // transitive dependents (Dependents priority)
+
+	pending []int
+	status  []Status
+	cause   [][]int // skipped: the failed tasks that caused it
+	seq     []int   // when it became ready (FIFO)
+	nextSeq int
+	ready   *intHeap
+	slots   []*running // by slot-1; nil when free
+	nRun    int
+	free    int64 // budget not reserved
+	cores   int   // cores not given to running builds (may go below 0)
+	stopped bool
+	// lookahead is off in the engines that project a run, so a rollout
+	// does not roll out.
+	lookahead bool
+}
+
+func newEngine(d *DAG, o Options) *engine {
+	o = o.withDefaults()
+	n := d.Len()
+	e := &engine{
+		d: d, o: o,
+		dur: make([]float64, n), disk: make([]float64, n), need: make([]int64, n),
+		pending: make([]int, n), status: make([]Status, n), cause: make([][]int, n),
+		seq: make([]int, n), slots: make([]*running, o.Slots),
+		free: o.Budget, cores: o.Cores,
+		lookahead: o.Admission == Lookahead,
+	}
+	best := make([]float64, n)
+	for i, t := range d.Tasks {
+		e.dur[i] = t.Seconds
+		if e.dur[i] <= 0 {
+			e.dur[i] = 1
+		}
+		e.disk[i] = e.dur[i] * o.DiskFactor
+		e.need[i] = -1
+		if !t.Disk {
+			if p := o.Pad(t.PeakBytes); p <= o.Budget {
+				e.need[i] = p
+			}
+		}
+		best[i] = e.dur[i]
+		if e.need[i] < 0 {
+			best[i] = e.disk[i]
+		}
+		e.pending[i] = len(d.deps[i])
+	}
+	e.bl = d.bottomLevels(best)
+	if o.Priority == Dependents {
+		e.desc = d.descendants()
+	}
+	e.ready = &intHeap{less: e.before}
+	for _, i := range d.topo {
+		if e.pending[i] == 0 {
+			e.makeReady(i)
+		}
+	}
+	return e
+}
+
+// before is the ready queue's order.
+func (e *engine) before(a, b int) bool {
+	switch e.o.Priority {
+	case Dependents:
+		if e.desc[a] != e.desc[b] {
+			return e.desc[a] > e.desc[b]
+		}
+	case FIFO:
+		if e.seq[a] != e.seq[b] {
+			return e.seq[a] < e.seq[b]
+		}
+	default:
+		if e.bl[a] != e.bl[b] {
+			return e.bl[a] > e.bl[b]
+		}
+	}
+	return e.d.pos[a] < e.d.pos[b]
+}
+
+func (e *engine) makeReady(i int) {
+	e.status[i] = Ready
+	e.seq[i] = e.nextSeq
+	e.nextSeq++
+	e.ready.push(i)
+}
+
+// predictedEnd is when a running build is expected to end, seen at now. A
+// build past its estimate is expected to need another quarter of the time
+// it has run so far: the longer it overruns, the less the estimate is
+// worth.
+func (r *running) predictedEnd(now float64) float64 {
+	if r.a.PredictedEnd > now {
+		return r.a.PredictedEnd
+	}
+	return now + max(0.25*(now-r.start), 1)
+}
+
+// fitTime is the earliest time at which n bytes of the budget are
+// predicted to be free: now, or when enough running tmpfs builds ended.
+func (e *engine) fitTime(n int64, now float64) float64 {
+	if n <= e.free {
+		return now
+	}
+	type release struct {
+		at float64
+		n  int64
+	}
+	var rel []release
+	for _, r := range e.slots {
+		if r != nil && r.a.Reserved > 0 {
+			rel = append(rel, release{r.predictedEnd(now), r.a.Reserved})
+		}
+	}
+	slices.SortFunc(rel, func(a, b release) int {
+		switch {
+		case a.at < b.at:
+			return -1
+		case a.at > b.at:
+			return 1
+		}
+		return 0
+	})
+	free := e.free
+	for _, r := range rel {
+		free += r.n
+		if n <= free {
+			return r.at
+		}
+	}
+	return math.Inf(1) // more than the whole budget: never
+}
+
+// nextRelease is the earliest predicted end of a running tmpfs build: when
+// a task waiting for RAM should be reconsidered even if nothing finished.
+func (e *engine) nextRelease(now float64) float64 {
+	t := math.Inf(1)
+	for _, r := range e.slots {
+		if r != nil && r.a.Reserved > 0 {
+			t = min(t, r.predictedEnd(now))
+		}
+	}
+	return t
+}
+
+// admit decides which ready tasks start at now, in priority order, and
+// returns them with the time at which to decide again if no build
+// finishes before (+Inf: only when one finishes).
+func (e *engine) admit(now float64) ([]Assignment, float64) {
+	recheck := math.Inf(1)
+	if e.stopped {
+		return nil, recheck
+	}
+	var out []Assignment
+	var deferred []int
+	// Tasks waiting for RAM in this round, ahead of the rest.
+	var waitNeed int64
+	waitFrom := math.Inf(1)
+	for e.nRun < e.o.Slots && e.ready.len() > 0 {
+		t := e.ready.pop()
+		disk := true
+		if e.need[t] >= 0 {
+			switch e.o.Admission {
+			case Greedy:
+				disk = e.need[t] > e.free
+			default:
+				// Take RAM now only if that does not delay a task ahead that
+				// waits for it.
+				if e.need[t] <= e.free && now+e.dur[t] <= waitFrom {
+					disk = false
+					if e.lookahead && e.need[t] >= e.o.Budget/8 {
+						disk = e.diskIsSooner(t, now, deferred)
+					}
+					break
+				}
+				tw := e.fitTime(e.need[t]+waitNeed, now)
+				if tw+e.dur[t] < now+e.disk[t] {
+					// Waiting for RAM finishes sooner than disk.
+					deferred = append(deferred, t)
+					waitNeed += e.need[t]
+					waitFrom = min(waitFrom, tw)
+					recheck = min(recheck, e.nextRelease(now))
+					continue
+				}
+			}
+		}
+		out = append(out, e.start(t, now, disk))
+	}
+	if len(out) == 0 && e.nRun == 0 && len(deferred) > 0 {
+		// Cannot happen (with nothing running the whole budget is free), but
+		// never stall: start the first one on disk.
+		out = append(out, e.start(deferred[0], now, true))
+		deferred = deferred[1:]
+	}
+	for _, t := range deferred {
+		e.ready.push(t)
+	}
+	return out, recheck
+}
+
+// diskIsSooner projects the rest of the run twice, with t started now on
+// tmpfs and on disk, and says whether disk ends it sooner. Tasks deferred
+// in this round are ready again in the projections.
+func (e *engine) diskIsSooner(t int, now float64, deferred []int) bool {
+	end := func(disk bool) float64 {
+		c := e.clone()
+		c.lookahead = false
+		for _, d := range deferred {
+			c.ready.push(d)
+		}
+		c.start(t, now, disk)
+		return c.project(now)
+	}
+	return end(true) < end(false)
+}
+
+// start starts task t at now.
+func (e *engine) start(t int, now float64, disk bool) Assignment {
+	slot := slices.Index(e.slots, nil)
+	a := Assignment{Task: t, ID: e.d.Tasks[t].ID, Slot: slot + 1, Disk: disk, Start: now}
+	if disk {
+		a.PredictedEnd = now + e.disk[t]
+	} else {
+		a.Reserved = e.need[t]
+		a.PredictedEnd = now + e.dur[t]
+		e.free -= a.Reserved
+	}
+	a.Jobs = e.jobsFor(t)
+	e.cores -= a.Jobs
+	e.slots[slot] = &running{a: a, start: now}
+	e.nRun++
+	e.status[t] = Running
+	return a
+}
+
+// jobsFor chooses the make parallelism of a task about to start: its fixed
+// one, or the free cores shared among the builds that can start now, but
+// never less than an even share of all cores among all slots.
+func (e *engine) jobsFor(t int) int {
+	if j := e.d.Tasks[t].Jobs; j > 0 {
+		return j
+	}
+	startable := min(e.o.Slots-e.nRun, e.ready.len()+1)
+	share := max(e.o.Cores/e.o.Slots, 1)
+	if startable > 0 && e.cores/startable > share {
+		share = e.cores / startable
+	}
+	return min(share, e.o.Cores)
+}
+
+// finish ends a running task. A success readies the dependents whose
+// dependencies are all built; a failure skips every task that needs it
+// (returned, in topological order) and, without KeepGoing, stops the run.
+func (e *engine) finish(t int, ok bool) []int {
+	e.release(t)
+	if ok {
+		e.status[t] = Built
+		for _, w := range e.d.rdeps[t] {
+			e.pending[w]--
+			if e.pending[w] == 0 && e.status[w] == Pending {
+				e.makeReady(w)
+			}
+		}
+		return nil
+	}
+	e.status[t] = Failed
+	if !e.o.KeepGoing {
+		e.stopped = true
+	}
+	return e.skipDependents(t)
+}
+
+// abort ends a running task that was interrupted: it failed, but what
+// needs it is not started rather than skipped, and nothing more starts.
+func (e *engine) abort(t int) {
+	e.release(t)
+	e.status[t] = Failed
+	e.stopped = true
+}
+
+// release gives back a running task's slot, RAM and cores.
+func (e *engine) release(t int) {
+	for s, r := range e.slots {
+		if r != nil && r.a.Task == t {
+			e.free += r.a.Reserved
+			e.cores += r.a.Jobs
+			e.slots[s] = nil
+			e.nRun--
+			return
+		}
+	}
+}
+
+// skipDependents marks every task that needs t, directly or not, as
+// skipped because of t.
+func (e *engine) skipDependents(t int) []int {
+	var newly []int
+	seen := map[int]bool{t: true}
+	queue := []int{t}
+	for len(queue) > 0 {
+		v := queue[0]
+		queue = queue[1:]
+		for _, w := range e.d.rdeps[v] {
+			if seen[w] {
+				continue
+			}
+			seen[w] = true
+			queue = append(queue, w)
+			switch e.status[w] {
+			case Pending:
+				e.status[w] = Skipped
+				newly = append(newly, w)
+				fallthrough
+			case Skipped:
+				e.cause[w] = append(e.cause[w], t)
+			}
+		}
+	}
+	slices.SortFunc(newly, func(a, b int) int { return e.d.pos[a] - e.d.pos[b] })
+	return newly
+}
+
+// stop starts nothing more; what has not started is NotStarted.
+func (e *engine) stop() []int {
+	e.stopped = true
+	var out []int
+	for _, i := range e.d.topo {
+		if e.status[i] == Pending || e.status[i] == Ready {
+			e.status[i] = NotStarted
+			out = append(out, i)
+		}
+	}
+	e.ready.xs = nil
+	return out
+}
+
+// clone copies the mutable state, for projecting the rest of a run.
+func (e *engine) clone() *engine {
+	c := *e
+	c.pending = slices.Clone(e.pending)
+	c.status = slices.Clone(e.status)
+	c.cause = slices.Clone(e.cause)
+	c.seq = slices.Clone(e.seq)
+	c.ready = &intHeap{xs: slices.Clone(e.ready.xs), less: c.before}
+	c.slots = make([]*running, len(e.slots))
+	for i, r := range e.slots {
+		if r != nil {
+			rc := *r
+			c.slots[i] = &rc
+		}
+	}
+	return &c
+}
