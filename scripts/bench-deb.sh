@@ -69,9 +69,9 @@ stx_build() {
 sbuild_one() {
 	local pkg=$1 variant=$2 tmp=$3
 	local d; d=$(mktemp -d "$tmp/sbuild-XXXX")
+	chmod 755 "$d" # sbuild maps root to a subuid that must enter it
 	cat >"$d/sbuild.conf" <<EOF
 \$unshare_tmpdir_template = '$d/unshare.XXXXXXXXXX';
-\$unshare_mmdebstrap_keep_tarball = 1;
 1;
 EOF
 	local t0 t1
