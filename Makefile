@@ -45,6 +45,7 @@ test-short:
 bench: deps
 	@mkdir -p $(OUT)
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./graph/ | tee $(OUT)/bench-graph.txt
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./cache/buildkey/ | tee $(OUT)/bench-cache.txt
 	scripts/bench-sched.sh | tee $(OUT)/bench-sched.txt
 
 lint:

@@ -9,6 +9,7 @@ PKGS=(
 	git make gcc                   # building stx-build itself
 	mmdebstrap                     # base root filesystems of the build sandbox
 	busybox-static                 # the runner's tests build a tiny root from it
+	docker-registry                # the cache's registry tests start one on 127.0.0.1
 )
 
 missing=()
