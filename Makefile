@@ -29,6 +29,7 @@ demo: deps build
 	$(BIN) build -C $(EXAMPLE) -o $(CURDIR)/$(OUT)
 	@echo "demo: packages in $(OUT)/amd64/repo and $(OUT)/arm64/repo, logs in $(OUT)/<arch>/logs"
 	@ls $(OUT)/amd64/debs $(OUT)/arm64/debs
+	$(BIN) image -C $(EXAMPLE) -o $(CURDIR)/$(OUT) --no-build
 
 # Unit and integration tests. Integration tests reach the host's configured
 # Debian mirror through apt, make a base root with mmdebstrap and build the
@@ -56,6 +57,7 @@ lint:
 golden:
 	$(GO) test ./graph/ ./cmd/... -run Golden -update
 	$(GO) test ./repo/ ./aptenv/ -update
+	$(GO) test ./builders/image/ -run Golden -update -count=1 -timeout 30m
 
 clean:
 	rm -rf bin $(OUT)

@@ -9,6 +9,8 @@ PKGS=(
 	git make gcc                   # building stx-build itself
 	mmdebstrap                     # base root filesystems of the build sandbox
 	busybox-static                 # the runner's tests build a tiny root from it
+	qemu-user-static binfmt-support # arm64 image roots on amd64 (maintainer scripts)
+	podman runc skopeo             # image tests: run the image (runc: crun fails on hybrid cgroups), inspect it
 	docker-registry                # the cache's registry tests start one on 127.0.0.1
 )
 

@@ -49,7 +49,7 @@ func newRoot() *cobra.Command {
 	pf.StringVar(&g.cacheDir, "cache-dir", "", "cache directory (default $XDG_CACHE_HOME/stx-build)")
 	pf.StringSliceVar(&g.profiles, "profile", nil, "extra build profile for every package (repeatable), e.g. nocheck")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "print progress (fetches, apt updates) to stderr")
-	root.AddCommand(newGraphCmd(g), newBuildCmd(g), newCacheCmd(g))
+	root.AddCommand(newGraphCmd(g), newBuildCmd(g), newImageCmd(g), newCacheCmd(g))
 	return root
 }
 
