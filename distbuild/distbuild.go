@@ -1,21 +1,22 @@
 // Package distbuild builds a project's packages: for each architecture it
 // compiles the graph, makes (or reuses) the base root, and runs the deb
-// builds in dependency order, publishing each result into the
-// architecture's local apt repository so later builds resolve their
-// build-deps from it. Ordering lives here; parallel scheduling plugs in at
-// Run's loop.
+// builds in parallel under the scheduler (critical path first, up to
+// Options.Jobs at once, within the tmpfs budget), publishing each result
+// into the architecture's local apt repository so later builds resolve
+// their build-deps from it. Every run ends with an HTML report under
+// OUT/report/ and records what each build took in the cache's history.
 package distbuild
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stx-build/stx-build/builders/deb"
@@ -23,12 +24,15 @@ import (
 	"github.com/stx-build/stx-build/manifests"
 	"github.com/stx-build/stx-build/ramdisk"
 	"github.com/stx-build/stx-build/repo"
+	"github.com/stx-build/stx-build/report"
 	"github.com/stx-build/stx-build/rootfs"
 	"github.com/stx-build/stx-build/runner"
+	"github.com/stx-build/stx-build/scheduler"
+	"github.com/stx-build/stx-build/scheduler/history"
 	"github.com/stx-build/stx-build/workspace"
 )
 
-// Options configure Run.
+// Options configure Run and Plan.
 type Options struct {
 	// Archs to build, in order; empty: the project's. The project's first
 	// architecture (which builds Architecture: all packages) always goes first.
@@ -36,46 +40,124 @@ type Options struct {
 	// Packages selects what to build: these and everything they need.
 	// Empty: everything.
 	Packages []string
-	// OutDir receives repositories, debs and logs. Default "out" in the project.
+	// OutDir receives repositories, debs, logs and the report. Default
+	// "out" in the project.
 	OutDir string
-	// Jobs is the make parallelism inside one build (default: CPUs).
+	// Jobs is how many builds run at once (-j); default: the number of CPUs.
 	Jobs int
+	// Cores are shared by the builds' make parallelism (parallel=N): when
+	// few builds can run, each gets more. Default: the number of CPUs.
+	Cores int
 	// TmpfsBudget is the RAM for tmpfs build trees; 0: ramdisk.DefaultBudget.
 	TmpfsBudget int64
 	// NoTmpfs builds on disk only.
 	NoTmpfs bool
 	// RefreshBase remakes the base root even when cached.
 	RefreshBase bool
+	// KeepGoing builds everything that does not need a failed package;
+	// otherwise nothing new starts after a failure.
+	KeepGoing bool
+	// Costs override the estimates (history, manifest) of the packages
+	// they name.
+	Costs scheduler.Costs
 	// Runner runs sandboxed steps; default runner.NewLocal().
 	Runner runner.Runner
-	// Status receives one line per event (start, done, failed); Log gets
+	// Events receives the run's progress; default: plain lines on Status.
+	Events report.Sink
+	// Status receives plain progress lines when Events is nil; Log gets
 	// tool output (mmdebstrap). Both default to discard.
 	Status, Log io.Writer
 }
 
-// Result lists the builds that ran.
-type Result struct {
-	Builds []*deb.Result
+func (o Options) withDefaults(ws *workspace.Workspace) Options {
+	if o.OutDir == "" {
+		o.OutDir = filepath.Join(ws.Project.Dir, "out")
+	}
+	if abs, err := filepath.Abs(o.OutDir); err == nil {
+		o.OutDir = abs
+	}
+	if o.Status == nil {
+		o.Status = io.Discard
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if o.Events == nil {
+		o.Events = report.Text(o.Status)
+	}
+	if o.Runner == nil {
+		o.Runner = runner.NewLocal()
+	}
+	if o.Jobs <= 0 {
+		o.Jobs = runtime.NumCPU()
+	}
+	if o.Cores <= 0 {
+		o.Cores = runtime.NumCPU()
+	}
+	return o
 }
 
-// Run builds the selected packages for the selected architectures.
+// Result describes a run.
+type Result struct {
+	// Builds are the successful builds, in the order they finished.
+	Builds []*deb.Result
+	// Outcome says how every task ended.
+	Outcome *scheduler.Outcome
+	// Report is the HTML report's path.
+	Report string
+}
+
+// BuildError reports the packages that failed. Unwrap gives their errors
+// (mostly *deb.Error, which names the log).
+type BuildError struct {
+	// Failed are "<package>:<arch>" of the failed builds; Skipped and
+	// NotStarted count what was not built because of them.
+	Failed              []string
+	Errs                []error
+	Skipped, NotStarted int
+}
+
+func (e *BuildError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d build(s) failed: %s", len(e.Failed), strings.Join(e.Failed, ", "))
+	if e.Skipped > 0 {
+		fmt.Fprintf(&b, "; %d skipped", e.Skipped)
+	}
+	if e.NotStarted > 0 {
+		fmt.Fprintf(&b, "; %d not started (use --keep-going to build what does not need them)", e.NotStarted)
+	}
+	return b.String()
+}
+
+func (e *BuildError) Unwrap() []error { return e.Errs }
+
+// run is the state of one Run shared by its builds.
+type run struct {
+	ws       *workspace.Workspace
+	opts     Options
+	archs    []string
+	hostArch string
+	jobs     []*job
+	builder  *deb.Builder
+	repos    *repoSet
+	hist     *history.Store
+	cpu      *cpuMeter
+	date     time.Time
+	begin    time.Time
+	sink     report.Sink
+
+	mu      sync.Mutex
+	results map[int]*deb.Result
+	builds  []*deb.Result
+}
+
+// Run builds the selected packages for the selected architectures. A
+// failed build makes the error a *BuildError (after everything that could
+// run has run); an interrupt (ctx) stops running builds and returns ctx's
+// error. Either way the report is written.
 func Run(ctx context.Context, ws *workspace.Workspace, opts Options) (*Result, error) {
+	opts = opts.withDefaults(ws)
 	p := ws.Project
-	if opts.OutDir == "" {
-		opts.OutDir = filepath.Join(p.Dir, "out")
-	}
-	if opts.Status == nil {
-		opts.Status = io.Discard
-	}
-	if opts.Log == nil {
-		opts.Log = io.Discard
-	}
-	if opts.Runner == nil {
-		opts.Runner = runner.NewLocal()
-	}
-	if opts.Jobs <= 0 {
-		opts.Jobs = runtime.NumCPU()
-	}
 	archs, err := orderArchs(p, opts.Archs)
 	if err != nil {
 		return nil, err
@@ -83,17 +165,25 @@ func Run(ctx context.Context, ws *workspace.Workspace, opts Options) (*Result, e
 	if err := opts.Runner.Usable(ctx); err != nil {
 		return nil, fmt.Errorf("build sandbox: %w", err)
 	}
+	collector := report.NewCollector(p.Name)
+	r := &run{
+		ws: ws, opts: opts, archs: archs, hostArch: workspace.HostArch(),
+		hist: &history.Store{Dir: historyDir(ws)}, cpu: newCPUMeter(),
+		begin: time.Now(), sink: report.Multi(opts.Events, collector),
+		results: map[int]*deb.Result{},
+	}
+	jobs, dag, err := jobs(ctx, ws, archs, opts)
+	if err != nil {
+		return nil, err
+	}
+	r.jobs = jobs
 	prepared, err := ws.Prepare(ctx)
 	if err != nil {
 		return nil, err
 	}
-	byName := map[string]*workspace.Prepared{}
-	for _, pr := range prepared {
-		byName[pr.Package.Name] = pr
-	}
+	r.date = newestChangelog(prepared)
 
-	hostArch := workspace.HostArch()
-	base, err := ensureBase(ctx, ws, hostArch, opts)
+	base, err := r.ensureBase(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -102,98 +192,236 @@ func Run(ctx context.Context, ws *workspace.Workspace, opts Options) (*Result, e
 		return nil, err
 	}
 	defer slots.Close()
-
-	repos := map[string]*repo.Repo{}
-	for _, a := range archs {
-		r, err := repo.Open(filepath.Join(opts.OutDir, a, "repo"), a)
-		if err != nil {
-			return nil, err
-		}
-		repos[a] = r
+	if r.repos, err = openRepos(opts.OutDir, archs); err != nil {
+		return nil, err
 	}
-	releaseDate := newestChangelog(prepared)
-	builder := &deb.Builder{
-		Runner: opts.Runner, Slots: slots, Base: base, HostArch: hostArch,
+	defer r.repos.close()
+	r.builder = &deb.Builder{
+		Runner: opts.Runner, Slots: slots, Base: base, HostArch: r.hostArch,
 		LayerDir: filepath.Join(ws.CacheDir(), "layers"),
-		OutDir:   opts.OutDir, Jobs: opts.Jobs,
+		OutDir:   opts.OutDir, Jobs: opts.Cores,
 	}
 
-	res := &Result{}
-	indepResults := map[string][]string{} // package -> arch:all debs built on the first arch
-	for _, arch := range archs {
-		g, err := ws.Graph(ctx, arch)
-		if err != nil {
-			return res, err
-		}
-		if len(opts.Packages) > 0 {
-			if g, err = g.Select(opts.Packages, graph.Needs); err != nil {
-				return res, err
-			}
-		}
-		for i, name := range g.Order {
-			n := g.Node(name)
-			pr := byName[name]
-			parts := parts(n)
-			if parts == "" {
-				// Architecture: all only, built on the first architecture.
-				debs := indepResults[name]
-				if len(debs) == 0 { // from an earlier run
-					debs, _ = filepath.Glob(filepath.Join(opts.OutDir, p.Architectures[0], "debs", name+"_"+noEpoch(n.Version), "*_all.*deb"))
-				}
-				if len(debs) == 0 {
-					return res, fmt.Errorf("%s %s is Architecture: all only and has not been built on %s yet: build %s first", name, n.Version, p.Architectures[0], p.Architectures[0])
-				}
-				fmt.Fprintf(opts.Status, "[%d/%d] %s %s %s: Architecture: all, taken from %s\n", i+1, len(g.Order), arch, name, n.Version, archs[0])
-				if err := repos[arch].Publish(ctx, debs, repo.Options{Date: releaseDate}); err != nil {
-					return res, err
-				}
-				continue
-			}
-			if arch != hostArch && !pr.Package.CrossBuildable() {
-				return res, fmt.Errorf("%s: build.cross is false, so %s needs an emulated (qemu-user) %s build, which stx-build cannot do yet", pr.Package.File, name, arch)
-			}
-			fmt.Fprintf(opts.Status, "[%d/%d] %s %s %s: building (%s)\n", i+1, len(g.Order), arch, name, n.Version, partsWord(parts))
-			r, err := builder.Build(ctx, deb.Request{
-				Package: debPackage(pr), Arch: arch, Parts: parts, Repos: repos, ReleaseDate: releaseDate,
-			})
-			if err != nil {
-				fmt.Fprintf(opts.Status, "[%d/%d] %s %s %s: FAILED: %v\n%s", i+1, len(g.Order), arch, name, n.Version, err, logTail(r, 25))
-				return res, err
-			}
-			res.Builds = append(res.Builds, r)
-			debs := debFiles(r.Files)
-			if err := repos[arch].Publish(ctx, debs, repo.Options{Date: releaseDate}); err != nil {
-				return res, err
-			}
-			if arch == archs[0] {
-				indepResults[name] = allDebs(debs)
-				// arch:all packages exist on every architecture.
-				for _, other := range archs[1:] {
-					if len(indepResults[name]) == 0 {
-						break
-					}
-					if err := repos[other].Publish(ctx, indepResults[name], repo.Options{Date: releaseDate}); err != nil {
-						return res, err
-					}
-				}
-			}
-			where := "disk"
-			if r.OnTmpfs {
-				where = "tmpfs"
-			}
-			if r.Retried {
-				where = "disk (tmpfs ran out of space)"
-			}
-			layer := "new deps layer"
-			if r.LayerCached {
-				layer = "cached deps layer"
-			}
-			fmt.Fprintf(opts.Status, "[%d/%d] %s %s %s: ok in %s (setup %s, build %s; %s, %s) log: %s\n",
-				i+1, len(g.Order), arch, name, n.Version, r.Total.Round(100*time.Millisecond),
-				r.Setup.Round(100*time.Millisecond), r.Build.Round(100*time.Millisecond), where, layer, r.Log)
-		}
+	sopts := scheduler.Options{
+		Slots: opts.Jobs, Cores: opts.Cores, Pad: slots.PaddedSize,
+		KeepGoing: opts.KeepGoing,
+	}
+	if !opts.NoTmpfs {
+		sopts.Budget = slots.Budget().Total()
+	}
+	// The run's clock (report, events) starts here, with the builds.
+	r.begin = time.Now()
+	r.emitPlan(dag, scheduler.Simulate(dag, sopts))
+	out, err := scheduler.Execute(ctx, dag, sopts, r.build, r.observe)
+	res := &Result{Builds: r.builds, Outcome: out}
+	res.Report = r.finish(out, collector, ctx.Err() != nil)
+	if err != nil {
+		return res, fmt.Errorf("interrupted: %w", err)
+	}
+	if be := buildError(out); be != nil {
+		return res, be
 	}
 	return res, nil
+}
+
+func buildError(out *scheduler.Outcome) *BuildError {
+	be := &BuildError{}
+	for _, r := range out.Results {
+		switch r.Status {
+		case scheduler.Failed:
+			be.Failed = append(be.Failed, r.ID)
+			be.Errs = append(be.Errs, r.Err)
+		case scheduler.Skipped:
+			be.Skipped++
+		case scheduler.NotStarted:
+			be.NotStarted++
+		}
+	}
+	if len(be.Failed) == 0 {
+		return nil
+	}
+	return be
+}
+
+func (r *run) emit(e report.Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+		e.Elapsed = time.Since(r.begin).Seconds()
+	}
+	r.sink.Event(e)
+}
+
+func (r *run) emitPlan(dag *scheduler.DAG, p *scheduler.Plan) {
+	rp := &report.Plan{
+		Slots: p.Slots, Cores: p.Cores, Budget: p.Budget,
+		Makespan: p.Makespan, LowerBound: p.LowerBound, CriticalPath: p.CriticalPath,
+	}
+	items := map[string]scheduler.Item{}
+	for _, it := range p.Items {
+		items[it.ID] = it
+	}
+	for _, t := range dag.Tasks {
+		it := items[t.ID]
+		rp.Tasks = append(rp.Tasks, report.PlanTask{
+			ID: t.ID, Deps: t.Deps, Seconds: t.Seconds, PeakBytes: t.PeakBytes, Source: t.Source,
+			Start: it.Start, End: it.End, Slot: it.Slot, Where: it.Where,
+		})
+	}
+	r.emit(report.Event{Kind: report.KindPlan, Plan: rp})
+}
+
+// event is the report event for a task, with what is known of it.
+func (r *run) event(kind string, j *job, e scheduler.Event) report.Event {
+	ev := report.Event{
+		Kind: kind, ID: j.id, Package: j.node.Name, Version: j.node.Version, Arch: j.arch,
+		What: what(j, r.ws.Project.Architectures[0]), Done: e.Done, Total: e.Total, ETA: e.ETA,
+		Estimate: j.task.Seconds,
+	}
+	if e.Assignment.Slot > 0 && !isPublishOnly(j) {
+		ev.Slot, ev.Jobs, ev.Where = e.Assignment.Slot, e.Assignment.Jobs, "tmpfs"
+		if e.Assignment.Disk {
+			ev.Where = "disk"
+		}
+		ev.Log = logPath(r.opts.OutDir, j)
+	}
+	return ev
+}
+
+// observe turns the scheduler's events into report events.
+func (r *run) observe(e scheduler.Event) {
+	j := r.jobs[e.Task]
+	switch e.Status {
+	case scheduler.Running:
+		r.emit(r.event(report.KindStart, j, e))
+	case scheduler.Built, scheduler.Failed:
+		kind := report.KindBuilt
+		if e.Status == scheduler.Failed {
+			kind = report.KindFailed
+		}
+		ev := r.event(kind, j, e)
+		r.mu.Lock()
+		res := r.results[e.Task]
+		r.mu.Unlock()
+		if res != nil {
+			ev.Seconds, ev.Setup = res.Total.Seconds(), res.Setup.Seconds()
+			ev.PeakBytes, ev.Retried, ev.LayerCached = res.PeakBytes, res.Retried, res.LayerCached
+			ev.Where = "disk"
+			if res.OnTmpfs {
+				ev.Where = "tmpfs"
+			}
+			ev.Log = res.Log
+		}
+		if e.Err != nil {
+			ev.Error = e.Err.Error()
+			var be *deb.Error
+			if errors.As(e.Err, &be) && be.Log != "" {
+				ev.Log = be.Log
+			}
+		}
+		r.emit(ev)
+	case scheduler.Skipped:
+		ev := r.event(report.KindSkipped, j, e)
+		ev.Cause = e.Cause
+		r.emit(ev)
+	case scheduler.NotStarted:
+		r.emit(r.event(report.KindNotStarted, j, e))
+	}
+}
+
+// build runs one task: a deb build, or publishing debs built before.
+func (r *run) build(ctx context.Context, a scheduler.Assignment) error {
+	j := r.jobs[a.Task]
+	first := r.ws.Project.Architectures[0]
+	if isPublishOnly(j) {
+		// Architecture: all only: built on the first architecture (in this
+		// run, which published them already, or in an earlier one).
+		debs := indepDebs(r.opts.OutDir, first, j.node)
+		if len(debs) == 0 {
+			return fmt.Errorf("%s %s is Architecture: all only and has not been built on %s yet: build %s first", j.node.Name, j.node.Version, first, first)
+		}
+		return r.repos.publish(ctx, j.arch, debs, repo.Options{Date: r.date})
+	}
+	if j.arch != r.hostArch && !j.pr.Package.CrossBuildable() {
+		return fmt.Errorf("%s: build.cross is false, so %s needs an emulated (qemu-user) %s build, which stx-build cannot do yet", j.pr.Package.File, j.node.Name, j.arch)
+	}
+	snap, err := r.repos.acquire()
+	if err != nil {
+		return err
+	}
+	defer r.repos.release(snap)
+	pkg := debPackage(j.pr)
+	pkg.Jobs = a.Jobs
+	pkg.Disk = a.Disk
+	// The slot reserves exactly what the scheduler counted.
+	pkg.TmpfsHint = j.task.PeakBytes
+	r.cpu.begin(a.Task)
+	res, err := r.builder.Build(ctx, deb.Request{
+		Package: pkg, Arch: j.arch, Parts: j.parts, Repos: snap.repos, ReleaseDate: r.date,
+	})
+	cpu := r.cpu.end(a.Task)
+	r.mu.Lock()
+	r.results[a.Task] = res
+	r.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	debs := debFiles(res.Files)
+	r.cpu.begin(a.Task) // a publish overlapping another build spoils its CPU time
+	defer r.cpu.end(a.Task)
+	if err := r.repos.publish(ctx, j.arch, debs, repo.Options{Date: r.date}); err != nil {
+		return err
+	}
+	if j.arch == first {
+		// arch:all packages exist on every architecture.
+		for _, other := range r.archs[1:] {
+			if err := r.repos.publish(ctx, other, allDebs(debs), repo.Options{Date: r.date}); err != nil {
+				return err
+			}
+		}
+	}
+	r.mu.Lock()
+	r.builds = append(r.builds, res)
+	r.mu.Unlock()
+	rec := history.Record{
+		Package: j.node.Name, Version: j.node.Version, Arch: j.arch,
+		Seconds: res.Total.Seconds(), SetupSeconds: res.Setup.Seconds(), CPUSeconds: cpu,
+		PeakBytes: res.PeakBytes, OnTmpfs: res.OnTmpfs, Retried: res.Retried, Jobs: a.Jobs,
+		Finished: time.Now().UTC(),
+	}
+	if err := r.hist.Add(rec); err != nil {
+		r.emit(report.Event{Kind: report.KindInfo, Message: "warning: " + err.Error()})
+	}
+	return nil
+}
+
+// finish emits the summary and writes the report; it returns the report's
+// path ("" if it could not be written, which is said in an info event).
+func (r *run) finish(out *scheduler.Outcome, c *report.Collector, interrupted bool) string {
+	s := &report.Summary{Interrupted: interrupted}
+	for _, res := range out.Results {
+		switch res.Status {
+		case scheduler.Built:
+			s.Built = append(s.Built, res.ID)
+		case scheduler.Failed:
+			s.Failed = append(s.Failed, res.ID)
+		case scheduler.Skipped:
+			s.Skipped = append(s.Skipped, res.ID)
+		default:
+			s.NotStarted = append(s.NotStarted, res.ID)
+		}
+	}
+	for _, l := range [][]string{s.Built, s.Failed, s.Skipped, s.NotStarted} {
+		slices.Sort(l)
+	}
+	// The report is written before the summary so that the summary can name
+	// it; the collector already has every task.
+	index, err := report.WriteHTML(filepath.Join(r.opts.OutDir, "report"), c.Run())
+	if err != nil {
+		r.emit(report.Event{Kind: report.KindInfo, Message: "warning: " + err.Error()})
+	}
+	s.Report = index
+	r.emit(report.Event{Kind: report.KindSummary, Summary: s, Estimate: out.Predicted})
+	return index
 }
 
 // orderArchs validates the requested architectures and puts the project's
@@ -229,16 +457,6 @@ func parts(n *graph.Node) string {
 	return ""
 }
 
-func partsWord(p string) string {
-	switch p {
-	case "any":
-		return "architecture-specific"
-	case "all":
-		return "Architecture: all"
-	}
-	return "all binaries"
-}
-
 func debPackage(pr *workspace.Prepared) deb.Package {
 	pkg := pr.Package
 	d := deb.Package{
@@ -261,10 +479,10 @@ func debPackage(pr *workspace.Prepared) deb.Package {
 	return d
 }
 
-func ensureBase(ctx context.Context, ws *workspace.Workspace, hostArch string, opts Options) (*rootfs.Base, error) {
-	p := ws.Project
+func (r *run) ensureBase(ctx context.Context) (*rootfs.Base, error) {
+	p := r.ws.Project
 	spec := rootfs.Spec{
-		Suite: p.Suite, Arch: hostArch, Mirror: p.Mirror, Include: []string{"fakeroot"},
+		Suite: p.Suite, Arch: r.hostArch, Mirror: p.Mirror, Include: []string{"fakeroot"},
 	}
 	if p.Mirror != "" {
 		spec.Components = p.Components
@@ -276,21 +494,21 @@ func ensureBase(ctx context.Context, ws *workspace.Workspace, hostArch string, o
 		spec.HostSources = hs
 	}
 	for _, a := range p.Architectures {
-		if a != hostArch {
+		if a != r.hostArch {
 			spec.ForeignArchs = append(spec.ForeignArchs, a)
 			// dpkg-shlibdeps needs the host architecture's libc, as sbuild
 			// installs it for cross builds.
 			spec.Include = append(spec.Include, "crossbuild-essential-"+a, "libc6-dev:"+a)
 		}
 	}
-	st := &rootfs.Store{Dir: filepath.Join(ws.CacheDir(), "rootfs"), Log: opts.Log}
-	fmt.Fprintf(opts.Status, "base root: %s %s (+%s)\n", spec.Suite, spec.Arch, strings.Join(spec.ForeignArchs, ","))
+	st := &rootfs.Store{Dir: filepath.Join(r.ws.CacheDir(), "rootfs"), Log: r.opts.Log}
+	r.emit(report.Event{Kind: report.KindInfo, Message: fmt.Sprintf("base root: %s %s (+%s)", spec.Suite, spec.Arch, strings.Join(spec.ForeignArchs, ","))})
 	t := time.Now()
-	b, err := st.Ensure(ctx, spec, opts.RefreshBase)
+	b, err := st.Ensure(ctx, spec, r.opts.RefreshBase)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(opts.Status, "base root: %s ready in %s\n", b.Key[:12], time.Since(t).Round(100*time.Millisecond))
+	r.emit(report.Event{Kind: report.KindInfo, Message: fmt.Sprintf("base root: %s ready in %s", b.Key[:12], time.Since(t).Round(100*time.Millisecond))})
 	return b, nil
 }
 
@@ -339,29 +557,6 @@ func allDebs(files []string) []string {
 		}
 	}
 	return out
-}
-
-// logTail returns the last n lines of a failed build's log, indented.
-func logTail(r *deb.Result, n int) string {
-	if r == nil || r.Log == "" {
-		return ""
-	}
-	data, err := os.ReadFile(r.Log)
-	if err != nil {
-		return ""
-	}
-	lines := bytes.Split(bytes.TrimRight(data, "\n"), []byte("\n"))
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	var b strings.Builder
-	for _, l := range lines {
-		b.WriteString("    | ")
-		b.Write(l)
-		b.WriteByte('\n')
-	}
-	fmt.Fprintf(&b, "    full log: %s\n", r.Log)
-	return b.String()
 }
 
 func noEpoch(v string) string {

@@ -19,6 +19,8 @@ import (
 	"github.com/stx-build/stx-build/builders/deb"
 	"github.com/stx-build/stx-build/distbuild"
 	"github.com/stx-build/stx-build/runner"
+	"github.com/stx-build/stx-build/scheduler"
+	"github.com/stx-build/stx-build/scheduler/history"
 	"github.com/stx-build/stx-build/workspace"
 )
 
@@ -279,6 +281,10 @@ func TestBuildHasNoNetwork(t *testing.T) {
 // whose build tree outgrows its tmpfs slice is retried on disk and succeeds.
 func TestBuildTmpfsAndDiskFallback(t *testing.T) {
 	needBuildHost(t)
+	// History from an earlier run would size the slice right.
+	if err := (&history.Store{Dir: filepath.Join(cacheDir, "history")}).Remove("stx-bigtree"); err != nil {
+		t.Fatal(err)
+	}
 	dir := copyProject(t, t.TempDir(), false, "stx-bigtree")
 	res, _, err := build(t, dir, distbuild.Options{Archs: []string{"amd64"}, Packages: []string{"stx-bigtree", "libstx"}})
 	if err != nil {
@@ -304,4 +310,74 @@ func lastLines(b []byte, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestBuildKeepGoingParallel builds the example's local packages with a
+// package that fails and one that needs it, two at a time, with
+// --keep-going: the failure and the skip are reported, everything else is
+// built, builds overlap, the report and the history are written.
+func TestBuildKeepGoingParallel(t *testing.T) {
+	needBuildHost(t)
+	dir := copyProject(t, t.TempDir(), false, "stx-broken", "stx-after-broken")
+	res, status, err := build(t, dir, distbuild.Options{Archs: []string{"amd64"}, Jobs: 2, KeepGoing: true})
+	var be *distbuild.BuildError
+	if !errors.As(err, &be) || len(be.Failed) != 1 || be.Failed[0] != "stx-broken:amd64" || be.Skipped != 1 {
+		t.Fatalf("want stx-broken failed and one skipped, got %v", err)
+	}
+	var de *deb.Error
+	if !errors.As(err, &de) || de.Step != "dpkg-buildpackage" {
+		t.Errorf("the build error does not unwrap to the deb.Error: %v", err)
+	}
+	got := map[string]scheduler.Status{}
+	for _, r := range res.Outcome.Results {
+		got[r.ID] = r.Status
+	}
+	for id, want := range map[string]scheduler.Status{
+		"stx-broken:amd64": scheduler.Failed, "stx-after-broken:amd64": scheduler.Skipped,
+		"libstx:amd64": scheduler.Built, "stx-hello:amd64": scheduler.Built, "stx-tools:amd64": scheduler.Built,
+		"stx-docs:amd64": scheduler.Built, "stx-bootmarker:amd64": scheduler.Built,
+	} {
+		if got[id] != want {
+			t.Errorf("%s: %v, want %v", id, got[id], want)
+		}
+	}
+	for _, want := range []string{"amd64 stx-after-broken 1.0: skipped: needs failed stx-broken:amd64", "stx-broken: failing on purpose", "summary: 5 built, 1 failed, 1 skipped"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("status lacks %q", want)
+		}
+	}
+	// Two builds ran at the same time.
+	overlap := false
+	rs := res.Outcome.Results
+	for i := range rs {
+		for j := i + 1; j < len(rs); j++ {
+			a, b := rs[i], rs[j]
+			if a.Assignment.Slot > 0 && b.Assignment.Slot > 0 && a.Assignment.Start < b.End && b.Assignment.Start < a.End {
+				overlap = true
+			}
+		}
+	}
+	if !overlap {
+		t.Error("no two builds overlapped with -j 2")
+	}
+	page, err := os.ReadFile(res.Report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<td>stx-broken:amd64</td></tr>", `href="../amd64/logs/stx-broken_1.0.log"`, `class="failed"`} {
+		if !bytes.Contains(page, []byte(want)) {
+			t.Errorf("report lacks %s", want)
+		}
+	}
+	hist := &history.Store{Dir: filepath.Join(cacheDir, "history")}
+	if r, exact, ok := hist.Lookup("libstx", "1.0", "amd64"); !ok || !exact || r.Seconds <= 0 || r.PeakBytes <= 0 {
+		t.Errorf("history of libstx: %+v %v %v", r, exact, ok)
+	}
+	if _, exact, _ := hist.Lookup("stx-broken", "1.0", "amd64"); exact {
+		t.Error("a failed build was recorded in the history")
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, "out", ".stx-snapshots", "*"))
+	if len(left) > 0 {
+		t.Errorf("snapshots left: %v", left)
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"math"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/stx-build/stx-build/ramdisk"
@@ -30,12 +29,15 @@ func WriteText(w io.Writer, p *Plan) error {
 		fmt.Fprintf(w, "  critical path %s: %s\n", FormatSeconds(p.CriticalSeconds), strings.Join(p.CriticalPath, " -> "))
 	}
 	fmt.Fprintf(w, "  work %s / %d slots = %s\n\n", FormatSeconds(p.Work), p.Slots, FormatSeconds(p.Work/float64(p.Slots)))
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "start\tend\tslot\twhere\tjobs\t\t")
+	idw := len("task")
 	for _, it := range p.Items {
-		mark := ""
+		idw = max(idw, len(it.ID)+2)
+	}
+	fmt.Fprintf(w, "%8s %8s %4s  %-5s %4s  %-*s  %s\n", "start", "end", "slot", "where", "jobs", idw, "task", "estimate")
+	for _, it := range p.Items {
+		id := it.ID
 		if it.Critical {
-			mark = " *"
+			id += " *"
 		}
 		est := FormatSeconds(it.Seconds)
 		if it.PeakBytes > 0 {
@@ -44,10 +46,12 @@ func WriteText(w io.Writer, p *Plan) error {
 		if it.Source != "" {
 			est += " (" + it.Source + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t %s%s\t  %s\t\n", FormatClock(it.Start), FormatClock(it.End), it.Slot, it.Where, it.Jobs, it.ID, mark, est)
+		if _, err := fmt.Fprintf(w, "%8s %8s %4d  %-5s %4d  %-*s  %s\n", FormatClock(it.Start), FormatClock(it.End), it.Slot, it.Where, it.Jobs, idw, id, est); err != nil {
+			return err
+		}
 	}
-	if err := tw.Flush(); err != nil {
-		return err
+	if len(p.CriticalPath) > 0 {
+		fmt.Fprintln(w, "(* on the critical path)")
 	}
 	return nil
 }

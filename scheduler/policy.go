@@ -360,7 +360,7 @@ func (e *engine) admit(now float64) ([]Assignment, float64) {
 }
 
 // diskIsSooner projects the rest of the run twice, with t started now on
-// tmpfs and on disk, and says whether disk ends it sooner. Tasks deferred
+// tmpfs and on disk, and says whether disk ends it clearly sooner. Tasks deferred
 // in this round are ready again in the projections.
 func (e *engine) diskIsSooner(t int, now float64, deferred []int) bool {
 	end := func(disk bool) float64 {
@@ -372,7 +372,10 @@ func (e *engine) diskIsSooner(t int, now float64, deferred []int) bool {
 		c.start(t, now, disk)
 		return c.project(now)
 	}
-	return end(true) < end(false)
+	// Disk must win clearly (by a second, or half a percent of what is
+	// left): the projections are estimates, and disk costs I/O.
+	onDisk, onTmpfs := end(true), end(false)
+	return onDisk < onTmpfs-max(1, (onTmpfs-now)/200)
 }
 
 // start starts task t at now.

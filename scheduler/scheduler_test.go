@@ -428,3 +428,24 @@ func TestETA(t *testing.T) {
 		t.Errorf("ETA grew: %v", etas)
 	}
 }
+
+func TestParseCosts(t *testing.T) {
+	c, err := scheduler.ParseCosts("c.json", []byte(`{"hello": {"seconds": 40, "peak_bytes": 1000}, "hello:arm64": {"seconds": 60}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := c.For("hello", "amd64"); v.Seconds != 40 || v.PeakBytes != 1000 {
+		t.Errorf("hello amd64: %+v", v)
+	}
+	if v, _ := c.For("hello", "arm64"); v.Seconds != 60 {
+		t.Errorf("hello arm64: %+v", v)
+	}
+	if _, ok := c.For("other", "amd64"); ok {
+		t.Error("other has a cost")
+	}
+	for _, bad := range []string{`{"a": {"secs": 1}}`, `{"a": {"seconds": -1}}`, `[]`, `{"a": 1}`} {
+		if _, err := scheduler.ParseCosts("c.json", []byte(bad)); err == nil || !strings.HasPrefix(err.Error(), "c.json: ") {
+			t.Errorf("ParseCosts(%s) = %v", bad, err)
+		}
+	}
+}

@@ -119,9 +119,12 @@ func SimulateActual(d *DAG, opts Options, actual func(task int, disk bool) float
 			}
 		}
 	}
-	for _, it := range p.Items {
+	for i := range p.Items {
+		it := &p.Items[i]
+		it.Start, it.End, it.BottomLevel = ms(it.Start), ms(it.End), ms(it.BottomLevel)
 		p.Makespan = max(p.Makespan, it.End)
 	}
+	p.Work, p.LowerBound, p.CriticalSeconds = ms(p.Work), ms(p.LowerBound), ms(p.CriticalSeconds)
 	slices.SortStableFunc(p.Items, func(a, b Item) int {
 		switch {
 		case a.Start < b.Start:
@@ -133,6 +136,9 @@ func SimulateActual(d *DAG, opts Options, actual func(task int, disk bool) float
 	})
 	return p
 }
+
+// ms rounds seconds to milliseconds, so plans print without float noise.
+func ms(s float64) float64 { return math.Round(s*1000) / 1000 }
 
 // project predicts when the rest of a run ends: it simulates from the
 // engine's state at now, with running builds ending when predicted.

@@ -1,39 +1,61 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stx-build/stx-build/distbuild"
 	"github.com/stx-build/stx-build/manifests"
+	"github.com/stx-build/stx-build/report"
 )
+
+// exitInterrupted is the exit status after Ctrl-C (128 + SIGINT), as a
+// shell reports it.
+const exitInterrupted = 130
 
 func newBuildCmd(g *globalFlags) *cobra.Command {
 	var (
 		archs       []string
 		out         string
 		jobs        int
+		cores       int
 		budget      string
 		noTmpfs     bool
 		refreshBase bool
+		keepGoing   bool
+		output      string
 	)
 	cmd := &cobra.Command{
 		Use:   "build [PKG...]",
 		Short: "Build packages (and what they need) into the local apt repositories",
-		Long: `Build the named packages and every local package they build-depend on, in
-dependency order, for each architecture. Each build runs in a sandbox with
-no network: the base root (mmdebstrap), a cached layer holding exactly its
-build-dependencies, and its build tree on tmpfs when it fits the RAM budget.
+		Long: `Build the named packages and every local package they build-depend on, for
+each architecture, up to --jobs at a time: ready packages start in order of
+the longest chain of estimated work they head (critical path first), within
+the tmpfs RAM budget. Each build runs in a sandbox with no network: the base
+root (mmdebstrap), a cached layer holding exactly its build-dependencies,
+and its build tree on tmpfs when it fits the budget (or on disk when that
+is predicted to finish sooner than waiting for RAM).
+
 Results go to OUT/<arch>/debs/, logs to OUT/<arch>/logs/, and every .deb is
-published into OUT/<arch>/repo, the apt repository later builds use.`,
+published into OUT/<arch>/repo, the apt repository later builds use. The
+report (timeline, summary, links to logs) is OUT/report/index.html. What
+each build took is kept in the cache and estimates the next run.
+
+A failed build stops new starts (running builds finish) unless
+--keep-going, which builds everything that does not need a failed package.
+The exit status is 1 if any build failed, 130 when interrupted.`,
 		Example: `  stx-build build -C examples
-  stx-build build -C examples --arch arm64 stx-hello`,
+  stx-build build -C examples -j 2 --keep-going
+  stx-build build -C examples --arch arm64 stx-hello
+  stx-build build -C examples --output json > events.jsonl`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts := distbuild.Options{
-				Archs: archs, Packages: args, OutDir: out, Jobs: jobs,
-				NoTmpfs: noTmpfs, RefreshBase: refreshBase,
-				Status: cmd.OutOrStdout(),
+				Archs: archs, Packages: args, OutDir: out, Jobs: jobs, Cores: cores,
+				NoTmpfs: noTmpfs, RefreshBase: refreshBase, KeepGoing: keepGoing,
 			}
 			if budget != "" {
 				n, err := manifests.ParseSize(budget)
@@ -42,6 +64,21 @@ published into OUT/<arch>/repo, the apt repository later builds use.`,
 				}
 				opts.TmpfsBudget = n
 			}
+			stdout := cmd.OutOrStdout()
+			switch output {
+			case "json":
+				opts.Events = report.JSON(stdout)
+			case "text":
+				if f, ok := stdout.(*os.File); ok && report.IsTerminal(f) {
+					live := report.Live(f)
+					defer live.Close()
+					opts.Events = live
+				} else {
+					opts.Events = report.Text(stdout)
+				}
+			default:
+				return fmt.Errorf("--output %q: want text or json", output)
+			}
 			if g.verbose {
 				opts.Log = cmd.ErrOrStderr()
 			}
@@ -49,20 +86,22 @@ published into OUT/<arch>/repo, the apt repository later builds use.`,
 			if err != nil {
 				return err
 			}
-			res, err := distbuild.Run(cmd.Context(), ws, opts)
-			if err != nil {
-				return err
+			_, err = distbuild.Run(cmd.Context(), ws, opts)
+			if errors.Is(err, context.Canceled) {
+				return exitError{code: exitInterrupted, err: err}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "built %d package(s)\n", len(res.Builds))
-			return nil
+			return err
 		},
 	}
 	f := cmd.Flags()
 	f.StringSliceVar(&archs, "arch", nil, "architectures to build (default: the project's)")
 	f.StringVarP(&out, "out", "o", "", "output directory (default: out/ in the project)")
-	f.IntVarP(&jobs, "jobs", "j", 0, "make parallelism inside a build (default: number of CPUs)")
+	f.IntVarP(&jobs, "jobs", "j", 0, "builds to run at once (default: number of CPUs)")
+	f.IntVar(&cores, "cores", 0, "CPUs shared by the builds' make parallelism (default: number of CPUs)")
 	f.StringVar(&budget, "tmpfs-budget", "", "RAM for tmpfs build trees, e.g. 8GiB (default: half of MemAvailable)")
 	f.BoolVar(&noTmpfs, "no-tmpfs", false, "build on disk only")
 	f.BoolVar(&refreshBase, "refresh-base", false, "remake the base root filesystem even when cached")
+	f.BoolVarP(&keepGoing, "keep-going", "k", false, "after a failure, build everything that does not need a failed package")
+	f.StringVar(&output, "output", "text", "progress: text (a live view on a terminal) or json (one event per line)")
 	return cmd
 }

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stx-build/stx-build/distbuild"
+	"github.com/stx-build/stx-build/manifests"
+	"github.com/stx-build/stx-build/scheduler"
+)
+
+func newPlanCmd(g *globalFlags) *cobra.Command {
+	var (
+		archs     []string
+		jobs      int
+		cores     int
+		budget    string
+		noTmpfs   bool
+		costsFile string
+		format    string
+	)
+	cmd := &cobra.Command{
+		Use:   "plan [PKG...]",
+		Short: "Print the schedule a build would run, without building",
+		Long: `Simulate the scheduler on the project's graph and print the schedule: when
+each build would start and end, on which slot, on tmpfs or on disk, with how
+many make jobs; the predicted makespan; and its lower bound, max(critical
+path, total work / slots).
+
+Estimates come from the history of past builds in the cache, else the
+manifest (build.estimate, build.tmpfs), else the source's size. --costs FILE
+overrides them: a JSON object {"<package>[:<arch>]": {"seconds": S,
+"peak_bytes": B}}, so plans can be studied for any durations.`,
+		Example: `  stx-build plan -C examples
+  stx-build plan -C examples --jobs 4 --tmpfs-budget 8GiB --format json
+  stx-build plan -C examples --costs costs.json`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			write := scheduler.WriteText
+			switch format {
+			case "text":
+			case "json":
+				write = scheduler.WriteJSON
+			default:
+				return fmt.Errorf("--format %q: want text or json", format)
+			}
+			opts := distbuild.Options{Archs: archs, Packages: args, Jobs: jobs, Cores: cores, NoTmpfs: noTmpfs}
+			if budget != "" {
+				n, err := manifests.ParseSize(budget)
+				if err != nil {
+					return fmt.Errorf("--tmpfs-budget: %w", err)
+				}
+				opts.TmpfsBudget = n
+			}
+			if costsFile != "" {
+				data, err := os.ReadFile(costsFile)
+				if err != nil {
+					return fmt.Errorf("--costs: %w", err)
+				}
+				if opts.Costs, err = scheduler.ParseCosts(costsFile, data); err != nil {
+					return fmt.Errorf("--costs: %w", err)
+				}
+			}
+			ws, err := g.open()
+			if err != nil {
+				return err
+			}
+			p, err := distbuild.Plan(cmd.Context(), ws, opts)
+			if err != nil {
+				return err
+			}
+			return write(cmd.OutOrStdout(), p)
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&archs, "arch", nil, "architectures (default: the project's)")
+	f.IntVarP(&jobs, "jobs", "j", 0, "builds to run at once (default: number of CPUs)")
+	f.IntVar(&cores, "cores", 0, "CPUs shared by the builds' make parallelism (default: number of CPUs)")
+	f.StringVar(&budget, "tmpfs-budget", "", "RAM for tmpfs build trees, e.g. 8GiB (default: half of MemAvailable)")
+	f.BoolVar(&noTmpfs, "no-tmpfs", false, "plan every build on disk")
+	f.StringVar(&costsFile, "costs", "", `JSON file of estimates overriding history: {"pkg": {"seconds": S, "peak_bytes": B}}`)
+	f.StringVar(&format, "format", "text", "output format: text or json")
+	return cmd
+}

@@ -1,0 +1,247 @@
+package distbuild
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"slices"
+
+	"github.com/stx-build/stx-build/graph"
+	"github.com/stx-build/stx-build/ramdisk"
+	"github.com/stx-build/stx-build/scheduler"
+	"github.com/stx-build/stx-build/scheduler/history"
+	"github.com/stx-build/stx-build/workspace"
+)
+
+// job is one task of a run: a package built (or, when it is Architecture:
+// all only on a later architecture, just published) for one architecture.
+type job struct {
+	id    string
+	arch  string
+	node  *graph.Node
+	pr    *workspace.Prepared
+	parts string // "any", "all", "both"; "" publishes the first architecture's arch:all debs
+	task  scheduler.Task
+}
+
+// Size-based estimates, when neither history nor the manifest says: a
+// fixed setup time plus time proportional to the source's size
+// (compressed for archive sources, unpacked for local trees).
+const (
+	setupSeconds        = 30
+	dscBytesPerSecond   = 40e3
+	localBytesPerSecond = 160e3
+	// peakPerSourceByte scales a source's size to its build tree's peak,
+	// used only when that exceeds ramdisk.DefaultSize.
+	peakPerSourceByte = 20
+)
+
+// jobs compiles the graph of every architecture (with the selection) and
+// turns it into scheduler tasks with estimates: costs, else history, else
+// the manifest (build.estimate, build.tmpfs), else the source's size.
+func jobs(ctx context.Context, ws *workspace.Workspace, archs []string, opts Options) ([]*job, *scheduler.DAG, error) {
+	prepared, err := ws.Prepare(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	byName := map[string]*workspace.Prepared{}
+	for _, pr := range prepared {
+		byName[pr.Package.Name] = pr
+	}
+	est := &estimator{hist: &history.Store{Dir: historyDir(ws)}, costs: opts.Costs, sizes: map[string]int64{}}
+	first := ws.Project.Architectures[0]
+	var out []*job
+	firstIDs := map[string]bool{}
+	for _, arch := range archs {
+		g, err := ws.Graph(ctx, arch)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(opts.Packages) > 0 {
+			if g, err = g.Select(opts.Packages, graph.Needs); err != nil {
+				return nil, nil, err
+			}
+		}
+		for _, name := range g.Order {
+			n := g.Node(name)
+			j := &job{id: name + ":" + arch, arch: arch, node: n, pr: byName[name], parts: parts(n)}
+			j.task = est.task(j)
+			j.task.ID = j.id
+			for _, d := range n.Deps {
+				j.task.Deps = append(j.task.Deps, d+":"+arch)
+			}
+			if arch != first && archs[0] == first {
+				// A later architecture's build waits for the first one's
+				// build of the same source: that publishes the arch:all
+				// packages every architecture uses, and the build machine's
+				// binaries that :native build-deps of cross builds install.
+				// A source the first architecture does not build waits for
+				// all of it, as the architectures' order did before.
+				if firstIDs[name+":"+first] {
+					j.task.Deps = append(j.task.Deps, name+":"+first)
+				} else {
+					for id := range firstIDs {
+						j.task.Deps = append(j.task.Deps, id)
+					}
+					slices.Sort(j.task.Deps)
+				}
+			}
+			if arch == first {
+				firstIDs[j.id] = true
+			}
+			out = append(out, j)
+		}
+	}
+	tasks := make([]scheduler.Task, len(out))
+	for i, j := range out {
+		tasks[i] = j.task
+	}
+	dag, err := scheduler.NewDAG(tasks)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, dag, nil
+}
+
+func historyDir(ws *workspace.Workspace) string {
+	return filepath.Join(ws.CacheDir(), "history")
+}
+
+type estimator struct {
+	hist  *history.Store
+	costs scheduler.Costs
+	sizes map[string]int64 // source bytes by package
+}
+
+// task is the scheduler's view of j, without ID and Deps.
+func (e *estimator) task(j *job) scheduler.Task {
+	if j.parts == "" {
+		// Publishing debs built before: no tree, no make.
+		return scheduler.Task{Seconds: 1, Disk: true, Jobs: 1, Source: "publish"}
+	}
+	pkg := j.pr.Package
+	t := scheduler.Task{}
+	hint, disk := pkg.Build.TmpfsSize()
+	t.Disk = disk
+	switch {
+	case pkg.Build.Serial:
+		t.Jobs = 1
+	case pkg.Build.Jobs > 0:
+		t.Jobs = pkg.Build.Jobs
+	}
+	if c, ok := e.costs.For(pkg.Name, j.arch); ok {
+		t.Seconds, t.PeakBytes, t.Source = c.Seconds, c.PeakBytes, "costs"
+	}
+	if t.Source == "" {
+		if r, exact, ok := e.hist.Lookup(pkg.Name, j.node.Version, j.arch); ok {
+			t.Seconds, t.PeakBytes, t.Source = r.Seconds, r.PeakBytes, "history"
+			if !r.OnTmpfs {
+				// The estimate is for tmpfs; the scheduler adds disk's cost.
+				t.Seconds /= scheduler.DefaultDiskFactor
+			}
+			if !exact {
+				t.Source = fmt.Sprintf("history of %s %s", r.Version, r.Arch)
+			}
+		}
+	}
+	if t.Source == "" {
+		if d := pkg.Build.EstimateDuration(); d > 0 {
+			t.Seconds, t.Source = d.Seconds(), "manifest"
+		}
+	}
+	size := e.sourceBytes(j)
+	if t.Source == "" {
+		rate := localBytesPerSecond
+		if j.pr.Fetched.DSC != "" {
+			rate = dscBytesPerSecond
+		}
+		t.Seconds, t.Source = setupSeconds+float64(size)/rate, "size"
+	}
+	if t.PeakBytes == 0 {
+		t.PeakBytes = hint
+	}
+	if t.PeakBytes == 0 && size*peakPerSourceByte > ramdisk.DefaultSize {
+		t.PeakBytes = size * peakPerSourceByte
+	}
+	return t
+}
+
+// sourceBytes is the size of a package's source: the local tree (without
+// VCS directories), or the .dsc and the files beside it.
+func (e *estimator) sourceBytes(j *job) int64 {
+	name := j.pr.Package.Name
+	if n, ok := e.sizes[name]; ok {
+		return n
+	}
+	var n int64
+	filepath.WalkDir(j.pr.Fetched.Dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == ".svn") {
+			return filepath.SkipDir
+		}
+		if d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	e.sizes[name] = n
+	return n
+}
+
+// Plan predicts the run Run would make with opts, without building: the
+// schedule, the makespan and its lower bound. The tmpfs budget is
+// opts.TmpfsBudget, else the default (half of MemAvailable); none with
+// NoTmpfs.
+func Plan(ctx context.Context, ws *workspace.Workspace, opts Options) (*scheduler.Plan, error) {
+	opts = opts.withDefaults(ws)
+	archs, err := orderArchs(ws.Project, opts.Archs)
+	if err != nil {
+		return nil, err
+	}
+	_, dag, err := jobs(ctx, ws, archs, opts)
+	if err != nil {
+		return nil, err
+	}
+	budget := opts.TmpfsBudget
+	if budget <= 0 && !opts.NoTmpfs {
+		if budget, err = ramdisk.DefaultBudget(); err != nil {
+			return nil, err
+		}
+	}
+	if opts.NoTmpfs {
+		budget = 0
+	}
+	return scheduler.Simulate(dag, scheduler.Options{Slots: opts.Jobs, Cores: opts.Cores, Budget: budget}), nil
+}
+
+// what says in words what a job builds.
+func what(j *job, first string) string {
+	switch j.parts {
+	case "any":
+		return "architecture-specific"
+	case "all":
+		return "Architecture: all"
+	case "":
+		return "Architecture: all, taken from " + first
+	}
+	return "all binaries"
+}
+
+// logPath is where the deb builder writes j's log.
+func logPath(out string, j *job) string {
+	return filepath.Join(out, j.arch, "logs", j.node.Name+"_"+noEpoch(j.node.Version)+".log")
+}
+
+func isPublishOnly(j *job) bool { return j.parts == "" }
+
+// indepDebs are the Architecture: all debs of name built on arch in an
+// earlier run.
+func indepDebs(out, arch string, n *graph.Node) []string {
+	debs, _ := filepath.Glob(filepath.Join(out, arch, "debs", n.Name+"_"+noEpoch(n.Version), "*_all.*deb"))
+	return debs
+}
