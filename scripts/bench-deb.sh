@@ -58,12 +58,20 @@ stx_build() {
 	rm -rf "$OUT/stx-out"
 	local line
 	line=$("$BIN" --cache-dir "$CACHE" build -C "$PROJ" --arch amd64 -o "$OUT/stx-out" "$@" "$pkg" | grep ": ok in ")
-	# "... ok in 21.1s (setup 6.1s, build 15s; tmpfs, new deps layer) ..."
+	# "... ok in 1m1.1s (setup 6.1s, build 55s; tmpfs, new deps layer) ..."
 	local total setup build
-	total=$(sed -E 's/.*ok in ([0-9.]+)(m?s).*/\1 \2/' <<<"$line" | awk '{print ($2=="ms")?$1/1000:$1}')
-	setup=$(sed -E 's/.*\(setup ([0-9.]+)(m?s).*/\1 \2/' <<<"$line" | awk '{print ($2=="ms")?$1/1000:$1}')
-	build=$(sed -E 's/.*, build ([0-9.]+)(m?s);.*/\1 \2/' <<<"$line" | awk '{print ($2=="ms")?$1/1000:$1}')
+	total=$(sed -E 's/.* ok in ([0-9.hms]+) .*/\1/' <<<"$line" | secs)
+	setup=$(sed -E 's/.*\(setup ([0-9.hms]+),.*/\1/' <<<"$line" | secs)
+	build=$(sed -E 's/.*, build ([0-9.hms]+);.*/\1/' <<<"$line" | secs)
 	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$pkg" "$variant" "$setup" "$build" "$total" >>"$raw"
+}
+
+# secs converts a Go duration ("850ms", "21.1s", "1m2.5s") to seconds.
+secs() {
+	python3 -c 'import re,sys
+d=sys.stdin.read().strip(); t=0.0
+for n,u in re.findall(r"([0-9.]+)(ms|h|m|s)", d): t+=float(n)*{"h":3600,"m":60,"s":1,"ms":0.001}[u]
+print(round(t,2))'
 }
 
 sbuild_one() {
