@@ -56,7 +56,7 @@ lint:
 # Regenerate golden files after an intended output change; review the diff.
 golden:
 	$(GO) test ./graph/ ./cmd/... -run Golden -update
-	$(GO) test ./repo/ ./aptenv/ -update
+	$(GO) test ./repo/ ./aptenv/ ./report/ -update
 	$(GO) test ./builders/image/ -run Golden -update -count=1 -timeout 30m
 
 clean:

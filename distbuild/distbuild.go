@@ -303,7 +303,7 @@ func (r *run) observe(e scheduler.Event) {
 		res := r.results[e.Task]
 		r.mu.Unlock()
 		if res != nil {
-			ev.Seconds, ev.Setup = res.Total.Seconds(), res.Setup.Seconds()
+			ev.Seconds, ev.Setup, ev.Build = res.Total.Seconds(), res.Setup.Seconds(), res.Build.Seconds()
 			ev.PeakBytes, ev.Retried, ev.LayerCached = res.PeakBytes, res.Retried, res.LayerCached
 			ev.Where = "disk"
 			if res.OnTmpfs {
@@ -316,6 +316,9 @@ func (r *run) observe(e scheduler.Event) {
 			var be *deb.Error
 			if errors.As(e.Err, &be) && be.Log != "" {
 				ev.Log = be.Log
+			}
+			if errors.Is(e.Err, context.Canceled) {
+				ev.Error = report.Interrupted
 			}
 		}
 		r.emit(ev)
@@ -397,7 +400,8 @@ func (r *run) build(ctx context.Context, a scheduler.Assignment) error {
 // finish emits the summary and writes the report; it returns the report's
 // path ("" if it could not be written, which is said in an info event).
 func (r *run) finish(out *scheduler.Outcome, c *report.Collector, interrupted bool) string {
-	s := &report.Summary{Interrupted: interrupted}
+	// Empty lists, not null, for JSON consumers.
+	s := &report.Summary{Interrupted: interrupted, Built: []string{}, Failed: []string{}, Skipped: []string{}, NotStarted: []string{}}
 	for _, res := range out.Results {
 		switch res.Status {
 		case scheduler.Built:

@@ -23,6 +23,10 @@ const (
 	KindSummary    = "summary"     // the run is over
 )
 
+// Interrupted is the Error of a build stopped by an interrupt (Ctrl-C):
+// not a build failure, so no log tail is shown.
+const Interrupted = "interrupted"
+
 // Event is one thing that happened in a run; with --output json each is
 // one line of JSON.
 type Event struct {
@@ -45,9 +49,11 @@ type Event struct {
 	Where string `json:"where,omitempty"`
 	Jobs  int    `json:"jobs,omitempty"`
 	// Seconds is a finished build's wall time; Setup the part before
-	// dpkg-buildpackage; Estimate what the plan expected.
+	// dpkg-buildpackage, Build dpkg-buildpackage's; Estimate what the plan
+	// expected.
 	Seconds  float64 `json:"seconds,omitempty"`
 	Setup    float64 `json:"setup_seconds,omitempty"`
+	Build    float64 `json:"build_seconds,omitempty"`
 	Estimate float64 `json:"estimate,omitempty"`
 	// PeakBytes is the peak size of the build tree; Retried says tmpfs ran
 	// out of space and the build ran again on disk; LayerCached says the

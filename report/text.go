@@ -24,7 +24,7 @@ func (t *text) Event(e Event) {
 	if line := Line(e); line != "" {
 		fmt.Fprintln(t.w, line)
 	}
-	if e.Kind == KindFailed && e.Log != "" {
+	if e.Kind == KindFailed && e.Log != "" && e.Error != Interrupted {
 		io.WriteString(t.w, LogTail(e.Log, TailLines, "    | "))
 	}
 	if e.Kind == KindSummary {
@@ -68,8 +68,11 @@ func Line(e Event) string {
 			layer = "cached deps layer"
 		}
 		return fmt.Sprintf("%s ok in %s (setup %s, build %s; %s, %s) log: %s",
-			head, Seconds(e.Seconds), Seconds(e.Setup), Seconds(e.Seconds-e.Setup), where, layer, e.Log)
+			head, Seconds(e.Seconds), Seconds(e.Setup), Seconds(e.Build), where, layer, e.Log)
 	case KindFailed:
+		if e.Error == Interrupted {
+			return fmt.Sprintf("%s interrupted, log: %s", head, e.Log)
+		}
 		return fmt.Sprintf("%s FAILED: %s", head, e.Error)
 	case KindSkipped:
 		return fmt.Sprintf("%s skipped: needs failed %s", head, strings.Join(e.Cause, ", "))
