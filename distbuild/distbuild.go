@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/stx-build/stx-build/builders/deb"
+	"github.com/stx-build/stx-build/cache"
+	"github.com/stx-build/stx-build/cache/buildkey"
 	"github.com/stx-build/stx-build/graph"
 	"github.com/stx-build/stx-build/manifests"
 	"github.com/stx-build/stx-build/ramdisk"
@@ -60,6 +62,11 @@ type Options struct {
 	// Costs override the estimates (history, manifest) of the packages
 	// they name.
 	Costs scheduler.Costs
+	// Cache, when set, restores builds whose key it holds instead of
+	// building them, and stores every new build (see docs/cache.md).
+	Cache *cache.Cache
+	// Explain names packages whose (re)build reason is printed on Status.
+	Explain []string
 	// Runner runs sandboxed steps; default runner.NewLocal().
 	Runner runner.Runner
 	// Events receives the run's progress; default: plain lines on Status.
@@ -141,6 +148,7 @@ type run struct {
 	builder  *deb.Builder
 	repos    *repoSet
 	hist     *history.Store
+	keys     *buildkey.Plan // nil without a cache
 	cpu      *cpuMeter
 	date     time.Time
 	begin    time.Time
@@ -148,6 +156,7 @@ type run struct {
 
 	mu      sync.Mutex
 	results map[int]*deb.Result
+	cached  map[int]string // task -> where it was restored from
 	builds  []*deb.Result
 }
 
@@ -170,7 +179,7 @@ func Run(ctx context.Context, ws *workspace.Workspace, opts Options) (*Result, e
 		ws: ws, opts: opts, archs: archs, hostArch: workspace.HostArch(),
 		hist: &history.Store{Dir: historyDir(ws)}, cpu: newCPUMeter(),
 		begin: time.Now(), sink: report.Multi(opts.Events, collector),
-		results: map[int]*deb.Result{},
+		results: map[int]*deb.Result{}, cached: map[int]string{},
 	}
 	jobs, dag, err := jobs(ctx, ws, archs, opts)
 	if err != nil {
@@ -186,6 +195,11 @@ func Run(ctx context.Context, ws *workspace.Workspace, opts Options) (*Result, e
 	base, err := r.ensureBase(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Cache != nil {
+		if r.keys, err = r.buildKeys(ctx, base); err != nil {
+			return nil, err
+		}
 	}
 	slots, err := newSlots(ws, opts)
 	if err != nil {
@@ -301,6 +315,7 @@ func (r *run) observe(e scheduler.Event) {
 		ev := r.event(kind, j, e)
 		r.mu.Lock()
 		res := r.results[e.Task]
+		ev.Cached = r.cached[e.Task]
 		r.mu.Unlock()
 		if res != nil {
 			ev.Seconds, ev.Setup, ev.Build = res.Total.Seconds(), res.Setup.Seconds(), res.Build.Seconds()
@@ -347,6 +362,12 @@ func (r *run) build(ctx context.Context, a scheduler.Assignment) error {
 	if j.arch != r.hostArch && !j.pr.Package.CrossBuildable() {
 		return fmt.Errorf("%s: build.cross is false, so %s needs an emulated (qemu-user) %s build, which stx-build cannot do yet", j.pr.Package.File, j.node.Name, j.arch)
 	}
+	if from, err := r.restore(ctx, j); err != nil || from != "" {
+		r.mu.Lock()
+		r.cached[a.Task] = from
+		r.mu.Unlock()
+		return err
+	}
 	snap, err := r.repos.acquire()
 	if err != nil {
 		return err
@@ -368,20 +389,12 @@ func (r *run) build(ctx context.Context, a scheduler.Assignment) error {
 	if err != nil {
 		return err
 	}
-	debs := debFiles(res.Files)
 	r.cpu.begin(a.Task) // a publish overlapping another build spoils its CPU time
 	defer r.cpu.end(a.Task)
-	if err := r.repos.publish(ctx, j.arch, debs, repo.Options{Date: r.date}); err != nil {
+	if err := r.publishBuilt(ctx, j, res.Files); err != nil {
 		return err
 	}
-	if j.arch == first {
-		// arch:all packages exist on every architecture.
-		for _, other := range r.archs[1:] {
-			if err := r.repos.publish(ctx, other, allDebs(debs), repo.Options{Date: r.date}); err != nil {
-				return err
-			}
-		}
-	}
+	r.store(ctx, j, res.Files)
 	r.mu.Lock()
 	r.builds = append(r.builds, res)
 	r.mu.Unlock()
@@ -568,4 +581,91 @@ func noEpoch(v string) string {
 		return rest
 	}
 	return v
+}
+
+// publishBuilt publishes a build's debs into its architecture's repository,
+// and on the first architecture its Architecture: all debs into the others.
+func (r *run) publishBuilt(ctx context.Context, j *job, files []string) error {
+	debs := debFiles(files)
+	if err := r.repos.publish(ctx, j.arch, debs, repo.Options{Date: r.date}); err != nil {
+		return err
+	}
+	if j.arch == r.ws.Project.Architectures[0] {
+		for _, other := range r.archs[1:] {
+			if err := r.repos.publish(ctx, other, allDebs(debs), repo.Options{Date: r.date}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// buildKeys computes every build key of the project (all architectures, so
+// keys do not depend on the selection) and prints the explanations asked
+// for, before anything is restored or stored.
+func (r *run) buildKeys(ctx context.Context, base *rootfs.Base) (*buildkey.Plan, error) {
+	bi, err := buildkey.ReadBase(base)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := buildkey.New(ctx, r.ws, buildkey.Options{
+		Builder: deb.Version, BuildArch: r.hostArch, Base: bi, Hasher: r.opts.Cache.Hasher(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build keys: %w", err)
+	}
+	for _, name := range r.opts.Explain {
+		found := false
+		for _, b := range plan.Builds() {
+			if b.Package != name {
+				continue
+			}
+			found = true
+			x, err := r.opts.Cache.Explain(ctx, b, plan.Current)
+			if err != nil {
+				return nil, err
+			}
+			x.Write(r.opts.Status)
+		}
+		if !found {
+			return nil, fmt.Errorf("--explain %s: no such package in the project", name)
+		}
+	}
+	return plan, nil
+}
+
+// restore takes j's build from the cache when it holds j's key, publishing
+// it like a fresh build; it returns where it came from and the key ("" if
+// it was not cached).
+func (r *run) restore(ctx context.Context, j *job) (string, error) {
+	if r.keys == nil {
+		return "", nil
+	}
+	b, ok := r.keys.Build(j.node.Name, j.arch)
+	if !ok {
+		return "", nil
+	}
+	dest := filepath.Join(r.opts.OutDir, j.arch, "debs", j.node.Name+"_"+noEpoch(j.node.Version))
+	got, hit, err := r.opts.Cache.Restore(ctx, b.Key, dest)
+	if err != nil || !hit {
+		return "", err
+	}
+	if err := r.publishBuilt(ctx, j, got.Files); err != nil {
+		return "", err
+	}
+	return got.From + ", key " + b.Key.Short(), nil
+}
+
+// store puts a successful build into the cache; a failure only warns.
+func (r *run) store(ctx context.Context, j *job, files []string) {
+	if r.keys == nil {
+		return
+	}
+	b, ok := r.keys.Build(j.node.Name, j.arch)
+	if !ok {
+		return
+	}
+	if _, err := r.opts.Cache.Store(ctx, b, files); err != nil {
+		r.emit(report.Event{Kind: report.KindInfo, Message: fmt.Sprintf("warning: cache: %s %s: %v", j.arch, j.node.Name, err)})
+	}
 }

@@ -12,12 +12,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/stx-build/stx-build/builders/deb"
+	"github.com/stx-build/stx-build/cache"
+	"github.com/stx-build/stx-build/cache/filehash"
+	"github.com/stx-build/stx-build/cache/oci"
 	"github.com/stx-build/stx-build/distbuild"
+	"github.com/stx-build/stx-build/internal/registrytest"
 	"github.com/stx-build/stx-build/runner"
 	"github.com/stx-build/stx-build/scheduler"
 	"github.com/stx-build/stx-build/scheduler/history"
@@ -380,4 +385,130 @@ func TestBuildKeepGoingParallel(t *testing.T) {
 	if len(left) > 0 {
 		t.Errorf("snapshots left: %v", left)
 	}
+}
+
+// openCache opens an artifact cache in dir with optional registry remotes.
+func openCache(t *testing.T, dir, from, to string) *cache.Cache {
+	t.Helper()
+	var fromList []string
+	if from != "" {
+		fromList = []string{from}
+	}
+	f, tt, err := oci.Remotes(fromList, to, oci.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cache.Open(cache.Options{
+		Dir: filepath.Join(dir, cache.ArtifactsDir), From: f, To: tt,
+		Hasher: filehash.New(filepath.Join(dir, cache.StatCacheDir)), Log: testWriter{t},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func builtNames(res *distbuild.Result) []string {
+	var names []string
+	for _, b := range res.Builds {
+		names = append(names, b.Package)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// TestIncrementalAndSharedCache: a second run with nothing changed builds
+// nothing; a change to libstx rebuilds exactly libstx and what needs it;
+// a fresh machine (empty artifact store) pulls everything from a registry
+// and compiles nothing, with bit-identical outputs; a corrupted blob in the
+// registry is refused and that package rebuilt.
+func TestIncrementalAndSharedCache(t *testing.T) {
+	needBuildHost(t)
+	reg := registrytest.Start(t)
+	ref := reg.Addr + "/stx/cache"
+	dir := copyProject(t, t.TempDir(), false)
+	artifacts := t.TempDir()
+	opts := func(out string, c *cache.Cache) distbuild.Options {
+		return distbuild.Options{Archs: []string{"amd64"}, OutDir: out, Cache: c}
+	}
+
+	res, _, err := build(t, dir, opts(filepath.Join(dir, "out1"), openCache(t, artifacts, "", ref)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := []string{"libstx", "stx-bootmarker", "stx-docs", "stx-hello", "stx-tools"}
+	if got := builtNames(res); !reflect.DeepEqual(got, all) {
+		t.Fatalf("first run built %q", got)
+	}
+
+	res, _, err = build(t, dir, opts(filepath.Join(dir, "out2"), openCache(t, artifacts, "", "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := builtNames(res); len(got) != 0 {
+		t.Errorf("no-op run built %q", got)
+	}
+
+	// A new machine: empty local store, the registry as --cache-from.
+	fresh := t.TempDir()
+	out3 := filepath.Join(dir, "out3")
+	res, _, err = build(t, dir, opts(out3, openCache(t, fresh, ref, "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := builtNames(res); len(got) != 0 {
+		t.Errorf("run with --cache-from compiled %q", got)
+	}
+	if a, b := debDigests(t, filepath.Join(dir, "out1")), debDigests(t, out3); !reflect.DeepEqual(a, b) {
+		t.Errorf("restored debs differ from the built ones:\n%v\n%v", a, b)
+	}
+
+	// Change libstx: it and its transitive dependents are rebuilt.
+	src := filepath.Join(dir, "packages", "libstx", "src", "stx.c")
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(src, append(data, []byte("\n/* changed */\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, _, err = build(t, dir, opts(filepath.Join(dir, "out4"), openCache(t, artifacts, "", "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := builtNames(res), []string{"libstx", "stx-docs", "stx-hello", "stx-tools"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("after changing libstx built %q, want %q", got, want)
+	}
+
+	// Tamper with every blob of stx-bootmarker's entry in the registry: a
+	// fresh machine refuses it and builds the package.
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	debs, _ := filepath.Glob(filepath.Join(dir, "out1", "amd64", "debs", "stx-bootmarker_1.0", "*.deb"))
+	if len(debs) != 1 {
+		t.Fatalf("stx-bootmarker debs: %q", debs)
+	}
+	sum := sha256File(t, debs[0])
+	blob := reg.BlobFile(sum)
+	if err := os.WriteFile(blob, []byte("tampered"), 0o644); err != nil {
+		t.Fatalf("corrupt %s: %v", blob, err)
+	}
+	res, _, err = build(t, dir, opts(filepath.Join(dir, "out5"), openCache(t, t.TempDir(), ref, "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := builtNames(res); !reflect.DeepEqual(got, []string{"stx-bootmarker"}) {
+		t.Errorf("with a tampered registry entry built %q, want only stx-bootmarker", got)
+	}
+}
+
+func sha256File(t *testing.T, p string) string {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(data)
+	return hex.EncodeToString(s[:])
 }

@@ -61,6 +61,9 @@ type Event struct {
 	PeakBytes   int64 `json:"peak_bytes,omitempty"`
 	Retried     bool  `json:"retried,omitempty"`
 	LayerCached bool  `json:"layer_cached,omitempty"`
+	// Cached says a finished task was not built but restored from the
+	// artifact cache, and from where ("local" or a registry), with the key.
+	Cached string `json:"cached,omitempty"`
 	// Log is the build log (written as Log+".partial" while it runs).
 	Log   string `json:"log,omitempty"`
 	Error string `json:"error,omitempty"`

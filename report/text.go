@@ -59,6 +59,9 @@ func Line(e Event) string {
 		if strings.HasPrefix(e.What, "Architecture: all, taken from") {
 			return fmt.Sprintf("%s %s", head, e.What)
 		}
+		if e.Cached != "" {
+			return fmt.Sprintf("%s not rebuilt: cached (%s)", head, e.Cached)
+		}
 		where := e.Where
 		if e.Retried {
 			where = "disk (tmpfs ran out of space)"

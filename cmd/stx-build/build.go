@@ -28,6 +28,9 @@ func newBuildCmd(g *globalFlags) *cobra.Command {
 		refreshBase bool
 		keepGoing   bool
 		output      string
+		noCache     bool
+		explain     []string
+		cf          *cacheFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "build [PKG...]",
@@ -86,6 +89,14 @@ The exit status is 1 if any build failed, 130 when interrupted.`,
 			if err != nil {
 				return err
 			}
+			opts.Explain = explain
+			if !noCache {
+				c, _, err := cf.open(ws.CacheDir(), cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				opts.Cache = c
+			}
 			_, err = distbuild.Run(cmd.Context(), ws, opts)
 			if errors.Is(err, context.Canceled) {
 				return exitError{code: exitInterrupted, err: err}
@@ -103,5 +114,8 @@ The exit status is 1 if any build failed, 130 when interrupted.`,
 	f.BoolVar(&refreshBase, "refresh-base", false, "remake the base root filesystem even when cached")
 	f.BoolVarP(&keepGoing, "keep-going", "k", false, "after a failure, build everything that does not need a failed package")
 	f.StringVar(&output, "output", "text", "progress: text (a live view on a terminal) or json (one event per line)")
+	f.BoolVar(&noCache, "no-cache", false, "build everything; neither restore from nor store into the artifact cache")
+	f.StringSliceVar(&explain, "explain", nil, "say why PKG is (not) rebuilt (repeatable)")
+	cf = addCacheFlags(f, true)
 	return cmd
 }
