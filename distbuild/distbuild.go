@@ -374,6 +374,9 @@ func (r *run) build(ctx context.Context, a scheduler.Assignment) error {
 	}
 	defer r.repos.release(snap)
 	pkg := debPackage(j.pr)
+	// The project's and the command line's profiles apply to every package,
+	// as they did when the graph was compiled.
+	pkg.Profiles = append(pkg.Profiles, r.ws.GraphOptions(j.arch).Profiles...)
 	pkg.Jobs = a.Jobs
 	pkg.Disk = a.Disk
 	// The slot reserves exactly what the scheduler counted.
