@@ -70,7 +70,7 @@ func (l *live) Event(e Event) {
 	if l.closed {
 		return
 	}
-	if l.start.IsZero() {
+	if l.start.IsZero() || e.Kind == KindPlan { // the run's clock starts with the plan
 		l.start = time.Now().Add(-time.Duration(e.Elapsed * float64(time.Second)))
 	}
 	if e.Total > 0 {

@@ -157,3 +157,37 @@ func TestCollectorAndHTML(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// The live view draws running builds with their log's last line under the
+// finished ones, and clears its block on Close.
+func TestLive(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "hello.log")
+	if err := os.WriteFile(log+".partial", []byte("checking for gcc... gcc\nmake[2]: Entering directory '/build/hello'\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(dir, "screen"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := Live(f)
+	l.Event(Event{Kind: KindPlan, Plan: &Plan{Slots: 2}})
+	l.Event(Event{Kind: KindStart, ID: "hello:amd64", Package: "hello", Arch: "amd64", Slot: 1, Where: "tmpfs", Jobs: 2, Log: log, Total: 2, ETA: 90})
+	l.Event(Event{Kind: KindBuilt, ID: "libstx:amd64", Package: "libstx", Version: "1.0", Arch: "amd64", Seconds: 5, Done: 1, Total: 2, ETA: 60})
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	screen, _ := os.ReadFile(f.Name())
+	for _, want := range []string{
+		"  1  hello:amd64", "tmpfs j2  | make[2]: Entering directory '/build/hello'",
+		"[1/2] amd64 libstx 1.0: ok in 5s", "[1/2 done, 1 running]", ", ETA 1:0",
+	} {
+		if !bytes.Contains(screen, []byte(want)) {
+			t.Errorf("screen lacks %q:\n%q", want, screen)
+		}
+	}
+	if !bytes.HasSuffix(screen, []byte("\x1b[J")) {
+		t.Errorf("block not cleared at the end: %q", screen[max(0, len(screen)-20):])
+	}
+}

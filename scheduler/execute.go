@@ -55,8 +55,8 @@ type Result struct {
 type Outcome struct {
 	// Results are in the DAG's task order.
 	Results []Result
-	// Elapsed is the run's wall time in seconds; ETA what the plan at the
-	// start predicted.
+	// Elapsed is the run's wall time in seconds; Predicted is what a plan
+	// made at the start (from the estimates) said it would be.
 	Elapsed, Predicted float64
 }
 
