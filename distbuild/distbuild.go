@@ -200,6 +200,7 @@ func Run(ctx context.Context, ws *workspace.Workspace, opts Options) (*Result, e
 		if r.keys, err = r.buildKeys(ctx, base); err != nil {
 			return nil, err
 		}
+		r.markCached(ctx, dag)
 	}
 	slots, err := newSlots(ws, opts)
 	if err != nil {
@@ -296,7 +297,10 @@ func (r *run) event(kind string, j *job, e scheduler.Event) report.Event {
 		if e.Assignment.Disk {
 			ev.Where = "disk"
 		}
-		ev.Log = logPath(r.opts.OutDir, j)
+		ev.Restore = j.task.Source == "cached"
+		if !ev.Restore { // a restore writes no log
+			ev.Log = logPath(r.opts.OutDir, j)
+		}
 	}
 	return ev
 }
@@ -657,6 +661,24 @@ func (r *run) restore(ctx context.Context, j *job) (string, error) {
 		return "", err
 	}
 	return got.From + ", key " + b.Key.Short(), nil
+}
+
+// markCached gives the tasks whose build the cache holds the cost of a
+// restore (about a second, no tmpfs), so that the plan, the priorities and
+// the ETA count only what will really be built.
+func (r *run) markCached(ctx context.Context, dag *scheduler.DAG) {
+	for i, j := range r.jobs {
+		if isPublishOnly(j) {
+			continue
+		}
+		b, ok := r.keys.Build(j.node.Name, j.arch)
+		if !ok || r.opts.Cache.Where(ctx, b.Key) == "" {
+			continue
+		}
+		t := &dag.Tasks[i]
+		t.Seconds, t.PeakBytes, t.Disk, t.Jobs, t.Source = 1, 0, true, 1, "cached"
+		j.task = *t
+	}
 }
 
 // store puts a successful build into the cache; a failure only warns.

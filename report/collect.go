@@ -123,6 +123,9 @@ func (c *Collector) Event(e Event) {
 		if e.Where != "" {
 			t.Where = e.Where
 		}
+		if e.Cached != "" {
+			t.Where = "cache"
+		}
 		if e.Log != "" {
 			t.Log = e.Log
 		}

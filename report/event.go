@@ -64,6 +64,9 @@ type Event struct {
 	// Cached says a finished task was not built but restored from the
 	// artifact cache, and from where ("local" or a registry), with the key.
 	Cached string `json:"cached,omitempty"`
+	// Restore says a starting task is expected to be restored from the
+	// artifact cache rather than built.
+	Restore bool `json:"restore,omitempty"`
 	// Log is the build log (written as Log+".partial" while it runs).
 	Log   string `json:"log,omitempty"`
 	Error string `json:"error,omitempty"`

@@ -159,6 +159,8 @@ func newView(dir string, r *Run) *view {
 			b.Class = "cut"
 		case t.Where == "disk":
 			b.Class = "disk"
+		case t.Where == "cache":
+			b.Class = "cached"
 		default:
 			b.Class = "tmpfs"
 		}
@@ -172,6 +174,9 @@ func newView(dir string, r *Run) *view {
 		where := t.Where
 		if t.Retried {
 			where = "tmpfs, then disk (ran out of space)"
+		}
+		if t.Where == "cache" {
+			where = "restored from the artifact cache"
 		}
 		b.Title = fmt.Sprintf("%s %s: %s, %s to %s (%s), slot %d, %s, parallel=%d", t.ID, t.Version, t.Status,
 			clockSeconds(t.Start), clockSeconds(t.End), Seconds(t.End-t.Start), t.Slot, where, t.Jobs)
@@ -244,7 +249,7 @@ h2 { font-size: 16px; margin: 24px 0 8px; }
 .counts span { display: inline-block; padding: 2px 10px; border-radius: 10px; margin-right: 6px; color: #fff; font-weight: 600; }
 .c-built { background: #3b7a3b; } .c-failed { background: #c0392b; } .c-skipped { background: #b9770e; } .c-not { background: #777; }
 svg text { font: 11px system-ui, sans-serif; }
-.tmpfs { fill: #4e79a7; } .disk { fill: #f28e2b; } .failed { fill: #e15759; } .cut { fill: #bab0ac; }
+.tmpfs { fill: #4e79a7; } .disk { fill: #f28e2b; } .failed { fill: #e15759; } .cut { fill: #bab0ac; } .cached { fill: #59a14f; }
 .crit { stroke: #111; stroke-width: 2.5; }
 .bar-label { fill: #fff; pointer-events: none; }
 .bar-label.critlabel { font-weight: 700; }
@@ -266,7 +271,7 @@ code { font-size: 13px; }
 <p class="counts"><span class="c-built">{{len .Built}} built</span><span class="c-failed">{{len .Failed}} failed</span><span class="c-skipped">{{len .Skipped}} skipped</span><span class="c-not">{{len .NotStarted}} not started</span></p>
 
 <h2>Timeline</h2>
-<div class="legend"><span><i class="tmpfs" style="background:#4e79a7"></i>tmpfs</span><span><i style="background:#f28e2b"></i>disk</span><span><i style="background:#e15759"></i>failed</span><span><i style="background:#fff;border:2.5px solid #111;height:6px;width:10px"></i>critical path</span></div>
+<div class="legend"><span><i class="tmpfs" style="background:#4e79a7"></i>tmpfs</span><span><i style="background:#f28e2b"></i>disk</span><span><i style="background:#e15759"></i>failed</span><span><i style="background:#59a14f"></i>restored from the cache</span><span><i style="background:#fff;border:2.5px solid #111;height:6px;width:10px"></i>critical path</span></div>
 <svg width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="build timeline">
 {{range .SlotRows}}{{if .Shade}}<rect class="shade" x="{{$.PlotLeft}}" y="{{.Y}}" width="{{$.PlotWidth}}" height="28"/>{{end}}<text x="4" y="{{.LabelY}}">{{.Label}}</text>
 {{end}}{{range .Ticks}}<line class="grid" x1="{{.X}}" x2="{{.X}}" y1="0" y2="{{$.AxisY}}"/><text x="{{.X}}" y="{{$.Height}}" text-anchor="middle" dy="-8">{{.Label}}</text>

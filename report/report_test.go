@@ -191,3 +191,26 @@ func TestLive(t *testing.T) {
 		t.Errorf("block not cleared at the end: %q", screen[max(0, len(screen)-20):])
 	}
 }
+
+// A build restored from the artifact cache is drawn as such.
+func TestCachedBuild(t *testing.T) {
+	c := NewCollector("x")
+	c.Event(Event{Kind: KindPlan, Plan: &Plan{Slots: 1}})
+	c.Event(Event{Kind: KindStart, ID: "libstx:amd64", Package: "libstx", Arch: "amd64", Slot: 1, Where: "disk", Restore: true})
+	c.Event(Event{Kind: KindBuilt, Elapsed: 1, ID: "libstx:amd64", Package: "libstx", Arch: "amd64", Slot: 1, Where: "disk", Cached: "local, key d4d5b76560ad"})
+	if got := Line(Event{Kind: KindStart, Done: 0, Total: 1, Arch: "amd64", Package: "libstx", Version: "1.0", Slot: 1, Restore: true}); got != "[0/1] amd64 libstx 1.0: restoring from the cache (slot 1)" {
+		t.Errorf("start line %q", got)
+	}
+	r := c.Run()
+	if r.Tasks[0].Where != "cache" {
+		t.Errorf("where %q", r.Tasks[0].Where)
+	}
+	index, err := WriteHTML(t.TempDir(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := os.ReadFile(index)
+	if !bytes.Contains(page, []byte(`class="cached crit"`)) || !bytes.Contains(page, []byte("restored from the artifact cache")) {
+		t.Error("the report does not show the restored build")
+	}
+}

@@ -54,6 +54,9 @@ func Line(e Event) string {
 		if e.Slot == 0 {
 			return ""
 		}
+		if e.Restore {
+			return fmt.Sprintf("%s restoring from the cache (slot %d)", head, e.Slot)
+		}
 		return fmt.Sprintf("%s building (%s) on slot %d, %s, parallel=%d", head, e.What, e.Slot, e.Where, e.Jobs)
 	case KindBuilt:
 		if strings.HasPrefix(e.What, "Architecture: all, taken from") {
