@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"syscall"
-	"time"
+
+	"github.com/stx-build/stx-build/internal/flock"
 )
 
 // lockFile serializes writers of one repository. It is a flock(2) lock on
@@ -19,8 +19,8 @@ const lockFile = ".lock"
 
 // How lock locks.
 const (
-	lockExclusive = syscall.LOCK_EX // writers
-	lockShared    = syscall.LOCK_SH // readers
+	lockExclusive = flock.Exclusive // writers
+	lockShared    = flock.Shared    // readers
 )
 
 // lock takes the repository's lock, exclusive (LOCK_EX) for writers or
@@ -41,23 +41,5 @@ func (r *Repo) lock(ctx context.Context, how int) (unlock func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
-	// Poll instead of blocking in flock so that ctx can cancel the wait.
-	wait := time.Millisecond
-	for {
-		err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil // closing the file releases the lock
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", name, err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", name, ctx.Err())
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 100*time.Millisecond)
-	}
+	return flock.Lock(ctx, f, how)
 }
