@@ -22,7 +22,6 @@ import (
 	"github.com/stx-build/stx-build/builders/deb"
 	"github.com/stx-build/stx-build/cache"
 	"github.com/stx-build/stx-build/cache/buildkey"
-	"github.com/stx-build/stx-build/graph"
 	"github.com/stx-build/stx-build/manifests"
 	"github.com/stx-build/stx-build/ramdisk"
 	"github.com/stx-build/stx-build/repo"
@@ -469,18 +468,6 @@ func orderArchs(p *manifests.Project, want []string) ([]string, error) {
 	return out, nil
 }
 
-func parts(n *graph.Node) string {
-	switch {
-	case n.BuildsArch && n.BuildsIndep:
-		return "both"
-	case n.BuildsArch:
-		return "any"
-	case n.BuildsIndep:
-		return "all"
-	}
-	return ""
-}
-
 func debPackage(pr *workspace.Prepared) deb.Package {
 	pkg := pr.Package
 	d := deb.Package{
@@ -504,28 +491,13 @@ func debPackage(pr *workspace.Prepared) deb.Package {
 }
 
 func (r *run) ensureBase(ctx context.Context) (*rootfs.Base, error) {
-	p := r.ws.Project
-	spec := rootfs.Spec{
-		Suite: p.Suite, Arch: r.hostArch, Mirror: p.Mirror, Include: []string{"fakeroot"},
+	spec, err := r.ws.BaseSpec()
+	if err != nil {
+		return nil, err
 	}
-	if p.Mirror != "" {
-		spec.Components = p.Components
-	} else {
-		hs, err := rootfs.HostSources("/")
-		if err != nil {
-			return nil, err
-		}
-		spec.HostSources = hs
-	}
-	for _, a := range p.Architectures {
-		if a != r.hostArch {
-			spec.ForeignArchs = append(spec.ForeignArchs, a)
-			// dpkg-shlibdeps needs the host architecture's libc, as sbuild
-			// installs it for cross builds.
-			spec.Include = append(spec.Include, "crossbuild-essential-"+a, "libc6-dev:"+a)
-		}
-	}
-	st := &rootfs.Store{Dir: filepath.Join(r.ws.CacheDir(), "rootfs"), Log: r.opts.Log}
+	st := r.ws.BaseStore()
+	st.Log = r.opts.Log
+
 	r.emit(report.Event{Kind: report.KindInfo, Message: fmt.Sprintf("base root: %s %s (+%s)", spec.Suite, spec.Arch, strings.Join(spec.ForeignArchs, ","))})
 	t := time.Now()
 	b, err := st.Ensure(ctx, spec, r.opts.RefreshBase)

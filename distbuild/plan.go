@@ -65,7 +65,7 @@ func jobs(ctx context.Context, ws *workspace.Workspace, archs []string, opts Opt
 		}
 		for _, name := range g.Order {
 			n := g.Node(name)
-			j := &job{id: name + ":" + arch, arch: arch, node: n, pr: byName[name], parts: parts(n)}
+			j := &job{id: name + ":" + arch, arch: arch, node: n, pr: byName[name], parts: n.Parts()}
 			j.task = est.task(j)
 			j.task.ID = j.id
 			for _, d := range n.Deps {

@@ -460,3 +460,19 @@ func (g *Graph) Node(name string) *Node {
 	}
 	return nil
 }
+
+// Parts says which binaries the node builds on the graph's architecture,
+// as the deb builder takes it: "both" (dpkg-buildpackage -b), "any" (-B),
+// "all" (-A), or "" when it builds nothing here (Architecture: all only,
+// built on another architecture).
+func (n *Node) Parts() string {
+	switch {
+	case n.BuildsArch && n.BuildsIndep:
+		return "both"
+	case n.BuildsArch:
+		return "any"
+	case n.BuildsIndep:
+		return "all"
+	}
+	return ""
+}

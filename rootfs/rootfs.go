@@ -103,18 +103,14 @@ func MmdebstrapVersion(ctx context.Context) (string, error) {
 // or when refresh is set. A base is made in a temporary directory and
 // renamed into place, so an interrupted run leaves no half-made base.
 func (st *Store) Ensure(ctx context.Context, spec Spec, refresh bool) (*Base, error) {
-	ver, err := MmdebstrapVersion(ctx)
-	if err != nil {
+	b, err := st.Find(ctx, spec)
+	if err == nil && !refresh {
+		return b, nil
+	}
+	if b == nil {
 		return nil, err
 	}
-	key := spec.Key(ver)
-	final := filepath.Join(st.Dir, key)
-	b := &Base{Key: key, Dir: filepath.Join(final, "root"), Spec: spec}
-	if !refresh {
-		if _, err := os.Stat(filepath.Join(final, "spec.json")); err == nil {
-			return b, nil
-		}
-	}
+	key, final := b.Key, filepath.Dir(b.Dir)
 	if err := os.MkdirAll(st.Dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -140,6 +136,28 @@ func (st *Store) Ensure(ctx context.Context, spec Spec, refresh bool) (*Base, er
 	}
 	if err := os.Rename(tmp, final); err != nil {
 		return nil, fmt.Errorf("rootfs: store base %s: %w", key[:12], err)
+	}
+	return b, nil
+}
+
+// ErrNotMade says a base is not in the store.
+var ErrNotMade = errors.New("base root not made yet")
+
+// Find returns the stored base for spec, or, with ErrNotMade, the Base it
+// would be (key and directory) when it is not made yet.
+func (st *Store) Find(ctx context.Context, spec Spec) (*Base, error) {
+	ver, err := MmdebstrapVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key := spec.Key(ver)
+	final := filepath.Join(st.Dir, key)
+	b := &Base{Key: key, Dir: filepath.Join(final, "root"), Spec: spec}
+	if _, err := os.Stat(filepath.Join(final, "spec.json")); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return b, fmt.Errorf("rootfs: %s: %w", key[:12], ErrNotMade)
+		}
+		return nil, err
 	}
 	return b, nil
 }

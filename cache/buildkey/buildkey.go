@@ -321,19 +321,6 @@ type computer struct {
 	state    map[string]int // 1: in progress, 2: done
 }
 
-// parts says which binaries a node builds: "any", "all", "both", or "".
-func parts(n *graph.Node) string {
-	switch {
-	case n.BuildsArch && n.BuildsIndep:
-		return "both"
-	case n.BuildsArch:
-		return "any"
-	case n.BuildsIndep:
-		return "all"
-	}
-	return ""
-}
-
 // node returns pkg's node on arch, or an error when arch's graph did not
 // compile.
 func (c *computer) node(pkg, arch string) (*graph.Node, error) {
@@ -359,7 +346,7 @@ func (c *computer) key(pkg, arch string) (cache.Key, error) {
 	c.state[id] = 1
 	defer func() { c.state[id] = 2 }()
 	n, err := c.node(pkg, arch)
-	if err != nil || n == nil || parts(n) == "" {
+	if err != nil || n == nil || n.Parts() == "" {
 		return "", err
 	}
 	st := c.statics[pkg]
@@ -375,7 +362,7 @@ func (c *computer) key(pkg, arch string) (cache.Key, error) {
 	add(cache.KindBuild, "builder", "deb "+c.opts.Builder)
 	add(cache.KindBuild, "arch", arch)
 	add(cache.KindBuild, "build-arch", c.opts.BuildArch)
-	add(cache.KindBuild, "parts", parts(n))
+	add(cache.KindBuild, "parts", n.Parts())
 	// The profiles the builder passes (builders/deb profiles()): the
 	// package's, plus cross and nocheck for a cross build.
 	prof := slices.Clone(pr.Source.Profiles)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -329,38 +328,16 @@ func runCacheKeys(cmd *cobra.Command, g *globalFlags, flags *cacheFlags, archs, 
 
 // madeBase returns the key inputs of the base root the build would use,
 // which must have been made already (by stx-build build).
-//
-// The spec mirrors distbuild's ensureBase; keep the two in step (or switch
-// to an exported distbuild.BaseSpec once there is one).
 func madeBase(ctx context.Context, ws *workspace.Workspace) (buildkey.Base, error) {
-	p := ws.Project
-	hostArch := workspace.HostArch()
-	spec := rootfs.Spec{Suite: p.Suite, Arch: hostArch, Mirror: p.Mirror, Include: []string{"fakeroot"}}
-	if p.Mirror != "" {
-		spec.Components = p.Components
-	} else {
-		hs, err := rootfs.HostSources("/")
-		if err != nil {
-			return buildkey.Base{}, err
-		}
-		spec.HostSources = hs
-	}
-	for _, a := range p.Architectures {
-		if a != hostArch {
-			spec.ForeignArchs = append(spec.ForeignArchs, a)
-			spec.Include = append(spec.Include, "crossbuild-essential-"+a, "libc6-dev:"+a)
-		}
-	}
-	ver, err := rootfs.MmdebstrapVersion(ctx)
+	spec, err := ws.BaseSpec()
 	if err != nil {
 		return buildkey.Base{}, err
 	}
-	key := spec.Key(ver)
-	b := &rootfs.Base{Key: key, Dir: filepath.Join(ws.CacheDir(), "rootfs", key, "root"), Spec: spec}
-	if _, err := os.Stat(filepath.Join(ws.CacheDir(), "rootfs", key, "spec.json")); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return buildkey.Base{}, fmt.Errorf("the base root %s is not made yet (stx-build build makes it): every package would be built", key[:12])
-		}
+	b, err := ws.BaseStore().Find(ctx, spec)
+	if errors.Is(err, rootfs.ErrNotMade) {
+		return buildkey.Base{}, fmt.Errorf("the base root %s is not made yet (stx-build build makes it): every package would be built", b.Key[:12])
+	}
+	if err != nil {
 		return buildkey.Base{}, err
 	}
 	return buildkey.ReadBase(b)

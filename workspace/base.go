@@ -1,0 +1,38 @@
+package workspace
+
+import (
+	"path/filepath"
+
+	"github.com/stx-build/stx-build/rootfs"
+)
+
+// BaseSpec is the base build root of the project on this machine: the
+// project's suite for the build machine's architecture, with the cross
+// toolchain and the host architecture's libc for every other project
+// architecture (dpkg-shlibdeps needs it, as sbuild installs it for cross
+// builds), from the project's mirror or the host's apt sources.
+func (w *Workspace) BaseSpec() (rootfs.Spec, error) {
+	p := w.Project
+	spec := rootfs.Spec{Suite: p.Suite, Arch: w.opts.HostArch, Mirror: p.Mirror, Include: []string{"fakeroot"}}
+	if p.Mirror != "" {
+		spec.Components = p.Components
+	} else {
+		hs, err := rootfs.HostSources("/")
+		if err != nil {
+			return rootfs.Spec{}, err
+		}
+		spec.HostSources = hs
+	}
+	for _, a := range p.Architectures {
+		if a != w.opts.HostArch {
+			spec.ForeignArchs = append(spec.ForeignArchs, a)
+			spec.Include = append(spec.Include, "crossbuild-essential-"+a, "libc6-dev:"+a)
+		}
+	}
+	return spec, nil
+}
+
+// BaseStore is where the project's base roots are kept.
+func (w *Workspace) BaseStore() *rootfs.Store {
+	return &rootfs.Store{Dir: filepath.Join(w.opts.CacheDir, "rootfs")}
+}
