@@ -376,7 +376,7 @@ func (r *run) build(ctx context.Context, a scheduler.Assignment) error {
 		return err
 	}
 	defer r.repos.release(snap)
-	pkg := debPackage(j.pr)
+	pkg := debPackage(j.pr, j.arch)
 	// The project's and the command line's profiles apply to every package,
 	// as they did when the graph was compiled.
 	pkg.Profiles = append(pkg.Profiles, r.ws.GraphOptions(j.arch).Profiles...)
@@ -468,7 +468,7 @@ func orderArchs(p *manifests.Project, want []string) ([]string, error) {
 	return out, nil
 }
 
-func debPackage(pr *workspace.Prepared) deb.Package {
+func debPackage(pr *workspace.Prepared, arch string) deb.Package {
 	pkg := pr.Package
 	d := deb.Package{
 		Name: pkg.Name, Version: pr.Source.Version,
@@ -479,7 +479,9 @@ func debPackage(pr *workspace.Prepared) deb.Package {
 		d.Jobs = 1
 	}
 	d.TmpfsHint, d.Disk = pkg.Build.TmpfsSize()
-	if pr.Fetched.DSC != "" {
+	if k := pkg.Source.Kernel; k != nil {
+		d.Kernel = kernelBuild(pr, k, arch)
+	} else if pr.Fetched.DSC != "" {
 		d.DSC = pr.Fetched.DSC
 	} else {
 		d.Local = pr.Fetched.Dir
@@ -488,6 +490,25 @@ func debPackage(pr *workspace.Prepared) deb.Package {
 		d.Patches = append(d.Patches, filepath.Join(pkg.Dir, patch))
 	}
 	return d
+}
+
+// kernelBuild is the bindeb-pkg recipe of a kernel package for arch.
+func kernelBuild(pr *workspace.Prepared, k *manifests.KernelSource, arch string) *deb.Kernel {
+	c := k.Config[arch]
+	kb := &deb.Kernel{
+		Tarball:      pr.KernelTarball,
+		Release:      k.KernelRelease(),
+		LocalVersion: k.LocalVersion,
+		Base:         c.Base,
+		BuildDepends: manifests.KernelBuildDepends,
+	}
+	if !slices.Contains(manifests.KernelBaseTargets, c.Base) {
+		kb.Base, kb.BaseFile = "", filepath.Join(pr.Package.Dir, c.Base)
+	}
+	for _, f := range c.Fragments {
+		kb.Fragments = append(kb.Fragments, filepath.Join(pr.Package.Dir, f))
+	}
+	return kb
 }
 
 func (r *run) ensureBase(ctx context.Context) (*rootfs.Base, error) {

@@ -80,6 +80,9 @@ type Source struct {
 	// DSC is a .dsc URL with its sha256; the files it lists are fetched from
 	// the same directory and verified against the .dsc checksums.
 	DSC *DSCSource `yaml:"dsc"`
+	// Kernel is a Linux kernel from an upstream tarball, built with the
+	// kernel's own Debian packaging (see kernel.go).
+	Kernel *KernelSource `yaml:"kernel"`
 }
 
 // DSCSource names a .dsc by URL and expected sha256.

@@ -121,6 +121,9 @@ func validateSource(pkg *Package, d *document) {
 	if d.set["source.dsc"] {
 		set = append(set, "dsc")
 	}
+	if d.set["source.kernel"] {
+		set = append(set, "kernel")
+	}
 	switch len(set) {
 	case 0:
 		d.errorf("source", "set one of local, debian or dsc")
@@ -147,6 +150,8 @@ func validateSource(pkg *Package, d *document) {
 		if src.DSC.SHA256 != "" && !sha256Hex.MatchString(src.DSC.SHA256) {
 			d.errorf("source.dsc.sha256", "must be 64 lowercase hexadecimal digits")
 		}
+	case src.Kernel != nil:
+		validateKernelSource(pkg, d)
 	default:
 		// Present but empty, such as local: "".
 		if d.given("source." + set[0]) {

@@ -58,6 +58,8 @@ type Prepared struct {
 	// Changelog is the top changelog entry of a local source (zero for
 	// sources fetched as a .dsc: it is read when they are unpacked).
 	Changelog debsrc.Changelog
+	// KernelTarball is the verified tarball of a kernel package (kernel.go).
+	KernelTarball string
 }
 
 // DefaultCacheDir is $XDG_CACHE_HOME/stx-build, or ~/.cache/stx-build.
@@ -180,6 +182,9 @@ func (w *Workspace) fetcherFor(env *aptenv.Env) *sources.Fetcher {
 }
 
 func (w *Workspace) prepareOne(ctx context.Context, f *sources.Fetcher, pkg *manifests.Package) (*Prepared, error) {
+	if pkg.IsKernel() {
+		return w.prepareKernel(ctx, pkg)
+	}
 	if pkg.Source.Local == "" {
 		fmt.Fprintf(w.opts.Log, "fetch: %s\n", pkg.Name)
 	}

@@ -54,6 +54,9 @@ type Package struct {
 	// Disk forces a build on disk.
 	TmpfsHint int64
 	Disk      bool
+	// Kernel, when set, builds a Linux kernel from a tarball with make
+	// bindeb-pkg (kbuild.go); Local and DSC are then empty.
+	Kernel *Kernel
 }
 
 // Request asks for one build.
@@ -188,6 +191,9 @@ func (b *Builder) Build(ctx context.Context, req Request) (*Result, error) {
 // buildIn runs the whole build in one slot and moves the results to OutDir.
 func (b *Builder) buildIn(ctx context.Context, slot *ramdisk.Slot, req Request, res *Result, log io.Writer) ([]string, error) {
 	p := req.Package
+	if p.Kernel != nil {
+		return b.buildKernelIn(ctx, slot, req, res, log)
+	}
 	t0 := time.Now()
 	srcDirName := p.Name + "-" + upstreamVersion(p.Version)
 	buildDir := filepath.Join(slot.Dir, "build")

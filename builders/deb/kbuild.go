@@ -1,0 +1,244 @@
+package deb
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/stx-build/stx-build/ramdisk"
+	"github.com/stx-build/stx-build/rootfs"
+	"github.com/stx-build/stx-build/runner"
+)
+
+// Kernel is a Linux kernel built from an upstream tarball with the
+// kernel's own Debian packaging (make bindeb-pkg) instead of a debian/ tree.
+type Kernel struct {
+	// Tarball is the verified source tarball on the host; its top-level
+	// directory is stripped.
+	Tarball string
+	// Release is the kernel release the configured tree must report
+	// (make kernelrelease): upstream version plus LocalVersion.
+	Release string
+	// LocalVersion is passed as LOCALVERSION to make.
+	LocalVersion string
+	// Base is a config make target (tinyconfig, defconfig, ...) or, when
+	// BaseFile is set, ignored.
+	Base string
+	// BaseFile is a host path of a full .config to start from.
+	BaseFile string
+	// Fragments are host paths of config fragments, merged in order.
+	Fragments []string
+	// BuildDepends is a Build-Depends value (manifests.KernelBuildDepends):
+	// installed through the build-dep layer like any package's.
+	BuildDepends string
+}
+
+// kernelArch maps a Debian architecture to kbuild's ARCH and, for a
+// foreign architecture, CROSS_COMPILE.
+func kernelArch(arch, hostArch string) (karch, cross string, err error) {
+	switch arch {
+	case "amd64":
+		// x86_64, not x86: with ARCH=x86 allnoconfig and tinyconfig turn
+		// 64BIT off and build an i386 kernel.
+		karch = "x86_64"
+	case "arm64":
+		karch = "arm64"
+	default:
+		return "", "", fmt.Errorf("no kernel architecture for %s", arch)
+	}
+	if arch != hostArch {
+		switch arch {
+		case "amd64":
+			cross = "x86_64-linux-gnu-"
+		case "arm64":
+			cross = "aarch64-linux-gnu-"
+		}
+	}
+	return karch, cross, nil
+}
+
+// kernelScript is the configure-and-package step, run as the build user
+// with no network in /build/<srcDir>. SOURCE_DATE_EPOCH is the mtime of
+// the tree's top Makefile (from the tarball), so it changes only with the
+// source; every KBUILD_BUILD_* value is fixed, and a date wrapper makes
+// the changelog mkdebian writes with `date -R` carry that time too.
+func kernelScript(k *Kernel, req Request, hostArch string, jobs int) (string, error) {
+	karch, cross, err := kernelArch(req.Arch, hostArch)
+	if err != nil {
+		return "", err
+	}
+	mk := "make ARCH=" + karch
+	if cross != "" {
+		mk += " CROSS_COMPILE=" + cross
+	}
+	mk += " LOCALVERSION=" + shellQuote(k.LocalVersion)
+	var s []string
+	add := func(f string, a ...any) { s = append(s, fmt.Sprintf(f, a...)) }
+	add(`export SOURCE_DATE_EPOCH=$(stat -c %%Y Makefile)`)
+	add(`export KBUILD_BUILD_TIMESTAMP="$(/bin/date -u -d @$SOURCE_DATE_EPOCH)"`)
+	add(`export KBUILD_BUILD_USER=stx-build KBUILD_BUILD_HOST=stx-build KBUILD_BUILD_VERSION=1`)
+	add(`export KDEB_CHANGELOG_DIST=stx KDEB_SOURCENAME=%s KDEB_PKGVERSION=%s KBUILD_DEBARCH=%s`, shellQuote(req.Package.Name), shellQuote(req.Package.Version), shellQuote(req.Arch))
+	add(`export DEBEMAIL='stx-build <stx-build@localhost>' ARCH=%s`, karch)
+	if cross != "" {
+		add(`export CROSS_COMPILE=%s`, cross)
+	}
+	add(`mkdir -p /tmp/stx-bin && printf '#!/bin/sh\nexec /bin/date -d "@$SOURCE_DATE_EPOCH" "$@"\n' > /tmp/stx-bin/date && chmod 755 /tmp/stx-bin/date`)
+	add(`echo "stx-build: kernel $(%s -s kernelversion) for %s, SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH"`, mk, req.Arch)
+	if k.BaseFile != "" {
+		add(`cp /stx/kconfig/base.config .config && %s olddefconfig`, mk)
+	} else {
+		add(`%s %s`, mk, shellQuote(k.Base))
+	}
+	if len(k.Fragments) > 0 {
+		frags := make([]string, len(k.Fragments))
+		for i := range k.Fragments {
+			frags[i] = fmt.Sprintf("/stx/kconfig/%03d.config", i)
+		}
+		add(`scripts/kconfig/merge_config.sh -m .config %s`, strings.Join(frags, " "))
+	}
+	// Module signing needs a key made at build time (never reproducible);
+	// the release string comes only from LOCALVERSION.
+	add(`scripts/config --disable MODULE_SIG --disable MODULE_SIG_ALL --set-str MODULE_SIG_KEY '' --set-str SYSTEM_TRUSTED_KEYS '' --set-str SYSTEM_REVOCATION_KEYS '' --set-str LOCALVERSION '' --disable LOCALVERSION_AUTO --disable IKHEADERS`)
+	add(`%s olddefconfig`, mk)
+	add(`release=$(%s -s kernelrelease)`, mk)
+	add(`if [ "$release" != %s ]; then echo "stx-build: kernel release is $release, the manifest says %s (version and localversion)" >&2; exit 1; fi`, shellQuote(k.Release), k.Release)
+	add(`PATH=/tmp/stx-bin:$PATH %s -j%d DPKG_FLAGS=-d bindeb-pkg`, mk, jobs)
+	return "set -e\n" + strings.Join(s, "\n") + "\n", nil
+}
+
+// buildKernelIn is buildIn for a kernel: unpack the tarball and patches,
+// the build-dep layer from KernelBuildDepends, then configure and
+// make bindeb-pkg in the sandbox without network.
+func (b *Builder) buildKernelIn(ctx context.Context, slot *ramdisk.Slot, req Request, res *Result, log io.Writer) ([]string, error) {
+	p := req.Package
+	k := p.Kernel
+	t0 := time.Now()
+	fail := func(step string, err error) error {
+		return &Error{Package: p.Name, Arch: req.Arch, Step: step, Err: err}
+	}
+	srcDir := "linux-" + upstreamVersion(p.Version)
+	buildDir := filepath.Join(slot.Dir, "build")
+	kconf := filepath.Join(slot.Dir, "kconfig")
+	ctlDir := filepath.Join(buildDir, ".stx-kernel", "debian")
+	for _, d := range []string{buildDir, kconf, ctlDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fail("unpack", err)
+		}
+	}
+	if err := os.Chown(buildDir, rootfs.BuildUID, rootfs.BuildGID); err != nil {
+		return nil, fail("unpack", err)
+	}
+	// The build-deps as a source stanza, so apt-get build-dep resolves
+	// them into a layer like any other package's.
+	control := fmt.Sprintf("Source: %s\nBuild-Depends: %s\n\nPackage: %s-stx-builddeps\nArchitecture: any\nDescription: build-dependencies of %s\n", p.Name, k.BuildDepends, p.Name, p.Name)
+	changelog := fmt.Sprintf("%s (%s) stx; urgency=medium\n\n  * kernel\n\n -- stx-build <stx-build@localhost>  Thu, 01 Jan 1970 00:00:00 +0000\n", p.Name, p.Version)
+	if err := os.WriteFile(filepath.Join(ctlDir, "control"), []byte(control), 0o644); err != nil {
+		return nil, fail("unpack", err)
+	}
+	if err := os.WriteFile(filepath.Join(ctlDir, "changelog"), []byte(changelog), 0o644); err != nil {
+		return nil, fail("unpack", err)
+	}
+	if k.BaseFile != "" {
+		if err := copyFile(k.BaseFile, filepath.Join(kconf, "base.config"), 0o644); err != nil {
+			return nil, fail("unpack", err)
+		}
+	}
+	for i, f := range k.Fragments {
+		if err := copyFile(f, filepath.Join(kconf, fmt.Sprintf("%03d.config", i)), 0o644); err != nil {
+			return nil, fail("unpack", err)
+		}
+	}
+
+	// 1. Unpack the tarball (its own mtimes, owned by the build user).
+	script := []string{
+		"mkdir /build/" + srcDir,
+		"tar -xf /stx/tarball/" + shellQuote(filepath.Base(k.Tarball)) + " -C /build/" + srcDir + " --strip-components=1 --no-same-owner --no-same-permissions",
+	}
+	mounts := []runner.Mount{
+		{Source: buildDir, Target: "/build"},
+		{Source: filepath.Dir(k.Tarball), Target: "/stx/tarball", ReadOnly: true},
+	}
+	if len(p.Patches) > 0 {
+		pdir := filepath.Join(slot.Dir, "patches")
+		if err := os.MkdirAll(pdir, 0o755); err != nil {
+			return nil, fail("unpack", err)
+		}
+		for i, patch := range p.Patches {
+			name := fmt.Sprintf("%03d.patch", i)
+			if err := copyFile(patch, filepath.Join(pdir, name), 0o644); err != nil {
+				return nil, fail("unpack", err)
+			}
+			script = append(script, fmt.Sprintf("echo 'applying %s'; patch -p1 --batch --forward -d /build/%s < /stx/patches/%s", filepath.Base(patch), srcDir, name))
+		}
+		mounts = append(mounts, runner.Mount{Source: pdir, Target: "/stx/patches", ReadOnly: true})
+	}
+	fmt.Fprintf(log, "stx-build: unpacking %s\n", filepath.Base(k.Tarball))
+	err := b.Runner.Run(ctx, &runner.Spec{
+		Layers: []string{b.Base.Dir},
+		Upper:  filepath.Join(slot.Dir, "unpack"),
+		Mounts: mounts,
+		Args:   []string{"/bin/sh", "-ec", strings.Join(script, "\n")},
+		Env:    baseEnv(0),
+		Dir:    "/build",
+		UID:    rootfs.BuildUID, GID: rootfs.BuildGID,
+		Stdout: log, Stderr: log,
+	})
+	if err != nil {
+		return nil, fail("unpack", err)
+	}
+
+	// 2. The build-dependency layer.
+	layer, cached, err := b.depsLayer(ctx, slot, req, ".stx-kernel", log)
+	if err != nil {
+		return nil, fail("build-deps", err)
+	}
+	res.LayerKey, res.LayerCached = filepath.Base(layer), cached
+	res.Setup = time.Since(t0)
+	if err := os.RemoveAll(filepath.Join(buildDir, ".stx-kernel")); err != nil {
+		return nil, fail("build-deps", err)
+	}
+
+	// 3. Configure and make bindeb-pkg, no network, as the build user.
+	t1 := time.Now()
+	jobs := p.Jobs
+	if jobs <= 0 {
+		jobs = b.Jobs
+	}
+	if jobs <= 0 {
+		jobs = 1
+	}
+	sh, err := kernelScript(k, req, b.HostArch, jobs)
+	if err != nil {
+		return nil, fail("bindeb-pkg", err)
+	}
+	fmt.Fprintf(log, "stx-build: kernel build script:\n%s", sh)
+	env := append(baseEnv(0), "HOME=/nonexistent", "USER="+rootfs.BuildUser, "LOGNAME="+rootfs.BuildUser)
+	err = b.Runner.Run(ctx, &runner.Spec{
+		Layers: []string{layer, b.Base.Dir},
+		Upper:  filepath.Join(slot.Dir, "root"),
+		Mounts: []runner.Mount{
+			{Source: buildDir, Target: "/build"},
+			{Source: kconf, Target: "/stx/kconfig", ReadOnly: true},
+		},
+		Args: []string{"/bin/sh", "-ec", sh},
+		Env:  env,
+		Dir:  "/build/" + srcDir,
+		UID:  rootfs.BuildUID, GID: rootfs.BuildGID,
+		Stdout: log, Stderr: log,
+	})
+	if err != nil {
+		return nil, fail("bindeb-pkg", err)
+	}
+	res.Build = time.Since(t1)
+
+	// 4. Results, as for any package.
+	files, err := b.collect(buildDir, req)
+	if err != nil {
+		return nil, fail("collect", err)
+	}
+	return files, nil
+}
