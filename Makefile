@@ -8,7 +8,7 @@ BIN     := bin/stx-build
 EXAMPLE ?= examples
 OUT     ?= out
 
-.PHONY: all deps build demo test test-short bench lint golden clean
+.PHONY: all deps build demo test test-short e2e bench lint golden clean
 
 all: build
 
@@ -42,6 +42,11 @@ test: deps
 # Unit tests only: fast, no network.
 test-short:
 	$(GO) test -short ./...
+
+# Slow end-to-end checks beyond make test. The kernel test builds
+# examples/kernel for amd64 twice and arm64 once (docs/kernel.md).
+e2e: deps
+	STX_E2E=1 $(GO) test -count=1 -timeout 90m -run TestKernelE2E -v ./distbuild/
 
 bench: deps
 	@mkdir -p $(OUT)

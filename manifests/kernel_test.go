@@ -86,3 +86,31 @@ func TestKernelErrors(t *testing.T) {
 		})
 	}
 }
+
+// The manifest shown in docs/kernel.md is the real example.
+func TestKernelDocMatchesExample(t *testing.T) {
+	const name = "examples/kernel/packages/linux/package.yaml"
+	doc, err := os.ReadFile("../docs/kernel.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(doc), "`"+name+"`:\n\n```yaml\n")
+	if !ok {
+		t.Fatalf("docs/kernel.md shows no %s", name)
+	}
+	shown, _, _ := strings.Cut(after, "```\n")
+	real, err := os.ReadFile(filepath.Join("..", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The file's leading comment is not shown.
+	var body []string
+	for _, l := range strings.SplitAfter(string(real), "\n") {
+		if !strings.HasPrefix(l, "#") {
+			body = append(body, l)
+		}
+	}
+	if got := strings.Join(body, ""); got != shown {
+		t.Errorf("docs/kernel.md shows %s differently from the file:\n%s\nvs\n%s", name, shown, got)
+	}
+}
