@@ -43,7 +43,7 @@ type Image struct {
 	// image with a base takes the base's.
 	Variant string `yaml:"variant"`
 	// Architectures restricts the image to some of the project's
-	// architectures (default: the base's, or all of the project's).
+	// architectures (default: all of them; a base must cover them).
 	Architectures []string `yaml:"architectures"`
 
 	// The container configuration.

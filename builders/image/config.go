@@ -131,14 +131,14 @@ func (p plainDescriptor) Descriptor() (*v1.Descriptor, error) { d := p.desc; ret
 // makeIndex combines per-platform images (and their SBOM artifacts) into
 // one OCI image index: platform images sorted by platform, then the SBOM
 // artifacts in the same order.
-func makeIndex(entries []indexEntry) (v1.ImageIndex, error) {
+func makeIndex(entries []indexEntry) v1.ImageIndex {
 	sort.SliceStable(entries, func(i, j int) bool { return entries[i].key < entries[j].key })
 	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
 	var adds []mutate.IndexAddendum
 	for _, e := range entries {
 		adds = append(adds, mutate.IndexAddendum{Add: plainDescriptor{e.img, e.desc}})
 	}
-	return mutate.AppendManifests(idx, adds...), nil
+	return mutate.AppendManifests(idx, adds...)
 }
 
 // describe returns img's descriptor in an index with the given platform.

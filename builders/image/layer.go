@@ -24,7 +24,7 @@ import (
 
 // GzipLevel is the fixed compression level of every layer: the digest
 // depends on it, so it never changes silently.
-const GzipLevel = gzip.DefaultCompression
+const GzipLevel = 6
 
 // keptXattrs are the extended attributes carried into layers (as PAX
 // SCHILY.xattr records). File capabilities matter at run time (ping,

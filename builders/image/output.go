@@ -46,7 +46,7 @@ func imageIndex(builds []*archImage) (v1.ImageIndex, error) {
 		}
 		entries = append(entries, indexEntry{img: ai.artifact, desc: sd, key: "1 " + p.String()})
 	}
-	return makeIndex(entries)
+	return makeIndex(entries), nil
 }
 
 // write makes each platform's SBOM, the index, and writes the layout and
@@ -95,7 +95,10 @@ func (b *Builder) write(name string, builds []*archImage) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		raw, _ := ai.image.RawManifest()
+		raw, err := ai.image.RawManifest()
+		if err != nil {
+			return nil, err
+		}
 		pr.Size = int64(len(raw)) + m.Config.Size
 		for i, lf := range ai.layers {
 			pr.Size += lf.Size
