@@ -106,6 +106,9 @@ func kernelScript(k *Kernel, req Request, hostArch string, jobs int) (string, er
 	add(`%s olddefconfig`, mk)
 	add(`release=$(%s -s kernelrelease)`, mk)
 	add(`if [ "$release" != %s ]; then echo "stx-build: kernel release is $release, the manifest says %s (version and localversion)" >&2; exit 1; fi`, shellQuote(k.Release), k.Release)
+	// builddeb lists DEBIAN/md5sums in readdir order, which differs
+	// between tmpfs and disk: sort it.
+	add(`sed -i 's/| xargs -r0 md5sum/| LC_ALL=C sort -z | xargs -r0 md5sum/' scripts/package/builddeb`)
 	add(`PATH=/tmp/stx-bin:$PATH %s -j%d DPKG_FLAGS=-d bindeb-pkg`, mk, jobs)
 	return "set -e\n" + strings.Join(s, "\n") + "\n", nil
 }
