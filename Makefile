@@ -30,6 +30,12 @@ demo: deps build
 	@echo "demo: packages in $(OUT)/amd64/repo and $(OUT)/arm64/repo, logs in $(OUT)/<arch>/logs"
 	@ls $(OUT)/amd64/debs $(OUT)/arm64/debs
 	$(BIN) image -C $(EXAMPLE) -o $(CURDIR)/$(OUT) --no-build
+	$(BIN) iso -C $(EXAMPLE) --out $(CURDIR)/$(OUT) --no-build
+	$(BIN) iso inspect $(OUT)/iso/example-amd64.iso | head -n 16
+	$(BIN) boot $(OUT)/iso/example-amd64.iso --firmware bios --expect "STX-BOOT-MARKER: stx-build example booted" -q --log $(OUT)/iso/boot-amd64-bios.log
+	$(BIN) boot $(OUT)/iso/example-amd64.iso --firmware uefi --expect "STX-BOOT-MARKER: stx-build example booted" -q --log $(OUT)/iso/boot-amd64-uefi.log
+	$(BIN) boot $(OUT)/iso/example-arm64.iso --firmware uefi --expect "STX-BOOT-MARKER: stx-build example booted" -q --log $(OUT)/iso/boot-arm64-uefi.log
+	@cd $(OUT)/iso && sha256sum -c SHA256SUMS
 
 # Unit and integration tests. Integration tests reach the host's configured
 # Debian mirror through apt, make a base root with mmdebstrap and build the
@@ -37,15 +43,18 @@ demo: deps build
 # cache directory between runs.
 test: deps
 	$(GO) vet ./...
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 60m ./...
 
 # Unit tests only: fast, no network.
 test-short:
 	$(GO) test -short ./...
 
-# Slow end-to-end checks beyond make test. The kernel test builds
+# Slow end-to-end checks beyond make test: the ISO test also builds the arm64
+# ISO from a second checkout and compares it (docs/iso.md). STX_BOOT_LOGS=DIR
+# keeps the boot consoles. The kernel test builds
 # examples/kernel for amd64 twice and arm64 once (docs/kernel.md).
 e2e: deps
+	STX_ISO_E2E=1 $(GO) test -count=1 -timeout 90m -run TestExampleISO -v ./builders/iso/
 	STX_E2E=1 $(GO) test -count=1 -timeout 90m -run TestKernelE2E -v ./distbuild/
 
 bench: deps
@@ -63,6 +72,7 @@ golden:
 	$(GO) test ./graph/ ./cmd/... -run Golden -update
 	$(GO) test ./repo/ ./aptenv/ ./report/ -update
 	$(GO) test ./builders/image/ -run Golden -update -count=1 -timeout 30m
+	$(GO) test ./builders/iso/ -run TestExampleISO -update -count=1 -timeout 60m
 
 clean:
 	rm -rf bin $(OUT)

@@ -12,6 +12,10 @@ PKGS=(
 	qemu-user-static binfmt-support # arm64 image roots on amd64 (maintainer scripts)
 	podman runc skopeo             # image tests: run the image (runc: crun fails on hybrid cgroups), inspect it
 	docker-registry                # the cache's registry tests start one on 127.0.0.1
+	xorriso mtools dosfstools squashfs-tools cpio  # ISO mastering: hybrid image, efi.img, live root
+	grub-common grub-pc-bin grub-efi-amd64-bin     # grub-mkimage (modules come from the archive's packages)
+	qemu-system-x86 qemu-system-arm ovmf qemu-efi-aarch64  # stx-build boot: amd64 BIOS/UEFI, arm64 UEFI
+	gpg                            # signing SHA256SUMS (tests use a throwaway key)
 )
 
 missing=()

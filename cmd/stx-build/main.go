@@ -50,6 +50,7 @@ func newRoot() *cobra.Command {
 	pf.StringSliceVar(&g.profiles, "profile", nil, "extra build profile for every package (repeatable), e.g. nocheck")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "print progress (fetches, apt updates) to stderr")
 	root.AddCommand(newGraphCmd(g), newBuildCmd(g), newImageCmd(g), newCacheCmd(g))
+	root.AddCommand(newISOCmd(g), newBootCmd(), newAllCmd(g))
 	root.AddCommand(newPlanCmd(g))
 	return root
 }
