@@ -263,7 +263,19 @@ func ParseDSC(file string, data []byte) (graph.Source, error) {
 	if err := parseBuildDeps(file, p, &s); err != nil {
 		return graph.Source{}, err
 	}
+	bins, err := parsePackageList(file, p)
+	if err != nil {
+		return graph.Source{}, err
+	}
+	s.Binaries = bins
+	return s, nil
+}
+
+// parsePackageList reads the binaries of a Package-List field (nil when
+// the paragraph has none).
+func parsePackageList(file string, p *Paragraph) ([]graph.Binary, error) {
 	pl, _ := p.Get("Package-List")
+	var bins []graph.Binary
 	for i, line := range strings.Split(pl.Value, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" {
@@ -271,13 +283,13 @@ func ParseDSC(file string, data []byte) (graph.Source, error) {
 		}
 		b, err := parsePackageListLine(line)
 		if err != nil {
-			return graph.Source{}, &ParseError{File: file, Line: pl.Line + i, Field: "Package-List", Msg: err.Error()}
+			return nil, &ParseError{File: file, Line: pl.Line + i, Field: "Package-List", Msg: err.Error()}
 		}
 		if b.Name != "" {
-			s.Binaries = append(s.Binaries, b)
+			bins = append(bins, b)
 		}
 	}
-	return s, nil
+	return bins, nil
 }
 
 func parsePackageListLine(line string) (graph.Binary, error) {

@@ -76,19 +76,11 @@ func sourceStanza(file string, p *Paragraph) (graph.Source, error) {
 		return graph.Source{}, err
 	}
 	if pl, ok := p.Get("Package-List"); ok && strings.TrimSpace(pl.Value) != "" {
-		for i, line := range strings.Split(pl.Value, "\n") {
-			line = strings.TrimSpace(line)
-			if line == "" {
-				continue
-			}
-			b, err := parsePackageListLine(line)
-			if err != nil {
-				return graph.Source{}, &ParseError{File: file, Line: pl.Line + i, Field: "Package-List", Msg: err.Error()}
-			}
-			if b.Name != "" {
-				s.Binaries = append(s.Binaries, b)
-			}
+		bins, err := parsePackageList(file, p)
+		if err != nil {
+			return graph.Source{}, err
 		}
+		s.Binaries = bins
 		return s, nil
 	}
 	archs, err := dependency.ParseArchitectures(p.Value("Architecture"))
