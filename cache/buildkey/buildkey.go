@@ -242,6 +242,34 @@ func packageInputs(pr *workspace.Prepared, h *filehash.Hasher) (*static, error) 
 		add(cache.KindManifest, f[0], f[1])
 	}
 	add(cache.KindBuild, "version", pr.Source.Version)
+	if k := pr.Package.Source.Kernel; k != nil {
+		// The tarball is pinned by its sha256; the configuration may live
+		// outside the package directory (arch/<arch>/kernel), so its files
+		// are hashed here, wherever they are.
+		add(cache.KindSource, "kernel.tarball", "sha256 "+strings.ToLower(k.Tarball.SHA256))
+		add(cache.KindManifest, "kernel.localversion", k.LocalVersion)
+		archs := make([]string, 0, len(k.Config))
+		for a := range k.Config {
+			archs = append(archs, a)
+		}
+		slices.Sort(archs)
+		for _, a := range archs {
+			c := k.Config[a]
+			files := c.Fragments
+			if !slices.Contains(manifests.KernelBaseTargets, c.Base) {
+				files = append([]string{c.Base}, files...)
+			} else {
+				add(cache.KindManifest, "kernel.config."+a+".base", c.Base)
+			}
+			for i, f := range files {
+				sum, err := h.File(filepath.Join(pr.Package.Dir, f))
+				if err != nil {
+					return nil, err
+				}
+				add(cache.KindSource, fmt.Sprintf("kernel.config.%s.%02d %s", a, i, f), "sha256 "+sum)
+			}
+		}
+	}
 	switch {
 	case pr.Fetched.DSC != "":
 		// The .dsc lists every file of the source with its sha256, and the
