@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/stx-build/stx-build/internal/flock"
 	"io"
 	"io/fs"
 	"os"
@@ -51,6 +52,17 @@ func (e *Env) Update(ctx context.Context, opts ...UpdateOption) error {
 		return fmt.Errorf("apt update: %w", err)
 	}
 	stamp := filepath.Join(e.dir, stampFile)
+	if !o.force && e.fresh(stamp, sum, o.maxAge) {
+		return nil
+	}
+	// Two stx-build processes on one cache update one after the other
+	// (apt's own lock would make the second fail); the second then finds
+	// the lists fresh.
+	unlock, err := flock.LockPath(ctx, filepath.Join(e.dir, "update.lock"), flock.Exclusive)
+	if err != nil {
+		return fmt.Errorf("apt update: %w", err)
+	}
+	defer unlock()
 	if !o.force && e.fresh(stamp, sum, o.maxAge) {
 		return nil
 	}

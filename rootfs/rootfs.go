@@ -135,6 +135,10 @@ func (st *Store) Ensure(ctx context.Context, spec Spec, refresh bool) (*Base, er
 		defer os.RemoveAll(old)
 	}
 	if err := os.Rename(tmp, final); err != nil {
+		// Another run on this cache made the same base meanwhile: use it.
+		if _, serr := os.Stat(filepath.Join(final, "spec.json")); serr == nil && !refresh {
+			return b, nil
+		}
 		return nil, fmt.Errorf("rootfs: store base %s: %w", key[:12], err)
 	}
 	return b, nil
