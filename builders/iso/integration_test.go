@@ -64,11 +64,13 @@ func needISOHost(t *testing.T) {
 	}
 }
 
-// cacheDir is STX_TEST_CACHE (shared with the other integration tests, so
-// the base root and the apt state are made once) or a temporary directory.
+// cacheDir is STX_TEST_CACHE/iso-test, so the base root and the apt state
+// are made once per machine, or a temporary directory. It is a cache of its
+// own: a build holds a lock on its cache's work directory, and go test runs
+// this package alongside others whose tests build packages too.
 func cacheDir(t *testing.T) string {
 	if d := os.Getenv("STX_TEST_CACHE"); d != "" {
-		return d
+		return filepath.Join(d, "iso-test")
 	}
 	d, err := os.MkdirTemp("/var/tmp", "stx-iso-test-")
 	if err != nil {
