@@ -25,6 +25,8 @@ type Task struct {
 	// Jobs fixes the make parallelism (build.jobs, build.serial); 0 lets
 	// the scheduler choose from the free cores.
 	Jobs int
+	// LocalOnly keeps the task on this machine (never on Options.Workers).
+	LocalOnly bool
 	// Source says where the estimate comes from ("history", "costs",
 	// "manifest", "size", "default"); shown in plans.
 	Source string
@@ -267,4 +269,18 @@ func (h *intHeap) pop() int {
 		i = m
 	}
 	return x
+}
+
+// remove takes x out of the heap (if there).
+func (h *intHeap) remove(x int) {
+	var keep []int
+	for _, y := range h.xs {
+		if y != x {
+			keep = append(keep, y)
+		}
+	}
+	h.xs = nil
+	for _, y := range keep {
+		h.push(y)
+	}
 }

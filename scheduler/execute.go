@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -11,7 +12,14 @@ import (
 )
 
 // RunFunc runs one build as assigned. It must return when ctx is done.
+// An error wrapping ErrWorkerLost says the build did not fail but its
+// worker (Assignment.Pool) went away: the task is run again elsewhere and
+// nothing more starts on that worker.
 type RunFunc func(ctx context.Context, a Assignment) error
+
+// ErrWorkerLost marks a RunFunc error as the loss of the worker, not the
+// failure of the build.
+var ErrWorkerLost = errors.New("worker lost")
 
 // Event reports a change in a run. Observers get events one at a time, in
 // order, from the goroutine that called Execute.
@@ -141,6 +149,21 @@ func Execute(ctx context.Context, d *DAG, opts Options, run RunFunc, observe fun
 				done <- completion{a, err}
 			})
 		}
+		if lost := e.stranded(); len(lost) > 0 {
+			// Every place that could build them is gone.
+			for _, t := range lost {
+				e.ready.remove(t)
+				e.status[t] = Running
+				r := &out.Results[t]
+				r.Status, r.End = Failed, now()
+				r.Err = fmt.Errorf("%s: no place left to build it: every worker that could is gone: %w", d.Tasks[t].ID, ErrWorkerLost)
+				finished++
+				skipped := e.finishStranded(t)
+				emit(Event{Status: Failed, Task: t, Err: r.Err})
+				skip(skipped, Skipped)
+			}
+			continue
+		}
 		if e.nRun == 0 {
 			break
 		}
@@ -156,6 +179,13 @@ func Execute(ctx context.Context, d *DAG, opts Options, run RunFunc, observe fun
 		}
 		select {
 		case c := <-done:
+			if c.err != nil && ctx.Err() == nil && errors.Is(c.err, ErrWorkerLost) {
+				r := &out.Results[c.a.Task]
+				r.Status, r.Assignment = Ready, Assignment{}
+				e.requeue(c.a.Task)
+				emit(Event{Status: Requeued, Task: c.a.Task, Assignment: c.a, Err: c.err})
+				break
+			}
 			finished++
 			r := &out.Results[c.a.Task]
 			r.End, r.Err, r.Status = now(), c.err, Built

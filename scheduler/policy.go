@@ -93,12 +93,56 @@ type Options struct {
 	// KeepGoing builds everything that does not need a failed task;
 	// otherwise nothing new starts after a failure.
 	KeepGoing bool
+	// Workers are more places to build besides this machine (whose slots,
+	// cores and budget are Slots, Cores and Budget), e.g. BuildKit
+	// daemons: ready tasks go to whichever place has a free slot, in the
+	// same priority order, with each place's own tmpfs budget. With
+	// Workers, Slots may be 0 (nothing builds locally).
+	Workers []Pool
+}
+
+// Pool is one place builds run: this machine or a worker.
+type Pool struct {
+	// Name is "" for this machine, else the worker's name (its address).
+	Name string
+	// Slots is how many builds it runs at once (at least 1).
+	Slots int
+	// Cores are shared by its builds' make parallelism; default Slots.
+	Cores int
+	// Budget is its RAM for tmpfs build trees; 0: every build on disk.
+	Budget int64
+}
+
+// pools returns this machine's pool followed by the workers'.
+func (o Options) pools() []Pool {
+	ps := []Pool{{Slots: o.Slots, Cores: o.Cores, Budget: o.Budget}}
+	for _, w := range o.Workers {
+		w.Slots = max(w.Slots, 1)
+		if w.Cores <= 0 {
+			w.Cores = w.Slots
+		}
+		w.Budget = max(w.Budget, 0)
+		ps = append(ps, w)
+	}
+	return ps
+}
+
+// TotalSlots counts the slots of this machine and every worker.
+func (o Options) TotalSlots() int {
+	n := 0
+	for _, p := range o.withDefaults().pools() {
+		n += p.Slots
+	}
+	return n
 }
 
 func (o Options) withDefaults() Options {
-	o.Slots = max(o.Slots, 1)
+	o.Slots = max(o.Slots, 0)
+	if o.Slots == 0 && len(o.Workers) == 0 {
+		o.Slots = 1
+	}
 	if o.Cores <= 0 {
-		o.Cores = o.Slots
+		o.Cores = max(o.Slots, 1)
 	}
 	o.Budget = max(o.Budget, 0)
 	if o.Pad == nil {
@@ -121,10 +165,11 @@ const (
 	Failed                   // finished with an error
 	Skipped                  // not started: a dependency failed
 	NotStarted               // not started: the run stopped (failure without keep-going, or interrupt)
+	Requeued                 // (events only) its worker went away; ready again, to run elsewhere
 )
 
 func (s Status) String() string {
-	return [...]string{"pending", "ready", "running", "built", "failed", "skipped", "not started"}[s]
+	return [...]string{"pending", "ready", "running", "built", "failed", "skipped", "not started", "requeued"}[s]
 }
 
 // Assignment is the decision to start one task.
@@ -132,8 +177,13 @@ type Assignment struct {
 	// Task is the task's index in the DAG; ID its ID.
 	Task int
 	ID   string
-	// Slot numbers the build's place among the concurrent ones, 1..Slots.
+	// Slot numbers the build's place among the concurrent ones, 1..total
+	// slots (this machine's first, then each worker's).
 	Slot int
+	// Pool is where it runs: 0 this machine, i Options.Workers[i-1];
+	// Worker is that worker's name ("" for this machine).
+	Pool   int
+	Worker string
 	// Disk says the build tree goes on disk; otherwise on tmpfs, reserving
 	// Reserved bytes of the budget.
 	Disk     bool
@@ -157,7 +207,7 @@ type engine struct {
 	o    Options
 	dur  []float64 // predicted seconds on tmpfs
 	disk []float64 // predicted seconds on disk
-	need []int64   // tmpfs reservation; -1: never on tmpfs
+	need []int64   // tmpfs reservation; -1: never on tmpfs (build.tmpfs: disk)
 	bl   []float64 // bottom levels over the best durations
 	desc []int     // transitive dependents (Dependents priority)
 
@@ -169,8 +219,11 @@ type engine struct {
 	ready   *intHeap
 	slots   []*running // by slot-1; nil when free
 	nRun    int
-	free    int64 // budget not reserved
-	cores   int   // cores not given to running builds (may go below 0)
+	pools   []Pool
+	pool    []int   // slot-1 -> pool
+	free    []int64 // by pool: budget not reserved
+	cores   []int   // by pool: cores not given to running builds (may go below 0)
+	dead    []bool  // by pool: gone, starts nothing more
 	stopped bool
 	// lookahead is off in the engines that project a run, so a rollout
 	// does not roll out.
@@ -184,9 +237,20 @@ func newEngine(d *DAG, o Options) *engine {
 		d: d, o: o,
 		dur: make([]float64, n), disk: make([]float64, n), need: make([]int64, n),
 		pending: make([]int, n), status: make([]Status, n), cause: make([][]int, n),
-		seq: make([]int, n), slots: make([]*running, o.Slots),
-		free: o.Budget, cores: o.Cores,
+		seq:       make([]int, n),
+		pools:     o.pools(),
 		lookahead: o.Admission == Lookahead,
+	}
+	var maxBudget int64
+	for p, pl := range e.pools {
+		for range pl.Slots {
+			e.slots = append(e.slots, nil)
+			e.pool = append(e.pool, p)
+		}
+		e.free = append(e.free, pl.Budget)
+		e.cores = append(e.cores, pl.Cores)
+		e.dead = append(e.dead, false)
+		maxBudget = max(maxBudget, pl.Budget)
 	}
 	best := make([]float64, n)
 	for i, t := range d.Tasks {
@@ -197,7 +261,7 @@ func newEngine(d *DAG, o Options) *engine {
 		e.disk[i] = e.dur[i] * o.DiskFactor
 		e.need[i] = -1
 		if !t.Disk {
-			if p := o.Pad(t.PeakBytes); p <= o.Budget {
+			if p := o.Pad(t.PeakBytes); p <= maxBudget {
 				e.need[i] = p
 			}
 		}
@@ -259,8 +323,8 @@ func (r *running) predictedEnd(now float64) float64 {
 
 // fitTime is the earliest time at which n bytes of the budget are
 // predicted to be free: now, or when enough running tmpfs builds ended.
-func (e *engine) fitTime(n int64, now float64) float64 {
-	if n <= e.free {
+func (e *engine) fitTime(p int, n int64, now float64) float64 {
+	if n <= e.free[p] {
 		return now
 	}
 	type release struct {
@@ -268,8 +332,8 @@ func (e *engine) fitTime(n int64, now float64) float64 {
 		n  int64
 	}
 	var rel []release
-	for _, r := range e.slots {
-		if r != nil && r.a.Reserved > 0 {
+	for s, r := range e.slots {
+		if r != nil && r.a.Reserved > 0 && e.pool[s] == p {
 			rel = append(rel, release{r.predictedEnd(now), r.a.Reserved})
 		}
 	}
@@ -282,7 +346,7 @@ func (e *engine) fitTime(n int64, now float64) float64 {
 		}
 		return 0
 	})
-	free := e.free
+	free := e.free[p]
 	for _, r := range rel {
 		free += r.n
 		if n <= free {
@@ -294,82 +358,175 @@ func (e *engine) fitTime(n int64, now float64) float64 {
 
 // nextRelease is the earliest predicted end of a running tmpfs build: when
 // a task waiting for RAM should be reconsidered even if nothing finished.
-func (e *engine) nextRelease(now float64) float64 {
+func (e *engine) nextRelease(p int, now float64) float64 {
 	t := math.Inf(1)
-	for _, r := range e.slots {
-		if r != nil && r.a.Reserved > 0 {
+	for s, r := range e.slots {
+		if r != nil && r.a.Reserved > 0 && e.pool[s] == p {
 			t = min(t, r.predictedEnd(now))
 		}
 	}
 	return t
 }
 
+// freeSlots counts the free slots of pool p (none when it is gone).
+func (e *engine) freeSlots(p int) int {
+	if e.dead[p] {
+		return 0
+	}
+	n := 0
+	for s, r := range e.slots {
+		if r == nil && e.pool[s] == p {
+			n++
+		}
+	}
+	return n
+}
+
+// places returns the pools that could start t now: alive, with a free
+// slot, and this machine only for a task that builds only here.
+func (e *engine) places(t int) []int {
+	var out []int
+	for p := range e.pools {
+		if p > 0 && e.d.Tasks[t].LocalOnly {
+			break
+		}
+		if e.freeSlots(p) > 0 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// tmpfsIn says whether t's tree may ever go on tmpfs in pool p.
+func (e *engine) tmpfsIn(t, p int) bool {
+	return e.need[t] >= 0 && e.need[t] <= e.pools[p].Budget
+}
+
 // admit decides which ready tasks start at now, in priority order, and
 // returns them with the time at which to decide again if no build
-// finishes before (+Inf: only when one finishes).
+// finishes before (+Inf: only when one finishes). Each task goes to the
+// first place with a free slot where its tree fits on tmpfs now; when it
+// fits nowhere now, it waits for RAM where that is predicted to end the
+// build sooner than disk, or starts on disk.
 func (e *engine) admit(now float64) ([]Assignment, float64) {
 	recheck := math.Inf(1)
 	if e.stopped {
 		return nil, recheck
 	}
 	var out []Assignment
-	var deferred []int
-	// Tasks waiting for RAM in this round, ahead of the rest.
-	var waitNeed int64
-	waitFrom := math.Inf(1)
-	for e.nRun < e.o.Slots && e.ready.len() > 0 {
+	var deferred, blocked []int
+	// Per pool: tasks waiting for its RAM in this round, ahead of the rest.
+	waitNeed := make([]int64, len(e.pools))
+	waitFrom := make([]float64, len(e.pools))
+	for p := range waitFrom {
+		waitFrom[p] = math.Inf(1)
+	}
+	for e.anyFree() && e.ready.len() > 0 {
 		t := e.ready.pop()
-		disk := true
-		if e.need[t] >= 0 {
-			switch e.o.Admission {
-			case Greedy:
-				disk = e.need[t] > e.free
-			default:
-				// Take RAM now only if that does not delay a task ahead that
-				// waits for it.
-				if e.need[t] <= e.free && now+e.dur[t] <= waitFrom {
-					disk = false
-					if e.lookahead && e.need[t] >= e.o.Budget/8 {
-						disk = e.diskIsSooner(t, now, deferred)
-					}
+		places := e.places(t)
+		if len(places) == 0 {
+			blocked = append(blocked, t)
+			continue
+		}
+		chosen, disk := places[0], true
+		if e.o.Admission == Greedy {
+			for _, p := range places {
+				if e.tmpfsIn(t, p) && e.need[t] <= e.free[p] {
+					chosen, disk = p, false
 					break
 				}
-				tw := e.fitTime(e.need[t]+waitNeed, now)
-				if tw+e.dur[t] < now+e.disk[t] {
-					// Waiting for RAM finishes sooner than disk.
-					deferred = append(deferred, t)
-					waitNeed += e.need[t]
-					waitFrom = min(waitFrom, tw)
-					recheck = min(recheck, e.nextRelease(now))
-					continue
+			}
+			out = append(out, e.start(t, now, disk, chosen))
+			continue
+		}
+		// Take RAM now only if that does not delay a task ahead that
+		// waits for it.
+		for _, p := range places {
+			if e.tmpfsIn(t, p) && e.need[t] <= e.free[p] && now+e.dur[t] <= waitFrom[p] {
+				chosen, disk = p, false
+				if e.lookahead && e.need[t] >= e.pools[p].Budget/8 {
+					disk = e.diskIsSooner(t, now, deferred, p)
 				}
+				break
 			}
 		}
-		out = append(out, e.start(t, now, disk))
+		if disk {
+			// Where would waiting for RAM end soonest?
+			bestP, bestT := -1, math.Inf(1)
+			for _, p := range places {
+				if !e.tmpfsIn(t, p) {
+					continue
+				}
+				if tw := e.fitTime(p, e.need[t]+waitNeed[p], now); tw < bestT {
+					bestP, bestT = p, tw
+				}
+			}
+			if bestP >= 0 && bestT+e.dur[t] < now+e.disk[t] {
+				// Waiting for RAM finishes sooner than disk.
+				deferred = append(deferred, t)
+				waitNeed[bestP] += e.need[t]
+				waitFrom[bestP] = min(waitFrom[bestP], bestT)
+				recheck = min(recheck, e.nextRelease(bestP, now))
+				continue
+			}
+		}
+		out = append(out, e.start(t, now, disk, chosen))
 	}
 	if len(out) == 0 && e.nRun == 0 && len(deferred) > 0 {
 		// Cannot happen (with nothing running the whole budget is free), but
 		// never stall: start the first one on disk.
-		out = append(out, e.start(deferred[0], now, true))
-		deferred = deferred[1:]
+		if places := e.places(deferred[0]); len(places) > 0 {
+			out = append(out, e.start(deferred[0], now, true, places[0]))
+			deferred = deferred[1:]
+		}
 	}
 	for _, t := range deferred {
+		e.ready.push(t)
+	}
+	for _, t := range blocked {
 		e.ready.push(t)
 	}
 	return out, recheck
 }
 
+// anyFree says whether some pool has a free slot.
+func (e *engine) anyFree() bool {
+	for s, r := range e.slots {
+		if r == nil && !e.dead[e.pool[s]] {
+			return true
+		}
+	}
+	return false
+}
+
+// stranded returns the ready tasks no place can ever run (every pool that
+// could is gone) when nothing is running, so that they can be failed
+// instead of waited for.
+func (e *engine) stranded() []int {
+	if e.nRun > 0 || e.stopped {
+		return nil
+	}
+	var out []int
+	for _, t := range slices.Clone(e.ready.xs) {
+		if len(e.places(t)) == 0 {
+			out = append(out, t)
+		}
+	}
+	slices.SortFunc(out, func(a, b int) int { return e.d.pos[a] - e.d.pos[b] })
+	return out
+}
+
 // diskIsSooner projects the rest of the run twice, with t started now on
 // tmpfs and on disk, and says whether disk ends it clearly sooner. Tasks deferred
 // in this round are ready again in the projections.
-func (e *engine) diskIsSooner(t int, now float64, deferred []int) bool {
+func (e *engine) diskIsSooner(t int, now float64, deferred []int, p int) bool {
 	end := func(disk bool) float64 {
 		c := e.clone()
 		c.lookahead = false
 		for _, d := range deferred {
 			c.ready.push(d)
 		}
-		c.start(t, now, disk)
+		c.start(t, now, disk, p)
 		return c.project(now)
 	}
 	// Disk must win clearly (by a second, or half a percent of what is
@@ -378,19 +535,25 @@ func (e *engine) diskIsSooner(t int, now float64, deferred []int) bool {
 	return onDisk < onTmpfs-max(1, (onTmpfs-now)/200)
 }
 
-// start starts task t at now.
-func (e *engine) start(t int, now float64, disk bool) Assignment {
-	slot := slices.Index(e.slots, nil)
-	a := Assignment{Task: t, ID: e.d.Tasks[t].ID, Slot: slot + 1, Disk: disk, Start: now}
+// start starts task t at now in pool p.
+func (e *engine) start(t int, now float64, disk bool, p int) Assignment {
+	slot := -1
+	for s, r := range e.slots {
+		if r == nil && e.pool[s] == p {
+			slot = s
+			break
+		}
+	}
+	a := Assignment{Task: t, ID: e.d.Tasks[t].ID, Slot: slot + 1, Disk: disk, Start: now, Pool: p, Worker: e.pools[p].Name}
 	if disk {
 		a.PredictedEnd = now + e.disk[t]
 	} else {
 		a.Reserved = e.need[t]
 		a.PredictedEnd = now + e.dur[t]
-		e.free -= a.Reserved
+		e.free[p] -= a.Reserved
 	}
-	a.Jobs = e.jobsFor(t)
-	e.cores -= a.Jobs
+	a.Jobs = e.jobsFor(t, p)
+	e.cores[p] -= a.Jobs
 	e.slots[slot] = &running{a: a, start: now}
 	e.nRun++
 	e.status[t] = Running
@@ -400,16 +563,17 @@ func (e *engine) start(t int, now float64, disk bool) Assignment {
 // jobsFor chooses the make parallelism of a task about to start: its fixed
 // one, or the free cores shared among the builds that can start now, but
 // never less than an even share of all cores among all slots.
-func (e *engine) jobsFor(t int) int {
+func (e *engine) jobsFor(t, p int) int {
 	if j := e.d.Tasks[t].Jobs; j > 0 {
 		return j
 	}
-	startable := min(e.o.Slots-e.nRun, e.ready.len()+1)
-	share := max(e.o.Cores/e.o.Slots, 1)
-	if startable > 0 && e.cores/startable > share {
-		share = e.cores / startable
+	pl := e.pools[p]
+	startable := min(e.freeSlots(p), e.ready.len()+1)
+	share := max(pl.Cores/max(pl.Slots, 1), 1)
+	if startable > 0 && e.cores[p]/startable > share {
+		share = e.cores[p] / startable
 	}
-	return min(share, e.o.Cores)
+	return max(min(share, pl.Cores), 1)
 }
 
 // finish ends a running task. A success readies the dependents whose
@@ -434,6 +598,16 @@ func (e *engine) finish(t int, ok bool) []int {
 	return e.skipDependents(t)
 }
 
+// finishStranded fails a ready task that no place can run, skipping what
+// needs it (returned) and, without KeepGoing, stopping the run.
+func (e *engine) finishStranded(t int) []int {
+	e.status[t] = Failed
+	if !e.o.KeepGoing {
+		e.stopped = true
+	}
+	return e.skipDependents(t)
+}
+
 // abort ends a running task that was interrupted: it failed, but what
 // needs it is not started rather than skipped, and nothing more starts.
 func (e *engine) abort(t int) {
@@ -446,13 +620,26 @@ func (e *engine) abort(t int) {
 func (e *engine) release(t int) {
 	for s, r := range e.slots {
 		if r != nil && r.a.Task == t {
-			e.free += r.a.Reserved
-			e.cores += r.a.Jobs
+			e.free[e.pool[s]] += r.a.Reserved
+			e.cores[e.pool[s]] += r.a.Jobs
 			e.slots[s] = nil
 			e.nRun--
 			return
 		}
 	}
+}
+
+// requeue puts a running task whose pool went away back in the ready
+// queue, and starts nothing more in that pool.
+func (e *engine) requeue(t int) {
+	for s, r := range e.slots {
+		if r != nil && r.a.Task == t {
+			e.dead[e.pool[s]] = true
+			break
+		}
+	}
+	e.release(t)
+	e.makeReady(t)
 }
 
 // skipDependents marks every task that needs t, directly or not, as
@@ -506,6 +693,9 @@ func (e *engine) clone() *engine {
 	c.cause = slices.Clone(e.cause)
 	c.seq = slices.Clone(e.seq)
 	c.ready = &intHeap{xs: slices.Clone(e.ready.xs), less: c.before}
+	c.free = slices.Clone(e.free)
+	c.cores = slices.Clone(e.cores)
+	c.dead = slices.Clone(e.dead)
 	c.slots = make([]*running, len(e.slots))
 	for i, r := range e.slots {
 		if r != nil {

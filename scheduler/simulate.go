@@ -8,7 +8,9 @@ import (
 // Plan is a simulated run: when and where every task starts, with the
 // bounds that say how good it is.
 type Plan struct {
+	// Slots counts every slot, this machine's and the workers'.
 	Slots      int     `json:"slots"`
+	Workers    int     `json:"workers,omitempty"`
 	Cores      int     `json:"cores"`
 	Budget     int64   `json:"tmpfs_budget"`
 	DiskFactor float64 `json:"disk_factor"`
@@ -36,6 +38,8 @@ type Item struct {
 	Start float64 `json:"start"`
 	End   float64 `json:"end"`
 	Slot  int     `json:"slot"`
+	// Worker is where it runs ("" for this machine).
+	Worker string `json:"worker,omitempty"`
 	// Where is "tmpfs" or "disk"; Reserved the tmpfs bytes it reserves.
 	Where    string `json:"where"`
 	Reserved int64  `json:"tmpfs_bytes,omitempty"`
@@ -62,7 +66,7 @@ func SimulateActual(d *DAG, opts Options, actual func(task int, disk bool) float
 	e := newEngine(d, opts)
 	o := e.o
 	p := &Plan{
-		Slots: o.Slots, Cores: o.Cores, Budget: o.Budget, DiskFactor: o.DiskFactor,
+		Slots: o.TotalSlots(), Workers: len(o.Workers), Cores: o.Cores, Budget: o.Budget, DiskFactor: o.DiskFactor,
 		Priority: o.Priority.String(), Admission: o.Admission.String(),
 	}
 	path, cp := d.criticalPath(e.bl)
@@ -79,7 +83,7 @@ func SimulateActual(d *DAG, opts Options, actual func(task int, disk bool) float
 			p.Work += e.dur[i]
 		}
 	}
-	p.LowerBound = max(cp, p.Work/float64(o.Slots))
+	p.LowerBound = max(cp, p.Work/float64(p.Slots))
 
 	end := make([]float64, d.Len()) // actual end of running tasks
 	now := 0.0
@@ -92,7 +96,7 @@ func SimulateActual(d *DAG, opts Options, actual func(task int, disk bool) float
 			}
 			t := d.Tasks[a.Task]
 			it := Item{
-				ID: a.ID, Start: a.Start, End: end[a.Task], Slot: a.Slot,
+				ID: a.ID, Start: a.Start, End: end[a.Task], Slot: a.Slot, Worker: a.Worker,
 				Where: "tmpfs", Reserved: a.Reserved, Jobs: a.Jobs,
 				Seconds: e.dur[a.Task], PeakBytes: t.PeakBytes, Source: t.Source,
 				BottomLevel: e.bl[a.Task], Critical: onPath[a.Task],

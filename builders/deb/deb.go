@@ -109,6 +109,8 @@ type Builder struct {
 	OutDir string
 	// Jobs is the default make parallelism.
 	Jobs int
+	// Remote, when set, runs the builds on a BuildKit worker (remote.go).
+	Remote *Remote
 }
 
 // Error is a failed build, with the log to look at.
@@ -146,20 +148,25 @@ func (b *Builder) Build(ctx context.Context, req Request) (*Result, error) {
 
 	r := ramdisk.Request{Name: base + "_" + req.Arch, Size: p.TmpfsHint, Disk: p.Disk}
 	var files []string
-	out, err := ramdisk.RetryOnDisk(ctx, b.Slots, r, func(slot *ramdisk.Slot) error {
-		fmt.Fprintf(logf, "stx-build: %s %s for %s in %s (tmpfs: %v)\n", p.Name, p.Version, req.Arch, slot.Dir, slot.OnTmpfs)
-		tail := &tailBuffer{max: 64 << 10}
-		var err error
-		files, err = b.buildIn(ctx, slot, req, res, io.MultiWriter(logf, tail))
-		if err != nil && ramdisk.LogSaysNoSpace(tail.Bytes()) {
-			// Let the retry logic see it: the build ran out of space.
-			err = fmt.Errorf("%w (%w)", err, syscall.ENOSPC)
-		}
-		return err
-	})
-	res.Retried = len(out.Attempts) > 1
-	res.OnTmpfs = out.OnTmpfs()
-	res.PeakBytes = out.Peak
+	var out ramdisk.Result
+	if b.Remote != nil {
+		files, err = b.buildRemote(ctx, req, res, logf)
+	} else {
+		out, err = ramdisk.RetryOnDisk(ctx, b.Slots, r, func(slot *ramdisk.Slot) error {
+			fmt.Fprintf(logf, "stx-build: %s %s for %s in %s (tmpfs: %v)\n", p.Name, p.Version, req.Arch, slot.Dir, slot.OnTmpfs)
+			tail := &tailBuffer{max: 64 << 10}
+			var err error
+			files, err = b.buildIn(ctx, slot, req, res, io.MultiWriter(logf, tail))
+			if err != nil && ramdisk.LogSaysNoSpace(tail.Bytes()) {
+				// Let the retry logic see it: the build ran out of space.
+				err = fmt.Errorf("%w (%w)", err, syscall.ENOSPC)
+			}
+			return err
+		})
+		res.Retried = len(out.Attempts) > 1
+		res.OnTmpfs = out.OnTmpfs()
+		res.PeakBytes = out.Peak
+	}
 	res.Total = time.Since(start)
 	status := "ok"
 	if err != nil {
@@ -355,12 +362,29 @@ func (b *Builder) buildDepArgs(req Request, srcDir string) string {
 
 var instLine = regexp.MustCompile(`^Inst (\S+) (?:\[[^\]]*\] )?\((\S+) (.*)\)`)
 
-// depsLayer returns the layer holding exactly the package's build-deps,
-// making and caching it when new. The key is the base, the recipe and the
-// exact resolved set: every package apt would install, with version and
-// architecture, and for packages from the local repositories their .deb
-// digests, so a rebuilt library changes the layer of everything using it.
-func (b *Builder) depsLayer(ctx context.Context, slot *ramdisk.Slot, req Request, srcDir string, log io.Writer) (string, bool, error) {
+// depSet is a package's resolved build-dependency set.
+type depSet struct {
+	// Key names the layer holding exactly this set on this base.
+	Key string
+	// Inst are "name[:arch] version[ sha256]" for every package apt
+	// installs, sorted; the digest is there for local packages.
+	Inst []string
+	// Archive are "name[:arch]=version" of the packages from the archive;
+	// Local the files of the packages from the local repositories.
+	Archive []string
+	Local   []string
+	// mounts and setup give a step access to the local repositories.
+	mounts []runner.Mount
+	setup  string
+}
+
+// resolveDeps computes the exact build-dependency set with apt-get
+// build-dep -s on the base, with the local repositories first. The key is
+// the base, the recipe and the set: every package apt would install, with
+// version and architecture, and for packages from the local repositories
+// their .deb digests, so a rebuilt library changes the layer of everything
+// using it.
+func (b *Builder) resolveDeps(ctx context.Context, slot *ramdisk.Slot, req Request, srcDir string, log io.Writer) (*depSet, error) {
 	mounts, setup := repoMounts(req)
 	mounts = append(mounts, runner.Mount{Source: filepath.Join(slot.Dir, "build"), Target: "/build", ReadOnly: true})
 	// The install steps reach the mirror: use the host's current resolver.
@@ -379,16 +403,14 @@ func (b *Builder) depsLayer(ctx context.Context, slot *ramdisk.Slot, req Request
 		Stdout:  io.MultiWriter(&sim, log), Stderr: log,
 	})
 	if err != nil {
-		return "", false, fmt.Errorf("resolve build-deps: %w", err)
+		return nil, fmt.Errorf("resolve build-deps: %w", err)
 	}
 	_ = os.RemoveAll(filepath.Join(slot.Dir, "deps-sim"))
-	local, err := localDigests(req)
+	local, err := localDebs(req, b.HostArch)
 	if err != nil {
-		return "", false, err
+		return nil, err
 	}
-	h := sha256.New()
-	fmt.Fprintf(h, "stx-build deps layer %s\nbase %s\n", Version, b.Base.Key)
-	var inst []string
+	ds := &depSet{mounts: mounts, setup: setup}
 	sc := bufio.NewScanner(&sim)
 	for sc.Scan() {
 		m := instLine.FindStringSubmatch(sc.Text())
@@ -397,27 +419,46 @@ func (b *Builder) depsLayer(ctx context.Context, slot *ramdisk.Slot, req Request
 		}
 		line := m[1] + " " + m[2]
 		if d, ok := local[m[1]+" "+m[2]]; ok {
-			line += " " + d
+			line += " " + d.sha256
+			ds.Local = append(ds.Local, d.path)
+		} else {
+			ds.Archive = append(ds.Archive, m[1]+"="+m[2])
 		}
-		inst = append(inst, line)
+		ds.Inst = append(ds.Inst, line)
 	}
-	slices.Sort(inst)
-	for _, l := range inst {
+	slices.Sort(ds.Inst)
+	slices.Sort(ds.Archive)
+	slices.Sort(ds.Local)
+	ds.Local = slices.Compact(ds.Local)
+	h := sha256.New()
+	fmt.Fprintf(h, "stx-build deps layer %s\nbase %s\n", Version, b.Base.Key)
+	for _, l := range ds.Inst {
 		fmt.Fprintln(h, l)
 	}
-	key := hex.EncodeToString(h.Sum(nil))
+	ds.Key = hex.EncodeToString(h.Sum(nil))
+	return ds, nil
+}
+
+// depsLayer returns the layer holding exactly the package's build-deps,
+// making and caching it when new.
+func (b *Builder) depsLayer(ctx context.Context, slot *ramdisk.Slot, req Request, srcDir string, log io.Writer) (string, bool, error) {
+	ds, err := b.resolveDeps(ctx, slot, req, srcDir, log)
+	if err != nil {
+		return "", false, err
+	}
+	key := ds.Key
 	final := filepath.Join(b.LayerDir, key)
 	if _, err := os.Stat(filepath.Join(final, ".stx-layer")); err == nil {
-		fmt.Fprintf(log, "stx-build: build-deps layer %s (cached, %d packages)\n", key[:12], len(inst))
+		fmt.Fprintf(log, "stx-build: build-deps layer %s (cached, %d packages)\n", key[:12], len(ds.Inst))
 		return final, true, nil
 	}
-	fmt.Fprintf(log, "stx-build: build-deps layer %s: installing %d packages\n", key[:12], len(inst))
+	fmt.Fprintf(log, "stx-build: build-deps layer %s: installing %d packages\n", key[:12], len(ds.Inst))
 	upper := filepath.Join(slot.Dir, "deps")
 	err = b.Runner.Run(ctx, &runner.Spec{
 		Layers:  []string{b.Base.Dir},
 		Upper:   upper,
-		Mounts:  mounts,
-		Args:    []string{"/bin/sh", "-ec", setup + "export DEBIAN_FRONTEND=noninteractive\n" + fmt.Sprintf(b.buildDepArgs(req, srcDir), "-y") + "\napt-get clean\nrm -rf /var/log/apt /var/log/dpkg.log /var/cache/debconf/*-old"},
+		Mounts:  ds.mounts,
+		Args:    []string{"/bin/sh", "-ec", ds.setup + "export DEBIAN_FRONTEND=noninteractive\n" + fmt.Sprintf(b.buildDepArgs(req, srcDir), "-y") + "\n" + cleanAfterInstall},
 		Env:     baseEnv(0),
 		Dir:     "/",
 		Network: true,
@@ -432,18 +473,28 @@ func (b *Builder) depsLayer(ctx context.Context, slot *ramdisk.Slot, req Request
 	return final, false, nil
 }
 
-// localDigests maps "name version" of every package in the local
-// repositories to its sha256.
-func localDigests(req Request) (map[string]string, error) {
-	m := map[string]string{}
+// cleanAfterInstall drops what an install leaves that no build reads.
+const cleanAfterInstall = "apt-get clean\nrm -rf /var/log/apt /var/log/dpkg.log /var/cache/debconf/*-old"
+
+type localDeb struct{ sha256, path string }
+
+// localDebs maps "name:arch version" of every package in the local
+// repositories to its sha256 and file, and "name version" (how apt names
+// packages of the build machine's architecture and arch:all ones) for
+// those.
+func localDebs(req Request, hostArch string) (map[string]localDeb, error) {
+	m := map[string]localDeb{}
 	for _, r := range req.Repos {
 		entries, err := r.Packages()
 		if err != nil {
 			return nil, err
 		}
 		for _, e := range entries {
-			m[e.Package+" "+e.Version] = e.SHA256
-			m[e.Package+":"+e.Architecture+" "+e.Version] = e.SHA256
+			d := localDeb{sha256: e.SHA256, path: filepath.Join(r.Dir(), e.Filename)}
+			m[e.Package+":"+e.Architecture+" "+e.Version] = d
+			if e.Architecture == hostArch || e.Architecture == "all" {
+				m[e.Package+" "+e.Version] = d
+			}
 		}
 	}
 	return m, nil

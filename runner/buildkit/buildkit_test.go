@@ -1,0 +1,160 @@
+package buildkit_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stx-build/stx-build/internal/buildkittest"
+	"github.com/stx-build/stx-build/runner/buildkit"
+)
+
+// busyboxRoot makes a tiny root filesystem: a static busybox and its
+// applet links.
+func busyboxRoot(t *testing.T) string {
+	t.Helper()
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Skip("no busybox (apt-get install busybox-static)")
+	}
+	root := filepath.Join(t.TempDir(), "root")
+	for _, d := range []string{"bin", "etc", "tmp", "proc", "dev", "sys"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, err := os.ReadFile(bb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "bin", "busybox"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"sh", "cat", "echo", "df", "grep", "mkdir", "cp", "id", "wc", "dd", "ls", "head", "test", "hostname"} {
+		if err := os.Symlink("busybox", filepath.Join(root, "bin", a)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+// TestJobOnBuildKit runs a job on a real buildkitd: the environment step
+// leaves a file the build step sees, the source arrives read-only, the
+// build step has no network and a tmpfs of the asked size, and only the
+// out mount comes back. A second run of the same job reuses the
+// environment step from BuildKit's cache; a failing build is an ordinary
+// error, not ErrUnavailable; a killed daemon is ErrUnavailable.
+func TestJobOnBuildKit(t *testing.T) {
+	d := buildkittest.Start(t)
+	ctx := context.Background()
+	epoch := time.Unix(1700000000, 0)
+	base, err := buildkit.ExportBase(busyboxRoot(t), filepath.Join(t.TempDir(), "bases"), "0123456789abcdef", "amd64", epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "input.txt"), []byte("hello from the source\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w := buildkit.New(d.Addr)
+	defer w.Close()
+	if err := w.Usable(ctx, "amd64"); err != nil {
+		t.Fatal(err)
+	}
+	job := func(out string, script string, log *bytes.Buffer) *buildkit.Job {
+		return &buildkit.Job{
+			Name: "smoke", Base: base, Env: []string{"PATH=/bin"}, Hostname: "stx-build",
+			DepsScript: "echo installed > /env-marker",
+			SourceDir:  src, SourceMount: "/stx/src",
+			BuildScript: script,
+			BuildMount:  "/build", Tmpfs: 8 << 20,
+			OutMount: "/out", OutDir: out, Log: log,
+		}
+	}
+	script := `cat /env-marker > /out/env
+cp /stx/src/input.txt /build/ && cat /build/input.txt > /out/src
+if echo x > /stx/src/w 2>/dev/null; then echo writable > /out/src-writable; fi
+grep -c : /proc/net/dev > /out/netdevs
+df -k /build | tail -n 1 > /out/df
+echo $(hostname 2>/dev/null || cat /proc/sys/kernel/hostname) > /out/hostname
+if dd if=/dev/zero of=/build/big bs=1M count=16 2>/dev/null; then echo fit > /out/big; else echo nospace > /out/big; fi`
+	var log bytes.Buffer
+	out := filepath.Join(t.TempDir(), "out")
+	tm, err := w.Run(ctx, job(out, script, &log))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(out, name))
+		if err != nil {
+			t.Errorf("%s: %v\nlog:\n%s", name, err, log.String())
+		}
+		return strings.TrimSpace(string(b))
+	}
+	for name, want := range map[string]string{
+		"env": "installed", "src": "hello from the source", "netdevs": "1", "big": "nospace", "hostname": "stx-build",
+	} {
+		if got := read(name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "src-writable")); err == nil {
+		t.Error("the source mount is writable")
+	}
+	if df := strings.Fields(read("df")); len(df) < 2 || df[1] != "8192" {
+		t.Errorf("build tmpfs: df says %v, want 8192 KiB", df)
+	}
+	if tm.EnvCached {
+		t.Error("first run: environment step reported cached")
+	}
+
+	// Same job again: the environment comes from BuildKit's cache.
+	log.Reset()
+	tm, err = w.Run(ctx, job(filepath.Join(t.TempDir(), "out"), script, &log))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	if !tm.EnvCached {
+		t.Errorf("second run: environment step not cached\n%s", log.String())
+	}
+
+	// A failing command is the job's error.
+	log.Reset()
+	_, err = w.Run(ctx, job(filepath.Join(t.TempDir(), "out"), "echo failing on purpose; exit 3", &log))
+	if err == nil || errors.Is(err, buildkit.ErrUnavailable) {
+		t.Fatalf("failing job: err = %v, want a job error", err)
+	}
+	if !strings.Contains(log.String(), "failing on purpose") {
+		t.Errorf("the log lacks the command's output:\n%s", log.String())
+	}
+
+	// A job running while the daemon dies is ErrUnavailable.
+	log.Reset()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := w.Run(ctx, job(filepath.Join(t.TempDir(), "out"), "echo started; sleep 60", &log))
+		errc <- err
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(log.String(), "started") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	d.Kill()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, buildkit.ErrUnavailable) {
+			t.Fatalf("job on a killed worker: err = %v, want ErrUnavailable", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("job on a killed worker did not return")
+	}
+	if err := w.Usable(ctx, "amd64"); !errors.Is(err, buildkit.ErrUnavailable) {
+		t.Errorf("Usable after kill = %v, want ErrUnavailable", err)
+	}
+}

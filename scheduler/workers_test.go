@@ -1,0 +1,205 @@
+package scheduler_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stx-build/stx-build/scheduler"
+	"github.com/stx-build/stx-build/scheduler/schedtest"
+)
+
+// poolRecorder is a fake build over several pools: it checks at each
+// start that dependencies finished, that no pool runs more builds or
+// reserves more tmpfs than it has, that local-only tasks stay local, and
+// that nothing starts on a pool after a build there reported it lost. A pool listed in loseAt
+// goes away once that many builds have started on it: its running builds
+// (and any started later by mistake) return ErrWorkerLost.
+type poolRecorder struct {
+	pools  []scheduler.Pool
+	tasks  map[string]scheduler.Task
+	loseAt map[int]int
+	scale  float64
+
+	mu       sync.Mutex
+	finished map[string]bool
+	running  []int
+	reserved []int64
+	started  []int
+	lost     []bool
+	reported []bool
+	// Where each task built in the end, and the problems found.
+	builtOn  map[string]int
+	lostRuns int
+	errs     []string
+}
+
+func newPoolRecorder(tasks []scheduler.Task, o scheduler.Options, loseAt map[int]int) *poolRecorder {
+	pools := append([]scheduler.Pool{{Slots: o.Slots, Budget: o.Budget}}, o.Workers...)
+	r := &poolRecorder{
+		pools: pools, tasks: map[string]scheduler.Task{}, loseAt: loseAt, scale: 1e-5,
+		finished: map[string]bool{}, running: make([]int, len(pools)), reserved: make([]int64, len(pools)),
+		started: make([]int, len(pools)), lost: make([]bool, len(pools)), reported: make([]bool, len(pools)), builtOn: map[string]int{},
+	}
+	for _, t := range tasks {
+		r.tasks[t.ID] = t
+	}
+	return r
+}
+
+func (r *poolRecorder) run(ctx context.Context, a scheduler.Assignment) error {
+	p := a.Pool
+	r.mu.Lock()
+	for _, d := range r.tasks[a.ID].Deps {
+		if !r.finished[d] {
+			r.errs = append(r.errs, fmt.Sprintf("%s started before %s finished", a.ID, d))
+		}
+	}
+	if r.reported[p] {
+		r.errs = append(r.errs, fmt.Sprintf("%s started on pool %d after its loss was reported", a.ID, p))
+	}
+	if p > 0 && a.Worker != r.pools[p].Name {
+		r.errs = append(r.errs, fmt.Sprintf("%s: pool %d named %q, want %q", a.ID, p, a.Worker, r.pools[p].Name))
+	}
+	if r.tasks[a.ID].LocalOnly && p != 0 {
+		r.errs = append(r.errs, fmt.Sprintf("local-only %s started on pool %d", a.ID, p))
+	}
+	r.running[p]++
+	r.reserved[p] += a.Reserved
+	r.started[p]++
+	if r.running[p] > r.pools[p].Slots {
+		r.errs = append(r.errs, fmt.Sprintf("pool %d: %d builds at once (slots %d)", p, r.running[p], r.pools[p].Slots))
+	}
+	if r.reserved[p] > r.pools[p].Budget {
+		r.errs = append(r.errs, fmt.Sprintf("pool %d: %d tmpfs bytes reserved (budget %d)", p, r.reserved[p], r.pools[p].Budget))
+	}
+	if n, ok := r.loseAt[p]; ok && r.started[p] >= n {
+		r.lost[p] = true
+	}
+	r.mu.Unlock()
+	time.Sleep(time.Duration((a.PredictedEnd - a.Start) * r.scale * float64(time.Second)))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.running[p]--
+	r.reserved[p] -= a.Reserved
+	if r.lost[p] {
+		r.lostRuns++
+		return fmt.Errorf("connection reset: %w", scheduler.ErrWorkerLost)
+	}
+	r.finished[a.ID] = true
+	r.builtOn[a.ID] = p
+	return ctx.Err()
+}
+
+// TestWorkers runs random DAGs over this machine and two workers (one with
+// no tmpfs budget), with some tasks local-only, and loses the first worker
+// part way: every task still builds exactly once successfully, the limits
+// of every pool hold, and the lost worker's builds ran again elsewhere.
+func TestWorkers(t *testing.T) {
+	for seed := range uint64(6) {
+		tasks := schedtest.RandomTasks(seed, 60, 4)
+		for i := range tasks {
+			tasks[i].LocalOnly = i%11 == 0
+		}
+		d := mustDAG(t, tasks)
+		o := scheduler.Options{
+			Slots: 1, Cores: 2, Budget: 6 * gib,
+			Workers: []scheduler.Pool{
+				{Name: "unix:///w1.sock", Slots: 2, Cores: 4, Budget: 12 * gib},
+				{Name: "tcp://w2:1234", Slots: 1, Cores: 2},
+			},
+		}
+		rec := newPoolRecorder(tasks, o, map[int]int{1: 8})
+		var requeued int
+		out, err := scheduler.Execute(context.Background(), d, o, rec.run, func(e scheduler.Event) {
+			if e.Status == scheduler.Requeued {
+				rec.mu.Lock()
+				rec.reported[e.Assignment.Pool] = true // the scheduler knows from now on
+				rec.mu.Unlock()
+				requeued++
+				if e.Assignment.Pool != 1 || !errors.Is(e.Err, scheduler.ErrWorkerLost) {
+					t.Errorf("requeue event %+v", e)
+				}
+			}
+			if e.Status == scheduler.Running && e.Assignment.Pool == 2 && !e.Assignment.Disk {
+				t.Errorf("%s on tmpfs on a worker with no budget", e.ID)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rec.errs) > 0 {
+			t.Fatalf("seed %d:\n%s", seed, strings.Join(rec.errs, "\n"))
+		}
+		if !out.OK() || len(rec.builtOn) != len(tasks) {
+			t.Fatalf("seed %d: %d built of %d", seed, out.Count(scheduler.Built), len(tasks))
+		}
+		if rec.lostRuns == 0 || requeued != rec.lostRuns {
+			t.Errorf("seed %d: %d runs lost, %d requeue events", seed, rec.lostRuns, requeued)
+		}
+		used := map[int]int{}
+		for _, p := range rec.builtOn {
+			used[p]++
+		}
+		if used[0] == 0 || used[2] == 0 {
+			t.Errorf("seed %d: builds per pool %v: this machine and the second worker should both build", seed, used)
+		}
+	}
+}
+
+// TestWorkersAllGone: with no local slots and the only worker gone, what
+// is left fails with ErrWorkerLost (and its dependents are skipped)
+// instead of waiting forever; a local-only task with no local slots fails
+// the same way.
+func TestWorkersAllGone(t *testing.T) {
+	tasks := []scheduler.Task{
+		{ID: "a", Seconds: 10}, {ID: "b", Seconds: 10, Deps: []string{"a"}},
+		{ID: "c", Seconds: 10, Deps: []string{"b"}}, {ID: "k", Seconds: 5, LocalOnly: true},
+	}
+	d := mustDAG(t, tasks)
+	o := scheduler.Options{Workers: []scheduler.Pool{{Name: "w", Slots: 1}}, KeepGoing: true}
+	rec := newPoolRecorder(tasks, o, map[int]int{1: 2})
+	out, err := scheduler.Execute(context.Background(), d, o, rec.run, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]scheduler.Status{}
+	for _, r := range out.Results {
+		got[r.ID] = r.Status
+		if r.Status == scheduler.Failed && !errors.Is(r.Err, scheduler.ErrWorkerLost) {
+			t.Errorf("%s: %v", r.ID, r.Err)
+		}
+	}
+	want := map[string]scheduler.Status{"a": scheduler.Built, "b": scheduler.Failed, "c": scheduler.Skipped, "k": scheduler.Failed}
+	for id, s := range want {
+		if got[id] != s {
+			t.Errorf("%s: %v, want %v", id, got[id], s)
+		}
+	}
+}
+
+// TestSimulateWorkers: a plan over workers uses every pool, and a second
+// pool makes a wide DAG finish sooner.
+func TestSimulateWorkers(t *testing.T) {
+	var tasks []scheduler.Task
+	for i := range 8 {
+		tasks = append(tasks, scheduler.Task{ID: fmt.Sprintf("p%d", i), Seconds: 100})
+	}
+	d := mustDAG(t, tasks)
+	alone := scheduler.Simulate(d, scheduler.Options{Slots: 2, Budget: 100 * gib})
+	more := scheduler.Simulate(d, scheduler.Options{Slots: 2, Budget: 100 * gib, Workers: []scheduler.Pool{{Name: "w", Slots: 2, Budget: 100 * gib}}})
+	if alone.Makespan != 400 || more.Makespan != 200 || more.Slots != 4 {
+		t.Errorf("makespan alone %v, with a worker %v (%d slots)", alone.Makespan, more.Makespan, more.Slots)
+	}
+	on := map[string]int{}
+	for _, it := range more.Items {
+		on[it.Worker]++
+	}
+	if on[""] != 4 || on["w"] != 4 {
+		t.Errorf("builds per place: %v", on)
+	}
+}
