@@ -28,6 +28,7 @@ import (
 	"github.com/stx-build/stx-build/report"
 	"github.com/stx-build/stx-build/rootfs"
 	"github.com/stx-build/stx-build/runner"
+	"github.com/stx-build/stx-build/runner/buildkit"
 	"github.com/stx-build/stx-build/scheduler"
 	"github.com/stx-build/stx-build/scheduler/history"
 	"github.com/stx-build/stx-build/workspace"
@@ -68,6 +69,16 @@ type Options struct {
 	Explain []string
 	// Runner runs sandboxed steps; default runner.NewLocal().
 	Runner runner.Runner
+	// Workers are BuildKit daemons that take package builds besides this
+	// machine (docs/workers.md); NoLocal leaves every package build to
+	// them (kernels, restores and publishing stay local).
+	Workers []Worker
+	NoLocal bool
+	// BuildKitCache, when set, is a registry repository the workers
+	// export their cache of build environments to and import it from;
+	// InsecureRegistry allows plain HTTP to it.
+	BuildKitCache    string
+	InsecureRegistry bool
 	// Events receives the run's progress; default: plain lines on Status.
 	Events report.Sink
 	// Status receives plain progress lines when Events is nil; Log gets
@@ -101,6 +112,18 @@ func (o Options) withDefaults(ws *workspace.Workspace) Options {
 		o.Cores = runtime.NumCPU()
 	}
 	return o
+}
+
+// Worker is a BuildKit daemon and how many builds it runs at once.
+type Worker struct {
+	// Addr is buildkitd's address (unix://..., tcp://host:port).
+	Addr string
+	// Slots is how many builds it runs at once (default 1); Cores are
+	// shared by their make parallelism (default Slots).
+	Slots, Cores int
+	// TmpfsBudget is its RAM for tmpfs build trees (default: this
+	// machine's budget).
+	TmpfsBudget int64
 }
 
 // Result describes a run.
@@ -145,6 +168,8 @@ type run struct {
 	hostArch string
 	jobs     []*job
 	builder  *deb.Builder
+	// builders are by scheduler pool: builder, then one per worker.
+	builders []*deb.Builder
 	repos    *repoSet
 	hist     *history.Store
 	keys     *buildkey.Plan // nil without a cache
@@ -223,6 +248,17 @@ func Run(ctx context.Context, ws *workspace.Workspace, opts Options) (*Result, e
 	if !opts.NoTmpfs {
 		sopts.Budget = slots.Budget().Total()
 	}
+	r.builders = []*deb.Builder{r.builder}
+	if len(opts.Workers) > 0 {
+		pools, err := r.connectWorkers(ctx, base, sopts.Budget)
+		if err != nil {
+			return nil, err
+		}
+		sopts.Workers = pools
+		if opts.NoLocal {
+			sopts.Slots = 0
+		}
+	}
 	// The run's clock (report, events) starts here, with the builds.
 	r.begin = time.Now()
 	r.emitPlan(dag, scheduler.Simulate(dag, sopts))
@@ -293,6 +329,7 @@ func (r *run) event(kind string, j *job, e scheduler.Event) report.Event {
 	}
 	if e.Assignment.Slot > 0 && !isPublishOnly(j) {
 		ev.Slot, ev.Jobs, ev.Where = e.Assignment.Slot, e.Assignment.Jobs, "tmpfs"
+		ev.Worker = e.Assignment.Worker
 		if e.Assignment.Disk {
 			ev.Where = "disk"
 		}
@@ -346,6 +383,8 @@ func (r *run) observe(e scheduler.Event) {
 		r.emit(ev)
 	case scheduler.NotStarted:
 		r.emit(r.event(report.KindNotStarted, j, e))
+	case scheduler.Requeued:
+		r.emit(report.Event{Kind: report.KindInfo, Message: fmt.Sprintf("%s: worker %s went away (%v); building it elsewhere, starting nothing more there", j.id, e.Assignment.Worker, e.Err)})
 	}
 }
 
@@ -385,10 +424,17 @@ func (r *run) build(ctx context.Context, a scheduler.Assignment) error {
 	// The slot reserves exactly what the scheduler counted.
 	pkg.TmpfsHint = j.task.PeakBytes
 	r.cpu.begin(a.Task)
-	res, err := r.builder.Build(ctx, deb.Request{
+	res, err := r.builders[a.Pool].Build(ctx, deb.Request{
 		Package: pkg, Arch: j.arch, Parts: j.parts, Repos: snap.repos, ReleaseDate: r.date,
 	})
 	cpu := r.cpu.end(a.Task)
+	if a.Pool > 0 {
+		cpu = 0 // spent on the worker
+	}
+	if err != nil && errors.Is(err, buildkit.ErrUnavailable) && ctx.Err() == nil {
+		// Not the package's failure: the scheduler runs it elsewhere.
+		return fmt.Errorf("%w: %w", scheduler.ErrWorkerLost, err)
+	}
 	r.mu.Lock()
 	r.results[a.Task] = res
 	r.mu.Unlock()

@@ -121,7 +121,8 @@ func (e *estimator) task(j *job) scheduler.Task {
 		return scheduler.Task{Seconds: 1, Disk: true, Jobs: 1, Source: "publish"}
 	}
 	pkg := j.pr.Package
-	t := scheduler.Task{}
+	// Kernel packages use the local recipe only (builders/deb/kbuild.go).
+	t := scheduler.Task{LocalOnly: pkg.Source.Kernel != nil}
 	hint, disk := pkg.Build.TmpfsSize()
 	t.Disk = disk
 	switch {

@@ -43,6 +43,7 @@ type Task struct {
 	End       float64 `json:"end"`
 	Slot      int     `json:"slot,omitempty"`
 	Where     string  `json:"where,omitempty"`
+	Worker    string  `json:"worker,omitempty"`
 	Jobs      int     `json:"jobs,omitempty"`
 	Retried   bool    `json:"retried,omitempty"`
 	PeakBytes int64   `json:"peak_bytes,omitempty"`
@@ -111,7 +112,7 @@ func (c *Collector) Event(e Event) {
 	case KindStart:
 		t := c.task(e)
 		t.Status, t.started = "running", true
-		t.Start, t.Slot, t.Where, t.Jobs = e.Elapsed, e.Slot, e.Where, e.Jobs
+		t.Start, t.Slot, t.Where, t.Jobs, t.Worker = e.Elapsed, e.Slot, e.Where, e.Jobs, e.Worker
 		t.Log = e.Log
 	case KindBuilt, KindFailed:
 		t := c.task(e)

@@ -48,6 +48,8 @@ type Event struct {
 	Slot  int    `json:"slot,omitempty"`
 	Where string `json:"where,omitempty"`
 	Jobs  int    `json:"jobs,omitempty"`
+	// Worker names the BuildKit worker a build runs on ("": this machine).
+	Worker string `json:"worker,omitempty"`
 	// Seconds is a finished build's wall time; Setup the part before
 	// dpkg-buildpackage, Build dpkg-buildpackage's; Estimate what the plan
 	// expected.

@@ -180,6 +180,9 @@ func newView(dir string, r *Run) *view {
 		}
 		b.Title = fmt.Sprintf("%s %s: %s, %s to %s (%s), slot %d, %s, parallel=%d", t.ID, t.Version, t.Status,
 			clockSeconds(t.Start), clockSeconds(t.End), Seconds(t.End-t.Start), t.Slot, where, t.Jobs)
+		if t.Worker != "" {
+			b.Title += ", worker " + t.Worker
+		}
 		if t.Estimate > 0 {
 			b.Title += ", estimate " + Seconds(t.Estimate)
 		}

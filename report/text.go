@@ -57,7 +57,11 @@ func Line(e Event) string {
 		if e.Restore {
 			return fmt.Sprintf("%s restoring from the cache (slot %d)", head, e.Slot)
 		}
-		return fmt.Sprintf("%s building (%s) on slot %d, %s, parallel=%d", head, e.What, e.Slot, e.Where, e.Jobs)
+		on := ""
+		if e.Worker != "" {
+			on = " (worker " + e.Worker + ")"
+		}
+		return fmt.Sprintf("%s building (%s) on slot %d%s, %s, parallel=%d", head, e.What, e.Slot, on, e.Where, e.Jobs)
 	case KindBuilt:
 		if strings.HasPrefix(e.What, "Architecture: all, taken from") {
 			return fmt.Sprintf("%s %s", head, e.What)

@@ -71,6 +71,9 @@ func (b *Builder) buildRemote(ctx context.Context, req Request, res *Result, log
 	if err := os.MkdirAll(buildDir, 0o755); err != nil {
 		return nil, err
 	}
+	if err := os.Chown(buildDir, rootfs.BuildUID, rootfs.BuildGID); err != nil {
+		return nil, err
+	}
 	if err := b.unpack(ctx, slot, req, srcDirName, log); err != nil {
 		return nil, fail("unpack", err)
 	}

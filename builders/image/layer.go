@@ -73,6 +73,12 @@ func (c *compressedFile) Compressed() (io.ReadCloser, error)  { return os.Open(c
 // WriteTreeLayer writes every path under root (not root itself) as one
 // layer to file.
 func WriteTreeLayer(root, file string, epoch time.Time) (*LayerFile, error) {
+	return WriteTreeLayerLevel(root, file, epoch, GzipLevel)
+}
+
+// WriteTreeLayerLevel is WriteTreeLayer with another gzip level (e.g.
+// gzip.BestSpeed for a layer that only travels to a build worker).
+func WriteTreeLayerLevel(root, file string, epoch time.Time, level int) (*LayerFile, error) {
 	names, err := listTree(root)
 	if err != nil {
 		return nil, err
@@ -81,7 +87,7 @@ func WriteTreeLayer(root, file string, epoch time.Time) (*LayerFile, error) {
 	for i, n := range names {
 		changes[i] = change{name: n}
 	}
-	return writeLayer(root, changes, file, epoch)
+	return writeLayer(root, changes, file, epoch, level)
 }
 
 // listTree returns the relative paths under root, sorted.
@@ -117,7 +123,7 @@ func listTree(root string) ([]string, error) {
 //   - kept xattrs as PAX records; devices and FIFOs as such; sockets are
 //     left out (they cannot be archived);
 //   - gzip with a fixed level and an empty header (no name, no mtime).
-func writeLayer(root string, changes []change, file string, epoch time.Time) (_ *LayerFile, err error) {
+func writeLayer(root string, changes []change, file string, epoch time.Time, level int) (_ *LayerFile, err error) {
 	sort.Slice(changes, func(i, j int) bool { return tarName(changes[i]) < tarName(changes[j]) })
 	f, err := os.OpenFile(file, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -133,7 +139,7 @@ func writeLayer(root string, changes []change, file string, epoch time.Time) (_ 
 	}()
 	compressedHash, tarHash := sha256.New(), sha256.New()
 	compressed := &countWriter{w: io.MultiWriter(f, compressedHash)}
-	gz, err := gzip.NewWriterLevel(compressed, GzipLevel)
+	gz, err := gzip.NewWriterLevel(compressed, level)
 	if err != nil {
 		return nil, err
 	}
@@ -475,5 +481,5 @@ func WriteDiffLayer(lower, upper, file string, epoch time.Time) (*LayerFile, err
 	if err != nil {
 		return nil, fmt.Errorf("image: diff %s %s: %w", lower, upper, err)
 	}
-	return writeLayer(upper, changes, file, epoch)
+	return writeLayer(upper, changes, file, epoch, GzipLevel)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -17,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/stx-build/stx-build/cache/oci"
 )
 
 // LayoutTag is the tag (org.opencontainers.image.ref.name) of the image
@@ -193,16 +194,6 @@ func PlatformImage(idx v1.ImageIndex, arch string) (v1.Image, error) {
 	return nil, fmt.Errorf("image: no %s image in the index", want)
 }
 
-// loopback reports whether a registry is this machine, which is reached
-// over plain HTTP.
-func loopback(registry string) bool {
-	host := registry
-	if h, _, ok := strings.Cut(registry, ":"); ok && !strings.HasPrefix(registry, "[") {
-		host = h
-	}
-	return host == "localhost" || host == "127.0.0.1" || strings.HasPrefix(registry, "[::1]")
-}
-
 // ParseReference parses a push or tag reference; registries on loopback
 // are reached over plain HTTP.
 func ParseReference(ref string) (name.Reference, error) {
@@ -210,7 +201,7 @@ func ParseReference(ref string) (name.Reference, error) {
 	if err != nil {
 		return nil, err
 	}
-	if loopback(r.Context().RegistryStr()) {
+	if oci.Loopback(r.Context().RegistryStr()) {
 		return name.ParseReference(ref, name.Insecure)
 	}
 	return r, nil

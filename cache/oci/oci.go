@@ -85,7 +85,7 @@ type Remote struct {
 // e.g. "127.0.0.1:5000/stx/cache" or "registry.example.com/team/stx-cache".
 func New(ref string, opts Options) (*Remote, error) {
 	var nopts []name.Option
-	if opts.Insecure || loopback(ref) {
+	if opts.Insecure || Loopback(ref) {
 		nopts = append(nopts, name.Insecure)
 	}
 	repo, err := name.NewRepository(ref, append(nopts, name.StrictValidation)...)
@@ -119,8 +119,8 @@ func Remotes(fromRefs []string, toRef string, opts Options) (from []cache.Remote
 	return from, to, nil
 }
 
-// loopback reports whether ref's registry is this machine.
-func loopback(ref string) bool {
+// Loopback reports whether ref's registry is this machine.
+func Loopback(ref string) bool {
 	host, _, _ := strings.Cut(ref, "/")
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h

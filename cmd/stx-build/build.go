@@ -31,6 +31,7 @@ func newBuildCmd(g *globalFlags) *cobra.Command {
 		noCache     bool
 		explain     []string
 		cf          *cacheFlags
+		wf          workerFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "build [PKG...]",
@@ -50,11 +51,17 @@ each build took is kept in the cache and estimates the next run.
 
 A failed build stops new starts (running builds finish) unless
 --keep-going, which builds everything that does not need a failed package.
+With --buildkit, package builds also run on BuildKit daemons (docs/workers.md):
+each worker takes as many builds at once as its slot count, ready packages go
+to whichever place has a free slot in the same critical-path order, and a
+worker that goes away has its builds run again elsewhere.
+
 The exit status is 1 if any build failed, 130 when interrupted.`,
 		Example: `  stx-build build -C examples
   stx-build build -C examples -j 2 --keep-going
   stx-build build -C examples --arch arm64 stx-hello
-  stx-build build -C examples --output json > events.jsonl`,
+  stx-build build -C examples --output json > events.jsonl
+  stx-build build -C examples --buildkit unix:///run/buildkit/buildkitd.sock=2 --buildkit tcp://builder2:1234`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts := distbuild.Options{
 				Archs: archs, Packages: args, OutDir: out, Jobs: jobs, Cores: cores,
@@ -84,6 +91,9 @@ The exit status is 1 if any build failed, 130 when interrupted.`,
 			}
 			if g.verbose {
 				opts.Log = cmd.ErrOrStderr()
+			}
+			if err := wf.apply(&opts); err != nil {
+				return err
 			}
 			ws, err := g.open()
 			if err != nil {
@@ -117,5 +127,6 @@ The exit status is 1 if any build failed, 130 when interrupted.`,
 	f.BoolVar(&noCache, "no-cache", false, "build everything; neither restore from nor store into the artifact cache")
 	f.StringSliceVar(&explain, "explain", nil, "say why PKG is (not) rebuilt (repeatable)")
 	cf = addCacheFlags(f, true)
+	wf.add(f)
 	return cmd
 }

@@ -1,6 +1,7 @@
 package buildkit
 
 import (
+	"compress/gzip"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,7 +35,8 @@ func ExportBase(root, dir, key, arch string, epoch time.Time) (BaseImage, error)
 		return BaseImage{}, err
 	}
 	defer os.RemoveAll(tmp)
-	lf, err := image.WriteTreeLayer(root, filepath.Join(tmp, "layer.tar.gz"), epoch)
+	// Fast compression: the layer only travels to the workers.
+	lf, err := image.WriteTreeLayerLevel(root, filepath.Join(tmp, "layer.tar.gz"), epoch, gzip.BestSpeed)
 	if err != nil {
 		return BaseImage{}, fmt.Errorf("export base %s: %w", root, err)
 	}
