@@ -8,7 +8,7 @@ BIN     := bin/stx-build
 EXAMPLE ?= examples
 OUT     ?= out
 
-.PHONY: all deps build demo test test-short e2e bench lint golden clean
+.PHONY: all deps build buildkit demo test test-short e2e bench lint golden clean
 
 all: build
 
@@ -18,9 +18,14 @@ deps:
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/stx-build
 
+# buildkitd and buildctl from the BuildKit module go.mod pins, into bin/
+# (for the BuildKit worker tests and docs/workers.md).
+buildkit:
+	@scripts/build-buildkit.sh bin
+
 # The whole pipeline that exists so far, on the bundled example: the graph,
 # then every package built for amd64 and arm64 into out/<arch>/repo.
-demo: deps build
+demo: deps build buildkit
 	@mkdir -p $(OUT)
 	$(BIN) -v graph -C $(EXAMPLE)
 	$(BIN) graph -C $(EXAMPLE) --arch amd64 --format json > $(OUT)/graph-amd64.json
@@ -36,12 +41,13 @@ demo: deps build
 	$(BIN) boot $(OUT)/iso/example-amd64.iso --firmware uefi --expect "STX-BOOT-MARKER: stx-build example booted" -q --log $(OUT)/iso/boot-amd64-uefi.log
 	$(BIN) boot $(OUT)/iso/example-arm64.iso --firmware uefi --expect "STX-BOOT-MARKER: stx-build example booted" -q --log $(OUT)/iso/boot-arm64-uefi.log
 	@cd $(OUT)/iso && sha256sum -c SHA256SUMS
+	scripts/demo-buildkit.sh $(BIN) $(EXAMPLE) $(OUT)
 
 # Unit and integration tests. Integration tests reach the host's configured
 # Debian mirror through apt, make a base root with mmdebstrap and build the
 # example packages for amd64 and arm64 (needs root). STX_TEST_CACHE reuses a
 # cache directory between runs.
-test: deps
+test: deps buildkit
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 60m ./...
 

@@ -217,7 +217,22 @@ func Plan(ctx context.Context, ws *workspace.Workspace, opts Options) (*schedule
 	if opts.NoTmpfs {
 		budget = 0
 	}
-	return scheduler.Simulate(dag, scheduler.Options{Slots: opts.Jobs, Cores: opts.Cores, Budget: budget}), nil
+	so := scheduler.Options{Slots: opts.Jobs, Cores: opts.Cores, Budget: budget}
+	// Workers as given, without asking them (a plan touches nothing).
+	for _, w := range opts.Workers {
+		wb := w.TmpfsBudget
+		if wb <= 0 {
+			wb = budget
+		}
+		if opts.NoTmpfs {
+			wb = 0
+		}
+		so.Workers = append(so.Workers, scheduler.Pool{Name: w.Addr, Slots: max(w.Slots, 1), Cores: w.Cores, Budget: wb})
+	}
+	if opts.NoLocal && len(so.Workers) > 0 {
+		so.Slots = 0
+	}
+	return scheduler.Simulate(dag, so), nil
 }
 
 // what says in words what a job builds.

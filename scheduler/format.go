@@ -20,6 +20,9 @@ func WriteText(w io.Writer, p *Plan) error {
 	}
 	fmt.Fprintf(w, "plan: %d builds, %d slots, %d cores, tmpfs budget %s, disk builds %.2gx slower\n",
 		len(p.Items), p.Slots, p.Cores, budget, p.DiskFactor)
+	if p.Workers > 0 {
+		fmt.Fprintf(w, "  %d slot(s) on %d worker(s) (in brackets); cores and budget are this machine's\n", p.Slots-p.LocalSlots, p.Workers)
+	}
 	fmt.Fprintf(w, "predicted makespan %s, lower bound %s", FormatSeconds(p.Makespan), FormatSeconds(p.LowerBound))
 	if p.LowerBound > 0 {
 		fmt.Fprintf(w, " (%+.1f%%)", 100*(p.Makespan/p.LowerBound-1))
@@ -45,6 +48,13 @@ func WriteText(w io.Writer, p *Plan) error {
 		}
 		if it.Source != "" {
 			est += " (" + it.Source + ")"
+		}
+		if p.Workers > 0 {
+			on := it.Worker
+			if on == "" {
+				on = "local"
+			}
+			est += " [" + on + "]"
 		}
 		if _, err := fmt.Fprintf(w, "%8s %8s %4d  %-5s %4d  %-*s  %s\n", FormatClock(it.Start), FormatClock(it.End), it.Slot, it.Where, it.Jobs, idw, id, est); err != nil {
 			return err

@@ -441,16 +441,18 @@ func (e *engine) admit(now float64) ([]Assignment, float64) {
 		}
 		// Take RAM now only if that does not delay a task ahead that
 		// waits for it.
+		fits := false
 		for _, p := range places {
 			if e.tmpfsIn(t, p) && e.need[t] <= e.free[p] && now+e.dur[t] <= waitFrom[p] {
-				chosen, disk = p, false
+				chosen, disk, fits = p, false, true
 				if e.lookahead && e.need[t] >= e.pools[p].Budget/8 {
+					// The projection decides between tmpfs now and disk now.
 					disk = e.diskIsSooner(t, now, deferred, p)
 				}
 				break
 			}
 		}
-		if disk {
+		if !fits {
 			// Where would waiting for RAM end soonest?
 			bestP, bestT := -1, math.Inf(1)
 			for _, p := range places {

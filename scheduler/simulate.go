@@ -9,8 +9,10 @@ import (
 // bounds that say how good it is.
 type Plan struct {
 	// Slots counts every slot, this machine's and the workers'.
-	Slots      int     `json:"slots"`
+	Slots int `json:"slots"`
+	// Workers counts the workers; LocalSlots this machine's slots.
 	Workers    int     `json:"workers,omitempty"`
+	LocalSlots int     `json:"local_slots,omitempty"`
 	Cores      int     `json:"cores"`
 	Budget     int64   `json:"tmpfs_budget"`
 	DiskFactor float64 `json:"disk_factor"`
@@ -68,6 +70,9 @@ func SimulateActual(d *DAG, opts Options, actual func(task int, disk bool) float
 	p := &Plan{
 		Slots: o.TotalSlots(), Workers: len(o.Workers), Cores: o.Cores, Budget: o.Budget, DiskFactor: o.DiskFactor,
 		Priority: o.Priority.String(), Admission: o.Admission.String(),
+	}
+	if len(o.Workers) > 0 {
+		p.LocalSlots = o.Slots
 	}
 	path, cp := d.criticalPath(e.bl)
 	onPath := map[int]bool{}

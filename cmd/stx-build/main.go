@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
 	"github.com/stx-build/stx-build/runner"
@@ -58,6 +59,10 @@ func newRoot() *cobra.Command {
 func main() {
 	// A build sandbox is this binary re-executed; run its setup and exec.
 	runner.MaybeChild()
+	// The BuildKit client and containerd's content store log through
+	// logrus; their warnings (such as "failed check for fsverity support")
+	// are noise on a build's terminal. Errors come back as errors.
+	logrus.SetLevel(logrus.ErrorLevel)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRoot().ExecuteContext(ctx)
 	stop()

@@ -20,6 +20,7 @@ func newPlanCmd(g *globalFlags) *cobra.Command {
 		noTmpfs   bool
 		costsFile string
 		format    string
+		wf        workerFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "plan [PKG...]",
@@ -62,6 +63,9 @@ overrides them: a JSON object {"<package>[:<arch>]": {"seconds": S,
 					return fmt.Errorf("--costs: %w", err)
 				}
 			}
+			if err := wf.apply(&opts); err != nil {
+				return err
+			}
 			ws, err := g.open()
 			if err != nil {
 				return err
@@ -81,5 +85,6 @@ overrides them: a JSON object {"<package>[:<arch>]": {"seconds": S,
 	f.BoolVar(&noTmpfs, "no-tmpfs", false, "plan every build on disk")
 	f.StringVar(&costsFile, "costs", "", `JSON file of estimates overriding history: {"pkg": {"seconds": S, "peak_bytes": B}}`)
 	f.StringVar(&format, "format", "text", "output format: text or json")
+	wf.add(f)
 	return cmd
 }
