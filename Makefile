@@ -68,6 +68,7 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./graph/ | tee $(OUT)/bench-graph.txt
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./cache/buildkey/ | tee $(OUT)/bench-cache.txt
 	scripts/bench-sched.sh | tee $(OUT)/bench-sched.txt
+	scripts/bench-workers.sh 3 | tee $(OUT)/bench-workers.txt
 
 lint:
 	@fmt=$$(gofmt -l $$(git ls-files '*.go')); if [[ -n "$$fmt" ]]; then echo "gofmt: $$fmt"; exit 1; fi
