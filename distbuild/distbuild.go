@@ -124,6 +124,9 @@ type Worker struct {
 	// TmpfsBudget is its RAM for tmpfs build trees (default: this
 	// machine's budget).
 	TmpfsBudget int64
+	// TLSDir, when set, holds ca.pem, cert.pem and key.pem for mutual TLS
+	// with the daemon (buildctl's --tlsdir layout).
+	TLSDir string
 }
 
 // Result describes a run.

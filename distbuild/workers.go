@@ -23,6 +23,9 @@ func (r *run) connectWorkers(ctx context.Context, base *rootfs.Base, localBudget
 	var problems []string
 	for _, w := range r.opts.Workers {
 		bw := buildkit.New(w.Addr)
+		if w.TLSDir != "" {
+			bw.TLS = buildkit.TLSDir(w.TLSDir)
+		}
 		if err := bw.Usable(ctx, r.hostArch); err != nil {
 			problems = append(problems, err.Error())
 			r.emit(report.Event{Kind: report.KindInfo, Message: "warning: not using " + err.Error()})

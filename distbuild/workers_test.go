@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -147,6 +148,20 @@ func TestBuildKitWorkers(t *testing.T) {
 	compareDebs(t, "two workers", local, run("two-workers", []*buildkittest.Daemon{a, b}, 1, use))
 	if len(use.started[a.Addr]) == 0 || len(use.started[b.Addr]) == 0 {
 		t.Errorf("builds per worker %v: want both workers used", use.started)
+	}
+	// Fresh daemons: the environments came from the registry cache.
+	logs, _ := filepath.Glob(filepath.Join(dir, "out-two-workers", "*", "logs", "*.log"))
+	imported := 0
+	for _, l := range logs {
+		data, _ := os.ReadFile(l)
+		if regexp.MustCompile(`stx-build environment: .*: cached`).Match(data) {
+			imported++
+		}
+	}
+	if imported == 0 {
+		t.Errorf("no build on the fresh workers reused an environment from the registry cache (%d logs)", len(logs))
+	} else {
+		t.Logf("%d of %d builds on fresh workers imported their environment from the registry", imported, len(logs))
 	}
 	a.Kill()
 	b.Kill()

@@ -18,6 +18,7 @@ type workerFlags struct {
 	addrs   []string
 	tmpfs   string
 	cache   string
+	tlsDir  string
 	noLocal bool
 }
 
@@ -29,6 +30,7 @@ func (w *workerFlags) add(f *pflag.FlagSet) {
 	f.StringSliceVar(&w.addrs, "buildkit", def, "build packages also on this BuildKit daemon, ADDR or ADDR=SLOTS (repeatable, comma-separated; default $STX_BUILDKIT)")
 	f.StringVar(&w.tmpfs, "buildkit-tmpfs", "", "RAM for tmpfs build trees on each worker, e.g. 16GiB (default: this machine's budget)")
 	f.StringVar(&w.cache, "buildkit-cache", "", "registry repository for the workers' cache of build environments, e.g. HOST:PORT/stx/buildkit-cache")
+	f.StringVar(&w.tlsDir, "buildkit-tlsdir", "", "directory with ca.pem, cert.pem and key.pem for mutual TLS with the workers (as buildctl --tlsdir)")
 	f.BoolVar(&w.noLocal, "no-local", false, "run no package build on this machine, only on the workers (kernels, restores and publishing stay local)")
 }
 
@@ -50,6 +52,7 @@ func (w *workerFlags) apply(o *distbuild.Options) error {
 			return fmt.Errorf("--buildkit: %w", err)
 		}
 		wk.TmpfsBudget = budget
+		wk.TLSDir = w.tlsDir
 		o.Workers = append(o.Workers, wk)
 	}
 	if w.noLocal && len(o.Workers) == 0 {

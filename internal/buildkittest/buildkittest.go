@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -31,6 +32,7 @@ type Daemon struct {
 	exited chan struct{}
 	once   sync.Once
 	out    *bytes.Buffer
+	sw     *syncWriter
 }
 
 // Bin finds buildkitd (see the package comment) or skips the test.
@@ -64,16 +66,27 @@ func Bin(t *testing.T) string {
 // (if it is still running).
 func Start(t *testing.T) *Daemon {
 	t.Helper()
+	return StartWith(t, "", nil)
+}
+
+// StartWith is Start with another address than a unix socket (addr, e.g.
+// tcp://127.0.0.1:PORT; "" for the socket) and more buildkitd arguments.
+func StartWith(t *testing.T, addr string, args []string) *Daemon {
+	t.Helper()
 	bin := Bin(t)
 	// Unix socket paths are limited to 108 bytes: keep them short.
 	root, err := os.MkdirTemp("/tmp", "stx-bk-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &Daemon{Root: root, Addr: "unix://" + filepath.Join(root, "s.sock"), exited: make(chan struct{}), out: &bytes.Buffer{}}
-	d.cmd = exec.Command(bin, "--root", filepath.Join(root, "state"), "--addr", d.Addr,
-		"--oci-worker=true", "--containerd-worker=false", "--oci-worker-gc=false")
-	d.cmd.Stdout, d.cmd.Stderr = &syncWriter{w: d.out}, &syncWriter{w: d.out}
+	if addr == "" {
+		addr = "unix://" + filepath.Join(root, "s.sock")
+	}
+	d := &Daemon{Root: root, Addr: addr, exited: make(chan struct{}), out: &bytes.Buffer{}}
+	d.cmd = exec.Command(bin, append([]string{"--root", filepath.Join(root, "state"), "--addr", d.Addr,
+		"--oci-worker=true", "--containerd-worker=false", "--oci-worker-gc=false"}, args...)...)
+	d.sw = &syncWriter{w: d.out}
+	d.cmd.Stdout, d.cmd.Stderr = d.sw, d.sw
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -82,14 +95,26 @@ func Start(t *testing.T) *Daemon {
 	t.Cleanup(func() {
 		d.Kill()
 		if t.Failed() {
-			t.Logf("buildkitd %s output (tail):\n%s", d.Addr, tail(d.out.Bytes(), 4000))
+			t.Logf("buildkitd %s output (tail):\n%s", d.Addr, tail([]byte(d.Output()), 4000))
 		}
 		// Its runc state and snapshots: unmount what is left, then remove.
 		_ = exec.Command("sh", "-c", "grep -o ' "+root+"[^ ]*' /proc/self/mounts | sort -r | xargs -r -n1 umount -l").Run()
 		_ = os.RemoveAll(root)
 	})
+	if len(args) > 0 {
+		// A daemon with TLS does not answer a plain client: wait for its
+		// log line instead.
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.Contains(d.Output(), "running server on") {
+			if time.Now().After(deadline) {
+				t.Fatalf("buildkitd did not start:\n%s", tail([]byte(d.Output()), 4000))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		return d
+	}
 	if err := d.wait(30 * time.Second); err != nil {
-		t.Fatalf("buildkitd did not start: %v\n%s", err, tail(d.out.Bytes(), 4000))
+		t.Fatalf("buildkitd did not start: %v\n%s", err, tail([]byte(d.Output()), 4000))
 	}
 	return d
 }
@@ -128,7 +153,11 @@ func (d *Daemon) Kill() {
 }
 
 // Output is what buildkitd printed so far.
-func (d *Daemon) Output() string { return d.out.String() }
+func (d *Daemon) Output() string {
+	d.sw.mu.Lock()
+	defer d.sw.mu.Unlock()
+	return d.out.String()
+}
 
 type syncWriter struct {
 	mu sync.Mutex

@@ -19,6 +19,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -108,9 +111,27 @@ type Worker struct {
 	// Addr is buildkitd's address: unix:///run/buildkit/buildkitd.sock,
 	// tcp://host:port, ...
 	Addr string
+	// TLS, when set, authenticates the daemon and this client (mutual
+	// TLS, as buildkitd's --tlscacert/--tlscert/--tlskey expect).
+	TLS *TLS
 
 	mu sync.Mutex
 	c  *bkclient.Client
+}
+
+// TLS names the PEM files of a mutual-TLS connection to buildkitd.
+type TLS struct {
+	// CA verifies the daemon's certificate; ServerName is the name it
+	// must carry (default: the address's host).
+	CA, ServerName string
+	// Cert and Key are this client's certificate and key.
+	Cert, Key string
+}
+
+// TLSDir is the TLS files of a directory laid out as buildctl's --tlsdir:
+// ca.pem, cert.pem, key.pem.
+func TLSDir(dir string) *TLS {
+	return &TLS{CA: filepath.Join(dir, "ca.pem"), Cert: filepath.Join(dir, "cert.pem"), Key: filepath.Join(dir, "key.pem")}
 }
 
 // New returns a worker for addr; nothing connects before the first use.
@@ -124,7 +145,22 @@ func (w *Worker) client(ctx context.Context) (*bkclient.Client, error) {
 	if w.c != nil {
 		return w.c, nil
 	}
-	c, err := bkclient.New(ctx, w.Addr)
+	var opts []bkclient.ClientOpt
+	if w.TLS != nil {
+		for _, f := range []string{w.TLS.CA, w.TLS.Cert, w.TLS.Key} {
+			if _, err := os.Stat(f); err != nil {
+				return nil, fmt.Errorf("buildkit worker %s: TLS: %w", w.Addr, err)
+			}
+		}
+		name := w.TLS.ServerName
+		if name == "" {
+			if u, err := url.Parse(w.Addr); err == nil {
+				name = u.Hostname()
+			}
+		}
+		opts = append(opts, bkclient.WithServerConfig(name, w.TLS.CA), bkclient.WithCredentials(w.TLS.Cert, w.TLS.Key))
+	}
+	c, err := bkclient.New(ctx, w.Addr, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrUnavailable, w.Addr, err)
 	}
