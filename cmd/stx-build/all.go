@@ -16,6 +16,7 @@ import (
 func newAllCmd(g *globalFlags) *cobra.Command {
 	f := &isoFlags{}
 	var archs []string
+	var wf workerFlags
 	cmd := &cobra.Command{
 		Use:   "all",
 		Short: "Build everything: packages, images and ISOs, for every architecture",
@@ -56,6 +57,9 @@ skipped.`,
 			dopts := distbuild.Options{Archs: archs, OutDir: out, Status: stdout}
 			if g.verbose {
 				dopts.Log = cmd.ErrOrStderr()
+			}
+			if err := wf.apply(&dopts); err != nil {
+				return err
 			}
 			res, err := distbuild.Run(ctx, ws, dopts)
 			if err != nil {
@@ -109,5 +113,6 @@ skipped.`,
 	}
 	addISOFlags(cmd, f)
 	cmd.Flags().StringSliceVar(&archs, "arch", nil, "architectures (default: the project's)")
+	wf.add(cmd.Flags())
 	return cmd
 }
