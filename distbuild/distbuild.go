@@ -470,10 +470,15 @@ func (r *run) build(ctx context.Context, a scheduler.Assignment) error {
 func (r *run) finish(out *scheduler.Outcome, c *report.Collector, interrupted bool) string {
 	// Empty lists, not null, for JSON consumers.
 	s := &report.Summary{Interrupted: interrupted, Built: []string{}, Failed: []string{}, Skipped: []string{}, NotStarted: []string{}}
-	for _, res := range out.Results {
+	for i, res := range out.Results { // in task order, as r.jobs
 		switch res.Status {
 		case scheduler.Built:
 			s.Built = append(s.Built, res.ID)
+			r.mu.Lock()
+			if r.cached[i] != "" {
+				s.Restored = append(s.Restored, res.ID)
+			}
+			r.mu.Unlock()
 		case scheduler.Failed:
 			s.Failed = append(s.Failed, res.ID)
 		case scheduler.Skipped:
@@ -482,7 +487,7 @@ func (r *run) finish(out *scheduler.Outcome, c *report.Collector, interrupted bo
 			s.NotStarted = append(s.NotStarted, res.ID)
 		}
 	}
-	for _, l := range [][]string{s.Built, s.Failed, s.Skipped, s.NotStarted} {
+	for _, l := range [][]string{s.Built, s.Restored, s.Failed, s.Skipped, s.NotStarted} {
 		slices.Sort(l)
 	}
 	// The report is written before the summary so that the summary can name

@@ -441,12 +441,15 @@ func TestIncrementalAndSharedCache(t *testing.T) {
 		t.Fatalf("first run built %q", got)
 	}
 
-	res, _, err = build(t, dir, opts(filepath.Join(dir, "out2"), openCache(t, artifacts, "", "")))
+	res, status, err := build(t, dir, opts(filepath.Join(dir, "out2"), openCache(t, artifacts, "", "")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := builtNames(res); len(got) != 0 {
 		t.Errorf("no-op run built %q", got)
+	}
+	if want := "summary: 5 built (5 of them restored from the cache)"; !strings.Contains(status, want) {
+		t.Errorf("no-op run's summary lacks %q:\n%s", want, lastLines([]byte(status), 8))
 	}
 
 	// A new machine: empty local store, the registry as --cache-from.

@@ -112,7 +112,10 @@ type PlanTask struct {
 
 // Summary is how the run ended.
 type Summary struct {
-	Built   []string `json:"built"`
+	// Built are the tasks that ended well; Restored those of them that
+	// came from the artifact cache instead of a build.
+	Built    []string `json:"built"`
+	Restored []string `json:"restored,omitempty"`
 	Failed  []string `json:"failed"`
 	Skipped []string `json:"skipped"`
 	// NotStarted were left when the run stopped (a failure without

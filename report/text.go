@@ -92,8 +92,12 @@ func Line(e Event) string {
 
 func writeSummary(w io.Writer, e Event) {
 	s := e.Summary
-	fmt.Fprintf(w, "summary: %d built, %d failed, %d skipped, %d not started in %s",
-		len(s.Built), len(s.Failed), len(s.Skipped), len(s.NotStarted), Seconds(e.Elapsed))
+	restored := ""
+	if len(s.Restored) > 0 {
+		restored = fmt.Sprintf(" (%d of them restored from the cache)", len(s.Restored))
+	}
+	fmt.Fprintf(w, "summary: %d built%s, %d failed, %d skipped, %d not started in %s",
+		len(s.Built), restored, len(s.Failed), len(s.Skipped), len(s.NotStarted), Seconds(e.Elapsed))
 	if e.Estimate > 0 {
 		fmt.Fprintf(w, " (planned %s)", Seconds(e.Estimate))
 	}
