@@ -113,6 +113,19 @@ func TestBuildKitWorkers(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 		t.Logf("%s: %s; builds per worker: %v", name, time.Since(t0).Round(time.Second), use.started)
+		// Every package really built on a worker: BuildKit never serves
+		// a build step from its cache.
+		logs, _ := filepath.Glob(filepath.Join(opts.OutDir, "*", "logs", "*.log"))
+		ran := regexp.MustCompile(`\] stx-build build: .*: done in`)
+		for _, l := range logs {
+			data, _ := os.ReadFile(l)
+			if !ran.Match(data) {
+				t.Errorf("%s: %s does not show the build step running on a worker", name, l)
+			}
+		}
+		if len(logs) == 0 {
+			t.Errorf("%s: no build logs", name)
+		}
 		return debDigests(t, opts.OutDir)
 	}
 

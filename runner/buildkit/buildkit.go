@@ -9,8 +9,9 @@
 //
 // A Job is pure data: the same job gives the same LLB, so the
 // environment step is a cache hit on every worker that has seen it (or can
-// import it), and two workers produce the same files the local runner
-// does (see builders/deb).
+// import it); the build step always runs (results are reused through
+// stx-build's artifact cache, not BuildKit's). Two workers produce the
+// same files the local runner does (see builders/deb).
 package buildkit
 
 import (
@@ -244,6 +245,10 @@ func (j *Job) Definition(ctx context.Context) (*llb.Definition, error) {
 		llb.Args([]string{"/bin/sh", "-ec", j.BuildScript}),
 		llb.Network(pb.NetMode_NONE),
 		llb.WithCustomName("stx-build build: " + j.Name),
+		// The build always runs: reusing build results is the artifact
+		// cache's job (keys stx-build controls, checked on restore), and a
+		// job sent to a worker is one the artifact cache did not have.
+		llb.IgnoreCache,
 		llb.AddMount(j.SourceMount, llb.Local(localSrc, llb.SharedKeyHint(localSrc), llb.WithCustomName("stx-build source: "+j.Name)), llb.Readonly),
 	}
 	if j.Tmpfs > 0 {

@@ -123,6 +123,9 @@ if dd if=/dev/zero of=/build/big bs=1M count=16 2>/dev/null; then echo fit > /ou
 	if !tm.EnvCached {
 		t.Errorf("second run: environment step not cached\n%s", log.String())
 	}
+	if tm.Build <= 0 || strings.Contains(log.String(), "stx-build build: smoke: cached") {
+		t.Errorf("second run: the build step did not run again (%v)\n%s", tm.Build, log.String())
+	}
 
 	// A failing command is the job's error.
 	log.Reset()
