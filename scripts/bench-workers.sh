@@ -21,16 +21,17 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-start_bk() { # name -> prints the address
+start_bk() { # name: starts buildkitd in this shell (so cleanup can kill it)
 	local root="$work/$1"
 	mkdir -p "$root"
 	bin/buildkitd --root "$root/state" --addr "unix://$root/s.sock" --oci-worker=true --containerd-worker=false >"$root/log" 2>&1 &
 	pids+=($!)
 	for _ in $(seq 100); do bin/buildctl --addr "unix://$root/s.sock" debug workers >/dev/null 2>&1 && break; sleep 0.2; done
-	echo "unix://$root/s.sock"
 }
-w1=$(start_bk w1)
-w2=$(start_bk w2)
+start_bk w1
+start_bk w2
+w1="unix://$work/w1/s.sock"
+w2="unix://$work/w2/s.sock"
 run() { # label args... -> seconds
 	local out="$work/out-$1-$RANDOM"
 	shift
