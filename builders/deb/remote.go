@@ -102,7 +102,14 @@ func (b *Builder) buildRemote(ctx context.Context, req Request, res *Result, log
 		if err := os.MkdirAll(debDir, 0o755); err != nil {
 			return nil, err
 		}
+		seen := map[string]bool{}
 		for _, f := range ds.Local {
+			// An arch:all package sits in every architecture's repository:
+			// one copy (they are the same file).
+			if seen[filepath.Base(f)] {
+				continue
+			}
+			seen[filepath.Base(f)] = true
 			if err := os.Link(f, filepath.Join(debDir, filepath.Base(f))); err != nil {
 				if err := copyFile(f, filepath.Join(debDir, filepath.Base(f)), 0o644); err != nil {
 					return nil, err
