@@ -1,0 +1,76 @@
+package deb
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRemoteDepsScript(t *testing.T) {
+	ds := &depSet{Archive: []string{"gcc=4:12.2.0-3", "libc6-dev:arm64=2.36-9"}}
+	got := remoteDepsScript(ds, true)
+	for _, want := range []string{
+		"apt-get -q -y --no-install-recommends install gcc=4:12.2.0-3 libc6-dev:arm64=2.36-9 /stx/local/*.deb\n",
+		"apt-get clean\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("script lacks %q:\n%s", want, got)
+		}
+	}
+	if got := remoteDepsScript(&depSet{}, false); strings.Contains(got, "install") {
+		t.Errorf("nothing to install, but:\n%s", got)
+	}
+}
+
+// TestRemoteBuildScript runs the build script with sh against a fake
+// root: the tree is copied, the command runs with exactly the given
+// environment, the artifacts and the tree's size land in the out
+// directory, and the command's exit status is the script's.
+func TestRemoteBuildScript(t *testing.T) {
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("no setpriv")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("setpriv --reuid needs root")
+	}
+	scriptFor := func(rc string) string {
+		return remoteBuildScript("pkg-1.0", "/build/pkg-1.0",
+			[]string{"PATH=/usr/bin:/bin", "SOURCE_DATE_EPOCH=1700000000"},
+			[]string{"/bin/sh", "-c", "env > ../env.buildinfo; touch ../pkg_1.0_all.deb ../junk.txt; exit " + rc})
+	}
+	// The script uses absolute paths: run it against a scratch root by
+	// rewriting them (the sandbox paths are fixed constants).
+	root := t.TempDir()
+	for _, d := range []string{"stx/src/pkg-1.0", "build", "stx/out"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o777); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "stx/src/pkg-1.0/file"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	paths := strings.NewReplacer("/stx/src", root+"/stx/src", "/build", root+"/build", "/stx/out", root+"/stx/out")
+	s := paths.Replace(scriptFor("0"))
+	if out, err := exec.Command("sh", "-ec", s).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s\nscript:\n%s", err, out, s)
+	}
+	for _, f := range []string{"pkg_1.0_all.deb", "env.buildinfo", remoteSizeFile} {
+		if _, err := os.Stat(filepath.Join(root, "stx/out", f)); err != nil {
+			t.Errorf("out lacks %s", f)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "stx/out", "junk.txt")); err == nil {
+		t.Error("a non-artifact was copied out")
+	}
+	env, _ := os.ReadFile(filepath.Join(root, "stx/out", "env.buildinfo"))
+	lines := strings.Fields(string(env))
+	if len(lines) != 3 || !strings.Contains(string(env), "SOURCE_DATE_EPOCH=1700000000") { // PATH, SOURCE_DATE_EPOCH, PWD
+		t.Errorf("environment not exactly the given one:\n%s", env)
+	}
+	err := exec.Command("sh", "-ec", paths.Replace(scriptFor("7"))).Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 7 {
+		t.Errorf("failing command: %v, want exit status 7", err)
+	}
+}
