@@ -116,8 +116,8 @@ type Summary struct {
 	// came from the artifact cache instead of a build.
 	Built    []string `json:"built"`
 	Restored []string `json:"restored,omitempty"`
-	Failed  []string `json:"failed"`
-	Skipped []string `json:"skipped"`
+	Failed   []string `json:"failed"`
+	Skipped  []string `json:"skipped"`
 	// NotStarted were left when the run stopped (a failure without
 	// --keep-going, or an interrupt).
 	NotStarted  []string `json:"not_started"`
