@@ -58,10 +58,11 @@ test-short:
 # Slow end-to-end checks beyond make test: the ISO test also builds the arm64
 # ISO from a second checkout and compares it (docs/iso.md). STX_BOOT_LOGS=DIR
 # keeps the boot consoles. The kernel test builds
-# examples/kernel for amd64 twice and arm64 once (docs/kernel.md).
+# examples/kernel for amd64 twice and arm64 once, then boots its ISO with that
+# kernel in qemu (docs/kernel.md).
 e2e: deps
 	STX_ISO_E2E=1 $(GO) test -count=1 -timeout 90m -run TestExampleISO -v ./builders/iso/
-	STX_E2E=1 $(GO) test -count=1 -timeout 90m -run TestKernelE2E -v ./distbuild/
+	STX_E2E=1 $(GO) test -count=1 -timeout 120m -run TestKernelE2E -v ./distbuild/
 
 bench: deps
 	@mkdir -p $(OUT)

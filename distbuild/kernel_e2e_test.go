@@ -11,17 +11,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stx-build/stx-build/builders/iso"
+	"github.com/stx-build/stx-build/builders/iso/boot"
 	"github.com/stx-build/stx-build/distbuild"
+	"github.com/stx-build/stx-build/manifests"
 	"github.com/stx-build/stx-build/ramdisk"
 	"github.com/stx-build/stx-build/workspace"
 )
 
-// TestKernelE2E builds examples/kernel (Linux 6.1 from the tarball Debian
-// ships in linux-source-6.1, tinyconfig plus arch/<arch>/kernel/qemu.config)
-// for amd64 on tmpfs and cross for arm64, then amd64 again from a second
-// checkout on disk, and checks the packages and that the two amd64
-// linux-image packages are bit-identical. Minutes of compiling: it runs
-// only with STX_E2E=1 (make e2e).
+// TestKernelE2E builds the kernel of examples/kernel (Linux 6.1 from the
+// tarball Debian ships in linux-source-6.1, tinyconfig plus
+// arch/<arch>/kernel/qemu.config) for amd64 on tmpfs and cross for arm64,
+// then amd64 again from a second checkout on disk, and checks the packages
+// and that the two amd64 linux-image packages are bit-identical. Then it
+// makes the project's live ISO for amd64, which takes that kernel, and
+// boots it in qemu (BIOS from a CD-ROM, UEFI from a USB stick) until
+// stx-bootmarker's line names the running kernel: ours. Minutes of
+// compiling: it runs only with STX_E2E=1 (make e2e).
 func TestKernelE2E(t *testing.T) {
 	if os.Getenv("STX_E2E") == "" {
 		t.Skip("builds a kernel three times (tens of minutes): set STX_E2E=1 (make e2e)")
@@ -36,7 +42,10 @@ func TestKernelE2E(t *testing.T) {
 		pinKernel(t, dir, tarball, sha, version)
 	}
 
-	res, _, err := build(t, one, distbuild.Options{Archs: []string{"amd64", "arm64"}, Jobs: 1})
+	// The project also holds the example distribution (for its ISO):
+	// build the kernel alone here.
+	kernelOnly := []string{"linux"}
+	res, _, err := build(t, one, distbuild.Options{Archs: []string{"amd64", "arm64"}, Jobs: 1, Packages: kernelOnly})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +57,8 @@ func TestKernelE2E(t *testing.T) {
 		image := filepath.Join(debs(one, arch), fmt.Sprintf("linux-image-%s_%s_%s.deb", release, version, arch))
 		info, err := exec.Command("dpkg-deb", "-I", image).CombinedOutput()
 		if err != nil {
-			t.Fatalf("dpkg-deb -I %s: %v\n%s", image, err, info)
+			made, _ := filepath.Glob(filepath.Join(filepath.Dir(image), "*"))
+			t.Fatalf("dpkg-deb -I %s: %v\n%s\nbuilt: %v", image, err, info, made)
 		}
 		t.Logf("dpkg-deb -I %s:\n%s", filepath.Base(image), info)
 		if got := debField(t, image, "Architecture"); got != arch {
@@ -71,7 +81,7 @@ func TestKernelE2E(t *testing.T) {
 		}
 	}
 
-	res2, _, err := build(t, two, distbuild.Options{Archs: []string{"amd64"}, Jobs: 1, NoTmpfs: true})
+	res2, _, err := build(t, two, distbuild.Options{Archs: []string{"amd64"}, Jobs: 1, NoTmpfs: true, Packages: kernelOnly})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +97,85 @@ func TestKernelE2E(t *testing.T) {
 			t.Logf("%s differs between the builds: %s vs %s", k, short(a[k]), v[:12])
 		}
 	}
+
+	t.Run("iso-boot", func(t *testing.T) { bootKernelISO(t, one, release) })
+}
+
+// bootKernelISO builds the project's live ISO for amd64 (the kernel is
+// already in its repository) and boots it until stx-bootmarker's line
+// shows the kernel release the system runs.
+func bootKernelISO(t *testing.T, project, release string) {
+	for _, tool := range []string{"mksquashfs", "xorriso", "grub-mkimage", "mkfs.fat", "mcopy", "qemu-system-x86_64"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (scripts/install-deps.sh)", tool)
+		}
+	}
+	ctx := context.Background()
+	if _, _, err := build(t, project, distbuild.Options{Archs: []string{"amd64"}, Packages: []string{"stx-bootmarker"}}); err != nil {
+		t.Fatal(err)
+	}
+	ws, err := workspace.Open(workspace.Options{Dir: project, CacheDir: cacheDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := manifests.LoadISO(ws.Project)
+	if err != nil || m == nil {
+		t.Fatalf("iso.yaml: %v", err)
+	}
+	env, err := ws.AptEnv(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	epoch, err := iso.ProjectEpoch(ws.Project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(project, "out")
+	r, err := iso.Build(ctx, iso.Options{
+		Project: ws.Project, Manifest: m, Arch: "amd64",
+		LocalRepo: filepath.Join(out, "amd64", "repo"),
+		Output:    filepath.Join(out, "iso", "example-kernel-amd64.iso"),
+		WorkDir:   filepath.Join(cacheDir, "iso-work"), Epoch: epoch,
+		Boot: iso.AptDownloader{Env: env}, Status: testWriter{t},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []string
+	for _, s := range r.Steps {
+		steps = append(steps, fmt.Sprintf("%s %s", strings.SplitN(s.Name, " ", 2)[0], s.Duration.Round(100*time.Millisecond)))
+	}
+	t.Logf("iso: %s %.1f MiB sha256 %s in %s (%s); kernel %s %s (local %v); initramfs %d KiB, modules %v, not in the kernel %v",
+		r.ISO, float64(r.Size)/(1<<20), r.SHA256, r.Total().Round(time.Second), strings.Join(steps, ", "),
+		r.KernelPackage, r.KernelVersion, r.KernelLocal, r.InitrdSize>>10, r.Modules, r.MissingModules)
+	if !r.KernelLocal || r.KernelPackage != "linux-image-"+release || r.KernelVersion != release {
+		t.Fatalf("the ISO has kernel %s %s (local %v), want the project's linux-image-%s", r.KernelPackage, r.KernelVersion, r.KernelLocal, release)
+	}
+
+	prof, err := iso.Profile("amd64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect := "STX-BOOT-MARKER: stx-build example booted, kernel " + release
+	for _, b := range []struct{ firmware, media string }{{"bios", "cdrom"}, {"uefi", "usb"}} {
+		var console strings.Builder
+		res, err := boot.Run(ctx, boot.Options{
+			ISO: r.ISO, Profile: prof, Firmware: b.firmware, Media: b.media,
+			Expect: expect, Timeout: 10 * time.Minute, Console: &console,
+		})
+		if d := os.Getenv("STX_BOOT_LOGS"); d != "" {
+			os.MkdirAll(d, 0o755)
+			os.WriteFile(filepath.Join(d, fmt.Sprintf("boot-kernel-amd64-%s-%s.log", b.firmware, b.media)), []byte(console.String()), 0o644)
+		}
+		if err != nil {
+			t.Errorf("boot %s %s: %v", b.firmware, b.media, err)
+			continue
+		}
+		t.Logf("boot amd64 %s %s (%s): %q after %s", b.firmware, b.media, res.Accel, strings.TrimSpace(res.Line), res.Elapsed.Round(100*time.Millisecond))
+		if !strings.Contains(console.String(), "Linux version "+release+" ") {
+			t.Errorf("boot %s %s: the console has no \"Linux version %s\"", b.firmware, b.media, release)
+		}
+	}
 }
 
 func logBuilds(t *testing.T, res *distbuild.Result) {
@@ -98,11 +187,11 @@ func logBuilds(t *testing.T, res *distbuild.Result) {
 	}
 }
 
-// copyKernelProject copies examples/kernel and the config fragments it
-// names (by relative path) to a checkout under parent.
+// copyKernelProject copies examples/kernel, the example packages and the
+// config fragments it names (by relative path) to a checkout under parent.
 func copyKernelProject(t *testing.T, parent string) string {
 	t.Helper()
-	for _, d := range []string{"examples/kernel", "arch/amd64/kernel", "arch/arm64/kernel"} {
+	for _, d := range []string{"examples/kernel", "examples/packages", "arch/amd64/kernel", "arch/arm64/kernel"} {
 		if err := copyDir(filepath.Join("..", d), filepath.Join(parent, d), func(rel string) bool {
 			return strings.HasSuffix(rel, ".tar.xz")
 		}); err != nil {
@@ -173,7 +262,7 @@ func pinKernel(t *testing.T, project, tarball, sha, version string) {
 		t.Fatal(err)
 	}
 	s := regexp.MustCompile(`sha256: [0-9a-f]{64}`).ReplaceAllString(string(data), "sha256: "+sha)
-	s = regexp.MustCompile(`version: \S+`).ReplaceAllString(s, "version: "+version)
+	s = regexp.MustCompile(`(?m)^(\s+)version: \S+`).ReplaceAllString(s, "${1}version: "+version) // not localversion
 	if err := os.WriteFile(f, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
 	}

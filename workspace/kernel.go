@@ -22,15 +22,21 @@ import (
 // KindKernel is the sources.Fetched kind of a kernel tarball.
 const KindKernel = "kernel"
 
-// prepareKernel verifies (or fetches) the kernel tarball and synthesizes
-// the graph input: make bindeb-pkg has no debian/control to read, so the
-// binaries it produces (linux-image-<release>, linux-headers-<release>,
-// linux-libc-dev) and the recipe's build-deps are declared here, which is
-// what gives packages build-depending on the headers their edge.
-func (w *Workspace) prepareKernel(ctx context.Context, pkg *manifests.Package) (*Prepared, error) {
-	tarball, err := w.kernelTarball(ctx, pkg)
-	if err != nil {
-		return nil, fmt.Errorf("package %s: %w", pkg.Name, err)
+// prepareKernel verifies (or fetches) the kernel tarball, unless tarball
+// is false, and synthesizes the graph input: make bindeb-pkg has no
+// debian/control to read, so the binaries it produces
+// (linux-image-<release>, linux-headers-<release>, linux-libc-dev) and the
+// recipe's build-deps are declared here, which is what gives packages
+// build-depending on the headers their edge.
+func (w *Workspace) prepareKernel(ctx context.Context, pkg *manifests.Package, tarball bool) (*Prepared, error) {
+	fetched := &sources.Fetched{Kind: KindKernel}
+	var file string
+	if tarball {
+		var err error
+		if file, err = w.kernelTarball(ctx, pkg); err != nil {
+			return nil, fmt.Errorf("package %s: %w", pkg.Name, err)
+		}
+		fetched.Dir = filepath.Dir(file)
 	}
 	src, err := KernelSource(pkg)
 	if err != nil {
@@ -42,9 +48,9 @@ func (w *Workspace) prepareKernel(ctx context.Context, pkg *manifests.Package) (
 	}
 	return &Prepared{
 		Package:       pkg,
-		Fetched:       &sources.Fetched{Kind: KindKernel, Dir: filepath.Dir(tarball)},
+		Fetched:       fetched,
 		Source:        src,
-		KernelTarball: tarball,
+		KernelTarball: file,
 	}, nil
 }
 
@@ -107,13 +113,16 @@ func (w *Workspace) kernelTarball(ctx context.Context, pkg *manifests.Package) (
 	if err != nil {
 		return "", err
 	}
+	// A machine without the network can still build: the tarball put
+	// where the download would go is used as it is.
+	offline := fmt.Sprintf("without network, put the tarball at %s", f)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("fetch %s: %w", t.URL, err)
+		return "", fmt.Errorf("fetch %s: %w (%s)", t.URL, err, offline)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("fetch %s: %s", t.URL, resp.Status)
+		return "", fmt.Errorf("fetch %s: %s (%s)", t.URL, resp.Status, offline)
 	}
 	tmp, err := os.CreateTemp(dir, ".tmp-")
 	if err != nil {

@@ -45,6 +45,10 @@ type Workspace struct {
 	opts    Options
 
 	prepared []*Prepared
+	// graphInput is what Graph compiles when Prepare has not run: the
+	// same, except that kernel tarballs are neither fetched nor verified
+	// (the graph needs only their manifests).
+	graphInput []*Prepared
 }
 
 // Prepared is one package with its source located and its declarations read.
@@ -58,7 +62,8 @@ type Prepared struct {
 	// Changelog is the top changelog entry of a local source (zero for
 	// sources fetched as a .dsc: it is read when they are unpacked).
 	Changelog debsrc.Changelog
-	// KernelTarball is the verified tarball of a kernel package (kernel.go).
+	// KernelTarball is the verified tarball of a kernel package (kernel.go);
+	// empty in the graph input Graph prepares on its own.
 	KernelTarball string
 }
 
@@ -147,6 +152,17 @@ func (w *Workspace) Prepare(ctx context.Context) ([]*Prepared, error) {
 	if w.prepared != nil {
 		return w.prepared, nil
 	}
+	out, err := w.prepareAll(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	w.prepared = out
+	return out, nil
+}
+
+// prepareAll prepares every package; without tarballs, kernel packages
+// are declared from their manifests alone.
+func (w *Workspace) prepareAll(ctx context.Context, tarballs bool) ([]*Prepared, error) {
 	var env *aptenv.Env
 	if w.needsApt() {
 		var err error
@@ -160,7 +176,13 @@ func (w *Workspace) Prepare(ctx context.Context) ([]*Prepared, error) {
 	g.SetLimit(4)
 	for i, pkg := range w.Project.PackageList {
 		g.Go(func() error {
-			pr, err := w.prepareOne(gctx, f, pkg)
+			var pr *Prepared
+			var err error
+			if pkg.IsKernel() {
+				pr, err = w.prepareKernel(gctx, pkg, tarballs)
+			} else {
+				pr, err = w.prepareOne(gctx, f, pkg)
+			}
 			if err != nil {
 				return err
 			}
@@ -171,7 +193,6 @@ func (w *Workspace) Prepare(ctx context.Context) ([]*Prepared, error) {
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	w.prepared = out
 	return out, nil
 }
 
@@ -182,9 +203,6 @@ func (w *Workspace) fetcherFor(env *aptenv.Env) *sources.Fetcher {
 }
 
 func (w *Workspace) prepareOne(ctx context.Context, f *sources.Fetcher, pkg *manifests.Package) (*Prepared, error) {
-	if pkg.IsKernel() {
-		return w.prepareKernel(ctx, pkg)
-	}
 	if pkg.Source.Local == "" {
 		fmt.Fprintf(w.opts.Log, "fetch: %s\n", pkg.Name)
 	}
@@ -257,14 +275,24 @@ func (w *Workspace) SourcesFor(prepared []*Prepared, arch string) []graph.Source
 	return srcs
 }
 
-// Graph prepares the sources and compiles the graph for arch.
+// Graph prepares the sources and compiles the graph for arch. It uses what
+// Prepare found when Prepare has run; otherwise it does not fetch or hash
+// kernel tarballs, which the graph does not need (so a release project
+// whose tarball is a URL shows its graph offline).
 func (w *Workspace) Graph(ctx context.Context, arch string) (*graph.Graph, error) {
 	if !slices.Contains(w.Project.Architectures, arch) {
 		return nil, fmt.Errorf("architecture %s is not built by this project (%s: architectures: %v)", arch, manifests.ProjectFile, w.Project.Architectures)
 	}
-	prepared, err := w.Prepare(ctx)
-	if err != nil {
-		return nil, err
+	prepared := w.prepared
+	if prepared == nil {
+		if w.graphInput == nil {
+			in, err := w.prepareAll(ctx, false)
+			if err != nil {
+				return nil, err
+			}
+			w.graphInput = in
+		}
+		prepared = w.graphInput
 	}
 	return graph.Compile(w.SourcesFor(prepared, arch), w.GraphOptions(arch))
 }
