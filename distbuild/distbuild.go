@@ -556,6 +556,9 @@ func kernelBuild(pr *workspace.Prepared, k *manifests.KernelSource, arch string)
 		Base:         c.Base,
 		BuildDepends: manifests.KernelBuildDepends,
 	}
+	if k.Signing != nil {
+		kb.SigningKey = k.Signing.File
+	}
 	if !slices.Contains(manifests.KernelBaseTargets, c.Base) {
 		kb.Base, kb.BaseFile = "", filepath.Join(pr.Package.Dir, c.Base)
 	}

@@ -2,7 +2,13 @@ package distbuild_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,8 +44,12 @@ func TestKernelE2E(t *testing.T) {
 	tarball, sha, debVersion := kernelTarball(t)
 	upstream, _, _ := strings.Cut(debVersion, "-")
 	version, release := upstream+"-1stx1", upstream+"-stx"
+	// Both checkouts sign their modules with one key (RSA: signatures are
+	// the same on every build) and build one module to sign.
+	subject := writeSigningKey(t)
 	for _, dir := range []string{one, two} {
 		pinKernel(t, dir, tarball, sha, version)
+		signKernel(t, dir)
 	}
 
 	// The project also holds the example distribution (for its ISO):
@@ -74,6 +84,7 @@ func TestKernelE2E(t *testing.T) {
 		if !strings.Contains(string(list), "./boot/vmlinuz-"+release) {
 			t.Errorf("%s has no /boot/vmlinuz-%s:\n%s", image, release, list)
 		}
+		checkSignedModules(t, image, arch, subject)
 		for _, other := range []string{"linux-headers-" + release, "linux-libc-dev"} {
 			if m, _ := filepath.Glob(filepath.Join(debs(one, arch), other+"_*.deb")); len(m) != 1 {
 				t.Errorf("%s: no %s package", arch, other)
@@ -95,6 +106,18 @@ func TestKernelE2E(t *testing.T) {
 			t.Errorf("%s differs between the builds: %s vs %s", k, short(a[k]), v[:12])
 		default:
 			t.Logf("%s differs between the builds: %s vs %s", k, short(a[k]), v[:12])
+		}
+	}
+
+	// The private key is in no package (the certificate is, built in).
+	for k := range a {
+		sh := fmt.Sprintf("dpkg-deb --fsys-tarfile %q | grep -c 'PRIVATE KEY' || true", filepath.Join(one, "out", k))
+		out, err := exec.Command("/bin/sh", "-c", sh).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.TrimSpace(string(out)); n != "0" {
+			t.Errorf("%s holds a private key (%s matches)", k, n)
 		}
 	}
 
@@ -184,6 +207,107 @@ func logBuilds(t *testing.T, res *distbuild.Result) {
 		t.Logf("%s %s: setup %s, build %s, total %s; build tree peak %s on tmpfs=%v (retried on disk: %v)",
 			r.Package, r.Arch, r.Setup.Round(time.Second), r.Build.Round(time.Second), r.Total.Round(time.Second),
 			ramdisk.FormatSize(r.PeakBytes), r.OnTmpfs, r.Retried)
+	}
+}
+
+// writeSigningKey makes an RSA module signing key and its certificate in
+// one PEM file, and names it in $STX_E2E_MODULE_SIGNING_KEY (the manifests
+// take it from there). It returns the certificate's common name.
+func writeSigningKey(t *testing.T) string {
+	t.Helper()
+	const cn = "stx-build e2e module signing"
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    time.Unix(0, 0),
+		NotAfter:     time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+	}
+	cert, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := append(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}),
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert})...)
+	file := filepath.Join(t.TempDir(), "signing.pem")
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("STX_E2E_MODULE_SIGNING_KEY", file)
+	return cn
+}
+
+// signKernel turns module signing on in a checkout's kernel manifest and
+// adds a fragment that builds one module (cramfs), so there is one to sign.
+func signKernel(t *testing.T, project string) {
+	t.Helper()
+	pkgDir := filepath.Join(project, "packages", "linux")
+	if err := os.WriteFile(filepath.Join(pkgDir, "module.config"), []byte("CONFIG_CRAMFS=m\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(pkgDir, "package.yaml")
+	data, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := regexp.MustCompile(`(?m)^(\s+)localversion: (\S+)$`).ReplaceAllString(string(data), "${1}localversion: ${2}\n${1}module-signing-key: ${STX_E2E_MODULE_SIGNING_KEY}")
+	s = strings.ReplaceAll(s, "kernel/qemu.config]", "kernel/qemu.config, module.config]")
+	if !strings.Contains(s, "module-signing-key") || strings.Count(s, "module.config]") != 2 {
+		t.Fatalf("cannot turn module signing on in %s:\n%s", f, s)
+	}
+	if err := os.WriteFile(f, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkSignedModules checks that the linux-image package's modules carry
+// a module signature, and (where modinfo reads them) that the configured
+// key made it.
+func checkSignedModules(t *testing.T, image, arch, subject string) {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("dpkg-deb", "-x", image, dir).CombinedOutput(); err != nil {
+		t.Fatalf("dpkg-deb -x %s: %v\n%s", image, err, out)
+	}
+	var mods []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".ko") {
+			mods = append(mods, p)
+		}
+		return nil
+	})
+	if len(mods) == 0 {
+		t.Errorf("%s: no modules", filepath.Base(image))
+		return
+	}
+	const magic = "~Module signature appended~\n"
+	for _, m := range mods {
+		data, err := os.ReadFile(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(dir, m)
+		if !strings.HasSuffix(string(data), magic) {
+			t.Errorf("%s: %s is not signed", arch, rel)
+			continue
+		}
+		signer := "(modinfo not installed)"
+		if _, err := exec.LookPath("modinfo"); err == nil {
+			out, err := exec.Command("modinfo", "-F", "signer", m).Output()
+			if err != nil {
+				t.Fatalf("modinfo %s: %v", m, err)
+			}
+			signer = strings.TrimSpace(string(out))
+			if signer != subject {
+				t.Errorf("%s: %s signed by %q, want %q", arch, rel, signer, subject)
+			}
+		}
+		t.Logf("%s: %s signed (signer %s)", arch, rel, signer)
 	}
 }
 

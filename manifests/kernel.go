@@ -1,7 +1,15 @@
 package manifests
 
 import (
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -23,6 +31,26 @@ type KernelSource struct {
 	LocalVersion string `yaml:"localversion"`
 	// Config is the configuration per architecture: a base plus fragments.
 	Config map[string]KernelConfig `yaml:"config" required:"true"`
+	// ModuleSigningKey is a PEM file holding an RSA private key and its
+	// X.509 certificate (what CONFIG_MODULE_SIG_KEY takes): when set, every
+	// module is signed with it and the certificate is built into the
+	// kernel. A path relative to the package directory or absolute;
+	// ${NAME} is taken from the environment, so a release key can stay
+	// outside the project. Unset: modules are not signed.
+	ModuleSigningKey string `yaml:"module-signing-key"`
+	// Signing is ModuleSigningKey resolved by Load.
+	Signing *SigningKey `yaml:"-"`
+}
+
+// SigningKey is a checked module signing key.
+type SigningKey struct {
+	// File is the key file's absolute path.
+	File string
+	// CertSHA256 is the SHA-256 of the certificate (DER): it names the key
+	// pair in build keys without saying anything about the private key.
+	CertSHA256 string
+	// Subject is the certificate's subject, as modinfo shows the signer.
+	Subject string
 }
 
 // KernelTarball names the kernel source tarball. Exactly one of File and URL.
@@ -101,6 +129,9 @@ func validateKernelSource(pkg *Package, d *document) {
 	if !localVersionRe.MatchString(k.LocalVersion) {
 		d.errorf("source.kernel.localversion", "invalid %s: use a-z, 0-9, '.', '+' and '-'", quoteShort(k.LocalVersion))
 	}
+	if k.ModuleSigningKey != "" {
+		k.Signing = checkSigningKey(d, pkg.Dir, k.ModuleSigningKey)
+	}
 	archs := make([]string, 0, len(k.Config))
 	for a := range k.Config {
 		archs = append(archs, a)
@@ -120,4 +151,102 @@ func validateKernelSource(pkg *Package, d *document) {
 			checkPath(d, fmt.Sprintf("%s.fragments[%d]", field, i), pkg.Dir, f, false)
 		}
 	}
+}
+
+// checkSigningKey resolves and checks source.kernel.module-signing-key.
+func checkSigningKey(d *document, pkgDir, value string) *SigningKey {
+	const field = "source.kernel.module-signing-key"
+	var unset []string
+	path := os.Expand(value, func(name string) string {
+		v := os.Getenv(name)
+		if v == "" {
+			unset = append(unset, name)
+		}
+		return v
+	})
+	if len(unset) > 0 {
+		d.errorf(field, "environment variable %s is not set (%s names the key file with it)", unset[0], quoteShort(value))
+		return nil
+	}
+	shown := path // as the user wrote it, expanded
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(pkgDir, path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			d.errorf(field, "file %q does not exist", shown)
+		} else {
+			d.errorf(field, "cannot read %q: %v", shown, err)
+		}
+		return nil
+	}
+	cert, err := parseSigningKey(data)
+	if err != nil {
+		d.errorf(field, "%q: %v", shown, err)
+		return nil
+	}
+	sum := sha256.Sum256(cert.Raw)
+	return &SigningKey{File: path, CertSHA256: hex.EncodeToString(sum[:]), Subject: cert.Subject.String()}
+}
+
+// parseSigningKey checks that data holds one RSA private key and the
+// X.509 certificate of its public key, both PEM, and returns the
+// certificate. RSA only: its PKCS#1 v1.5 signatures are a function of key
+// and content, so signed modules stay reproducible; ECDSA signatures are
+// randomized and would differ on every build.
+func parseSigningKey(data []byte) (*x509.Certificate, error) {
+	var key *rsa.PrivateKey
+	var cert *x509.Certificate
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		switch b.Type {
+		case "CERTIFICATE":
+			if cert != nil {
+				return nil, errors.New("more than one certificate")
+			}
+			c, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("certificate: %v", err)
+			}
+			cert = c
+		case "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY":
+			if key != nil {
+				return nil, errors.New("more than one private key")
+			}
+			var k any
+			var err error
+			switch b.Type {
+			case "PRIVATE KEY":
+				k, err = x509.ParsePKCS8PrivateKey(b.Bytes)
+			case "RSA PRIVATE KEY":
+				k, err = x509.ParsePKCS1PrivateKey(b.Bytes)
+			default:
+				k, err = x509.ParseECPrivateKey(b.Bytes)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("private key: %v", err)
+			}
+			rk, ok := k.(*rsa.PrivateKey)
+			if !ok {
+				return nil, fmt.Errorf("the private key is %T, not RSA: only RSA signatures are the same on every build (ECDSA signatures are randomized), use an RSA key", k)
+			}
+			key = rk
+		case "ENCRYPTED PRIVATE KEY":
+			return nil, errors.New("the private key is encrypted: builds run unattended, use an unencrypted key and protect the file instead")
+		}
+	}
+	switch {
+	case key == nil:
+		return nil, errors.New("no PEM private key: want an RSA private key and its X.509 certificate in one file")
+	case cert == nil:
+		return nil, errors.New("no PEM certificate: want an RSA private key and its X.509 certificate in one file")
+	case !key.PublicKey.Equal(cert.PublicKey):
+		return nil, fmt.Errorf("the certificate (%s) is not for this private key", cert.Subject)
+	}
+	return cert, nil
 }

@@ -1,6 +1,15 @@
 package manifests
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,15 +19,25 @@ import (
 // kernelProject writes a project with one package.yaml and a tarball and
 // fragment file, and loads it.
 func kernelProject(t *testing.T, pkgYAML string) (*Project, error) {
+	return kernelProjectWith(t, pkgYAML, nil)
+}
+
+// kernelProjectWith is kernelProject with more files in the package
+// directory.
+func kernelProjectWith(t *testing.T, pkgYAML string, extra map[string]string) (*Project, error) {
 	t.Helper()
 	dir := t.TempDir()
-	for p, data := range map[string]string{
+	files := map[string]string{
 		ProjectFile:                             "name: k\nsuite: bookworm\narchitectures: [amd64, arm64]\n",
 		"packages/linux/package.yaml":           pkgYAML,
 		"packages/linux/linux.tar.xz":           "x",
 		"packages/linux/config/qemu.config":     "CONFIG_PRINTK=y\n",
 		"packages/linux/config/amd64-full.conf": "CONFIG_64BIT=y\n",
-	} {
+	}
+	for p, data := range extra {
+		files["packages/linux/"+p] = data
+	}
+	for p, data := range files {
 		full := filepath.Join(dir, p)
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 			t.Fatal(err)
@@ -112,5 +131,89 @@ func TestKernelDocMatchesExample(t *testing.T) {
 	}
 	if got := strings.Join(body, ""); got != shown {
 		t.Errorf("docs/kernel.md shows %s differently from the file:\n%s\nvs\n%s", name, shown, got)
+	}
+}
+
+// signingPEM makes a PEM private key (RSA or ECDSA) and a self-signed
+// certificate for certKey's public key (the same key when nil).
+func signingPEM(t *testing.T, ec bool, certKey any) (keyPEM, certPEM string, subject string) {
+	t.Helper()
+	var key any
+	var err error
+	if ec {
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	} else {
+		key, err = rsa.GenerateKey(rand.Reader, 2048)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if certKey == nil {
+		certKey = key
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "stx test module signing"}}
+	pub := certKey.(interface{ Public() crypto.PublicKey }).Public()
+	cder, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, certKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cder})), "CN=stx test module signing"
+}
+
+func TestKernelSigningKey(t *testing.T) {
+	key, cert, subject := signingPEM(t, false, nil)
+	other, _ := rsa.GenerateKey(rand.Reader, 2048)
+	_, otherCert, _ := signingPEM(t, false, other)
+	ecKey, ecCert, _ := signingPEM(t, true, nil)
+	abs := filepath.Join(t.TempDir(), "release.pem")
+	if err := os.WriteFile(abs, []byte(key+cert), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("STX_TEST_SIGNING_KEY", abs)
+	t.Setenv("STX_TEST_UNSET", "")
+	for _, tc := range []struct {
+		name, value, file, want string
+	}{
+		{name: "relative", value: "keys/signing.pem", file: key + cert},
+		{name: "cert first", value: "keys/signing.pem", file: cert + key},
+		{name: "absolute", value: abs},
+		{name: "environment", value: "${STX_TEST_SIGNING_KEY}"},
+		{name: "unset", value: "${STX_TEST_UNSET}/k.pem", want: "source.kernel.module-signing-key: environment variable STX_TEST_UNSET is not set"},
+		{name: "missing", value: "keys/none.pem", want: `file "keys/none.pem" does not exist`},
+		{name: "no cert", value: "keys/signing.pem", file: key, want: "no PEM certificate"},
+		{name: "no key", value: "keys/signing.pem", file: cert, want: "no PEM private key"},
+		{name: "other cert", value: "keys/signing.pem", file: key + otherCert, want: "is not for this private key"},
+		{name: "ecdsa", value: "keys/signing.pem", file: ecKey + ecCert, want: "not RSA"},
+		{name: "encrypted", value: "keys/signing.pem", file: "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n" + cert, want: "encrypted"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			y := strings.Replace(kernelOK, "    localversion: -stx\n", "    localversion: -stx\n    module-signing-key: "+tc.value+"\n", 1)
+			extra := map[string]string{}
+			if tc.file != "" {
+				extra["keys/signing.pem"] = tc.file
+			}
+			p, err := kernelProjectWith(t, y, extra)
+			if tc.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("got %v, want %q", err, tc.want)
+				}
+				if !strings.Contains(err.Error(), "package.yaml:6:") {
+					t.Errorf("error does not name the line of module-signing-key: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := p.PackageList[0].Source.Kernel.Signing
+			if s == nil || !filepath.IsAbs(s.File) || len(s.CertSHA256) != 64 || s.Subject != subject && tc.name != "absolute" && tc.name != "environment" {
+				t.Errorf("signing %+v", s)
+			}
+		})
 	}
 }

@@ -16,6 +16,7 @@ PKGS=(
 	grub-common grub-pc-bin grub-efi-amd64-bin     # grub-mkimage (modules come from the archive's packages)
 	qemu-system-x86 qemu-system-arm ovmf qemu-efi-aarch64  # stx-build boot: amd64 BIOS/UEFI, arm64 UEFI
 	gpg                            # signing SHA256SUMS (tests use a throwaway key)
+	kmod                           # modinfo: the kernel e2e test reads module signatures
 )
 
 missing=()

@@ -32,6 +32,10 @@ type Kernel struct {
 	BaseFile string
 	// Fragments are host paths of config fragments, merged in order.
 	Fragments []string
+	// SigningKey is a host path of a PEM file with an RSA private key and
+	// its certificate: modules are signed with it (CONFIG_MODULE_SIG_ALL).
+	// Empty: module signing is off.
+	SigningKey string
 	// BuildDepends is a Build-Depends value (manifests.KernelBuildDepends):
 	// installed through the build-dep layer like any package's.
 	BuildDepends string
@@ -60,6 +64,9 @@ func kernelArch(arch, hostArch string) (karch, cross string, err error) {
 	}
 	return karch, cross, nil
 }
+
+// signingKeyPath is where the build sees a configured module signing key.
+const signingKeyPath = "/stx/signing/key.pem"
 
 // kernelScript is the configure-and-package step, run as the build user
 // with no network in /build/<srcDir>. SOURCE_DATE_EPOCH is the mtime of
@@ -100,10 +107,22 @@ func kernelScript(k *Kernel, req Request, hostArch string, jobs int) (string, er
 		}
 		add(`scripts/kconfig/merge_config.sh -m .config %s`, strings.Join(frags, " "))
 	}
-	// Module signing needs a key made at build time (never reproducible);
-	// the release string comes only from LOCALVERSION.
-	add(`scripts/config --disable MODULE_SIG --disable MODULE_SIG_ALL --set-str MODULE_SIG_KEY '' --set-str SYSTEM_TRUSTED_KEYS '' --set-str SYSTEM_REVOCATION_KEYS '' --set-str LOCALVERSION '' --disable LOCALVERSION_AUTO --disable IKHEADERS`)
+	// Without a configured key module signing is off: kbuild would make a
+	// key at build time, and no two builds would be the same. With one,
+	// every module is signed with it (RSA: the same signature every time)
+	// and its certificate is built in. The release string comes only from
+	// LOCALVERSION.
+	if k.SigningKey != "" {
+		add(`scripts/config --enable MODULE_SIG --enable MODULE_SIG_ALL --disable MODULE_SIG_FORCE --enable MODULE_SIG_SHA256 --enable CRYPTO_RSA --set-str MODULE_SIG_KEY %s`, signingKeyPath)
+	} else {
+		add(`scripts/config --disable MODULE_SIG --disable MODULE_SIG_ALL --set-str MODULE_SIG_KEY ''`)
+	}
+	add(`scripts/config --set-str SYSTEM_TRUSTED_KEYS '' --set-str SYSTEM_REVOCATION_KEYS '' --set-str LOCALVERSION '' --disable LOCALVERSION_AUTO --disable IKHEADERS`)
 	add(`%s olddefconfig`, mk)
+	if k.SigningKey != "" {
+		add(`grep -qx 'CONFIG_MODULE_SIG_ALL=y' .config || { echo "stx-build: a module signing key is configured, but the kernel config has no module signing (CONFIG_MODULE_SIG_ALL) after olddefconfig: it needs CONFIG_MODULES=y" >&2; exit 1; }`)
+		add(`echo "stx-build: modules are signed with $(sed -n 's/^CONFIG_MODULE_SIG_HASH=//p' .config) and the configured key"`)
+	}
 	add(`release=$(%s -s kernelrelease)`, mk)
 	add(`if [ "$release" != %s ]; then echo "stx-build: kernel release is $release, the manifest says %s (version and localversion)" >&2; exit 1; fi`, shellQuote(k.Release), k.Release)
 	// builddeb lists DEBIAN/md5sums in readdir order, which differs
@@ -220,17 +239,27 @@ func (b *Builder) buildKernelIn(ctx context.Context, slot *ramdisk.Slot, req Req
 	}
 	fmt.Fprintf(log, "stx-build: kernel build script:\n%s", sh)
 	env := append(baseEnv(0), "HOME=/nonexistent", "USER="+rootfs.BuildUser, "LOGNAME="+rootfs.BuildUser)
+	mounts = []runner.Mount{
+		{Source: buildDir, Target: "/build"},
+		{Source: kconf, Target: "/stx/kconfig", ReadOnly: true},
+	}
+	if k.SigningKey != "" {
+		// A copy only the build user can read, outside the build tree (so
+		// no package picks it up), gone with the slot.
+		dir, err := privateCopy(k.SigningKey, filepath.Join(slot.Dir, "signing"), filepath.Base(signingKeyPath))
+		if err != nil {
+			return nil, fail("bindeb-pkg", fmt.Errorf("module signing key: %w", err))
+		}
+		mounts = append(mounts, runner.Mount{Source: dir, Target: filepath.Dir(signingKeyPath), ReadOnly: true})
+	}
 	err = b.Runner.Run(ctx, &runner.Spec{
 		Layers: []string{layer, b.Base.Dir},
 		Upper:  filepath.Join(slot.Dir, "root"),
-		Mounts: []runner.Mount{
-			{Source: buildDir, Target: "/build"},
-			{Source: kconf, Target: "/stx/kconfig", ReadOnly: true},
-		},
-		Args: []string{"/bin/sh", "-ec", sh},
-		Env:  env,
-		Dir:  "/build/" + srcDir,
-		UID:  rootfs.BuildUID, GID: rootfs.BuildGID,
+		Mounts: mounts,
+		Args:   []string{"/bin/sh", "-ec", sh},
+		Env:    env,
+		Dir:    "/build/" + srcDir,
+		UID:    rootfs.BuildUID, GID: rootfs.BuildGID,
 		Stdout: log, Stderr: log,
 	})
 	if err != nil {
@@ -244,4 +273,21 @@ func (b *Builder) buildKernelIn(ctx context.Context, slot *ramdisk.Slot, req Req
 		return nil, fail("collect", err)
 	}
 	return files, nil
+}
+
+// privateCopy copies file into a new directory dir as name, both owned by
+// the build user and closed to everyone else.
+func privateCopy(file, dir, name string) (string, error) {
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return "", err
+	}
+	if err := copyFile(file, filepath.Join(dir, name), 0o400); err != nil {
+		return "", err
+	}
+	for _, p := range []string{dir, filepath.Join(dir, name)} {
+		if err := os.Chown(p, rootfs.BuildUID, rootfs.BuildGID); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
 }

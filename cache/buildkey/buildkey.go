@@ -248,6 +248,11 @@ func packageInputs(pr *workspace.Prepared, h *filehash.Hasher) (*static, error) 
 		// are hashed here, wherever they are.
 		add(cache.KindSource, "kernel.tarball", "sha256 "+strings.ToLower(k.Tarball.SHA256))
 		add(cache.KindManifest, "kernel.localversion", k.LocalVersion)
+		if k.Signing != nil {
+			// The key pair, by its certificate: the path is the machine's
+			// business, and nothing derived from the private key is kept.
+			add(cache.KindSource, "kernel.module-signing-key", "x509 sha256 "+k.Signing.CertSHA256)
+		}
 		archs := make([]string, 0, len(k.Config))
 		for a := range k.Config {
 			archs = append(archs, a)

@@ -3,6 +3,7 @@ package buildkey
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stx-build/stx-build/cache"
@@ -55,6 +56,50 @@ func TestDSCSourceInputs(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("inputs lack %+v: %+v", w, a)
+		}
+	}
+}
+
+// A kernel's module signing key is an input by its certificate: another
+// key rebuilds the kernel, the same key from another path does not, and
+// nothing in the inputs comes from the private key or the path.
+func TestKernelSigningKeyInputs(t *testing.T) {
+	inputs := func(t *testing.T, signing *manifests.SigningKey) []cache.Input {
+		dir := t.TempDir()
+		pr := &workspace.Prepared{
+			Package: &manifests.Package{Name: "linux", Dir: dir, Source: manifests.Source{Kernel: &manifests.KernelSource{
+				Version: "6.1.192-1stx1", LocalVersion: "-stx",
+				Tarball: manifests.KernelTarball{File: "linux.tar.xz", SHA256: "4d415b3d364834fd818270e88813e90323bbfce4f519a0e6bd4940ddcd7df693"},
+				Config:  map[string]manifests.KernelConfig{"amd64": {Base: "tinyconfig"}},
+				Signing: signing,
+			}}},
+			Fetched: &sources.Fetched{Kind: sources.KindLocal, Dir: dir},
+			Source:  graph.Source{Name: "linux", Version: "6.1.192-1stx1"},
+		}
+		s, err := packageInputs(pr, filehash.New(""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cache.SortInputs(s.inputs)
+		return s.inputs
+	}
+	const certA, certB = "aaaa000000000000000000000000000000000000000000000000000000000000", "bbbb000000000000000000000000000000000000000000000000000000000000"
+	none := inputs(t, nil)
+	a := inputs(t, &manifests.SigningKey{File: "/secrets/one/key.pem", CertSHA256: certA})
+	a2 := inputs(t, &manifests.SigningKey{File: "/elsewhere/key.pem", CertSHA256: certA})
+	b := inputs(t, &manifests.SigningKey{File: "/secrets/one/key.pem", CertSHA256: certB})
+	if d := cache.Diff(a, a2); len(d) != 0 {
+		t.Errorf("same key from another path: %v", d)
+	}
+	if d := cache.Diff(a, b); len(d) != 1 || d[0].Name != "kernel.module-signing-key" {
+		t.Errorf("another key: %v", d)
+	}
+	if d := cache.Diff(none, a); len(d) != 1 || d[0].Name != "kernel.module-signing-key" {
+		t.Errorf("signing turned on: %v", d)
+	}
+	for _, in := range a {
+		if strings.Contains(in.Value, "/secrets") || strings.Contains(in.Name, "/secrets") {
+			t.Errorf("the key's path is an input: %+v", in)
 		}
 	}
 }
