@@ -255,9 +255,9 @@ func signKernel(t *testing.T, project string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := regexp.MustCompile(`(?m)^(\s+)localversion: (\S+)$`).ReplaceAllString(string(data), "${1}localversion: ${2}\n${1}module-signing-key: ${STX_E2E_MODULE_SIGNING_KEY}")
+	s := regexp.MustCompile(`(?m)^(\s+)localversion: (\S+)$`).ReplaceAllString(string(data), "${1}localversion: ${2}\n${1}module-signing-key: $${STX_E2E_MODULE_SIGNING_KEY}")
 	s = strings.ReplaceAll(s, "kernel/qemu.config]", "kernel/qemu.config, module.config]")
-	if !strings.Contains(s, "module-signing-key") || strings.Count(s, "module.config]") != 2 {
+	if !strings.Contains(s, "module-signing-key: ${STX_E2E_MODULE_SIGNING_KEY}\n") || strings.Count(s, "module.config]") != 2 {
 		t.Fatalf("cannot turn module signing on in %s:\n%s", f, s)
 	}
 	if err := os.WriteFile(f, []byte(s), 0o644); err != nil {

@@ -108,6 +108,12 @@ func (d *document) given(field string) bool {
 	return d.set[field] && !d.bad[field]
 }
 
+// present reports whether field was written, even with no value.
+func (d *document) present(field string) bool {
+	_, ok := d.pos[field]
+	return ok
+}
+
 // add records a problem at p.
 func (d *document) add(p position, field, msg string) {
 	d.bad[field] = true

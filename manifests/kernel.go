@@ -131,6 +131,9 @@ func validateKernelSource(pkg *Package, d *document) {
 	}
 	if k.ModuleSigningKey != "" {
 		k.Signing = checkSigningKey(d, pkg.Dir, k.ModuleSigningKey)
+	} else if d.present("source.kernel.module-signing-key") {
+		// Given but empty: a mistake (signing would silently be off).
+		d.errorf("source.kernel.module-signing-key", "must not be empty: name the key file, or leave the field out to build without module signing")
 	}
 	archs := make([]string, 0, len(k.Config))
 	for a := range k.Config {

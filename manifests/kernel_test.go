@@ -184,6 +184,8 @@ func TestKernelSigningKey(t *testing.T) {
 		{name: "absolute", value: abs},
 		{name: "environment", value: "${STX_TEST_SIGNING_KEY}"},
 		{name: "unset", value: "${STX_TEST_UNSET}/k.pem", want: "source.kernel.module-signing-key: environment variable STX_TEST_UNSET is not set"},
+		{name: "empty", value: "", want: "source.kernel.module-signing-key: must not be empty"},
+		{name: "empty string", value: `""`, want: "source.kernel.module-signing-key: must not be empty"},
 		{name: "missing", value: "keys/none.pem", want: `file "keys/none.pem" does not exist`},
 		{name: "no cert", value: "keys/signing.pem", file: key, want: "no PEM certificate"},
 		{name: "no key", value: "keys/signing.pem", file: cert, want: "no PEM private key"},
