@@ -49,8 +49,6 @@ type SigningKey struct {
 	// CertSHA256 is the SHA-256 of the certificate (DER): it names the key
 	// pair in build keys without saying anything about the private key.
 	CertSHA256 string
-	// Subject is the certificate's subject, as modinfo shows the signer.
-	Subject string
 }
 
 // KernelTarball names the kernel source tarball. Exactly one of File and URL.
@@ -190,7 +188,7 @@ func checkSigningKey(d *document, pkgDir, value string) *SigningKey {
 		return nil
 	}
 	sum := sha256.Sum256(cert.Raw)
-	return &SigningKey{File: path, CertSHA256: hex.EncodeToString(sum[:]), Subject: cert.Subject.String()}
+	return &SigningKey{File: path, CertSHA256: hex.EncodeToString(sum[:])}
 }
 
 // parseSigningKey checks that data holds one RSA private key and the
