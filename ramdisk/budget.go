@@ -14,11 +14,14 @@ import (
 // Budget is a RAM budget in bytes shared by all concurrent tmpfs slots.
 // Reservations never exceed the total and the amount in use never goes
 // below zero. A Budget is safe for concurrent use and may be shared by
-// several Managers.
+// several Managers. Once a Manager opens with it, it is also shared with
+// every other process's Manager on the same root: what they hold counts
+// against the total too.
 type Budget struct {
-	mu    sync.Mutex
-	total int64
-	inUse int64
+	mu     sync.Mutex
+	total  int64
+	inUse  int64   // reserved by this process
+	ledger *ledger // nil: this process only
 }
 
 // NewBudget returns a budget of total bytes (a total of 0 or less admits
@@ -88,7 +91,7 @@ func (b *Budget) Total() int64 {
 	return b.total
 }
 
-// InUse is the number of bytes reserved now.
+// InUse is the number of bytes this process has reserved now.
 func (b *Budget) InUse() int64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -100,7 +103,40 @@ func (b *Budget) InUse() int64 {
 func (b *Budget) Fits(n int64) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return n >= 0 && n <= b.total-b.inUse
+	if b.ledger == nil {
+		return n >= 0 && n <= b.total-b.inUse
+	}
+	fits := false
+	err := b.ledger.locked(func(others int64) error {
+		fits = n >= 0 && n <= b.total-b.inUse-others
+		return nil
+	})
+	return err == nil && fits
+}
+
+// Others is the number of bytes other processes on the same root have
+// reserved now (0 for a budget no Manager has opened with).
+func (b *Budget) Others() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ledger == nil {
+		return 0
+	}
+	var n int64
+	_ = b.ledger.locked(func(others int64) error { n = others; return nil })
+	return n
+}
+
+// share makes the budget count the reservations of the other runs in l.
+// A budget shared already keeps its first ledger.
+func (b *Budget) share(l *ledger) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ledger != nil {
+		return nil
+	}
+	b.ledger = l
+	return l.locked(func(int64) error { return l.write(b.inUse) })
 }
 
 // TryReserve reserves n bytes if they fit, and says whether it did. It never
@@ -108,11 +144,26 @@ func (b *Budget) Fits(n int64) bool {
 func (b *Budget) TryReserve(n int64) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if n < 0 || n > b.total-b.inUse {
-		return false
+	if b.ledger == nil {
+		if n < 0 || n > b.total-b.inUse {
+			return false
+		}
+		b.inUse += n
+		return true
 	}
-	b.inUse += n
-	return true
+	ok := false
+	err := b.ledger.locked(func(others int64) error {
+		if n < 0 || n > b.total-b.inUse-others {
+			return nil
+		}
+		if err := b.ledger.write(b.inUse + n); err != nil {
+			return err
+		}
+		b.inUse += n
+		ok = true
+		return nil
+	})
+	return err == nil && ok
 }
 
 // Release returns n bytes reserved earlier. Returning more than is in use
@@ -125,4 +176,9 @@ func (b *Budget) Release(n int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.inUse = max(b.inUse-n, 0)
+	if b.ledger != nil {
+		// A failed write leaves the file too high, which only makes the
+		// other runs more careful until this run ends.
+		_ = b.ledger.locked(func(int64) error { return b.ledger.write(b.inUse) })
+	}
 }

@@ -5,15 +5,30 @@
 //
 // # Layout
 //
-// A Manager owns one root directory, which must be on disk:
+// Managers share one root directory, which must be on disk; each open
+// Manager (one stx-build process, usually) is a run with a directory of its
+// own:
 //
-//	Root/lock          flock held while the Manager is open (one run per root)
-//	Root/tmpfs/<name>  a tmpfs mounted for one slot
-//	Root/disk/<name>   a plain directory for one slot
+//	Root/lock                       flock held shared by every open run
+//	Root/budget.lock                flock taken to reserve from the budget
+//	Root/runs/run-<id>/lock         flock held by the run while it is open
+//	Root/runs/run-<id>/reserved     bytes of tmpfs the run has reserved
+//	Root/runs/run-<id>/tmpfs/<name> a tmpfs mounted for one slot
+//	Root/runs/run-<id>/disk/<name>  a plain directory for one slot
 //
-// Names are the caller's (e.g. "hello_2.10-3_amd64"); nothing random is
-// added, so a crashed run leaves predictable paths that the next NewManager
-// unmounts and deletes.
+// Slot names are the caller's (e.g. "hello_2.10-3_amd64"). A run directory
+// whose lock is free belongs to a process that died: the next NewManager
+// unmounts what is mounted under it and deletes it.
+//
+// # Sharing the budget
+//
+// The RAM budget is shared by every process on the root: a reservation
+// succeeds only if it fits beside what this process and every other live
+// run have reserved, read from their "reserved" files under Root/budget.lock.
+// Each process computes its total from its own options (by default half of
+// MemAvailable when it starts), so the running builds of all processes
+// together stay within the smallest of their budgets plus what RAM the
+// earlier ones had already taken when a later one started.
 //
 // # Sizes
 //

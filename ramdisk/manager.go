@@ -46,9 +46,10 @@ type Options struct {
 	Log io.Writer
 }
 
-// Manager hands out slots under one root directory. It holds a lock on the
-// root while open, so two runs never share (or clean up) each other's slots.
-// A Manager is safe for concurrent use.
+// Manager hands out slots under one root directory, which any number of
+// processes may use at once: each open Manager is a run with its own
+// directory under the root (see the package doc), and the RAM budget counts
+// the tmpfs slots of all of them. A Manager is safe for concurrent use.
 type Manager struct {
 	root     string
 	tmpfsDir string
@@ -57,17 +58,20 @@ type Manager struct {
 	disable  bool
 	minSize  int64
 	interval time.Duration
-	lock     *os.File
+	lock     *os.File // Root/lock, held shared
+	runDir   string   // Root/runs/<id>: this run's slots
+	// runUnlock drops the run directory's lock.
+	runUnlock func()
 
 	mu     sync.Mutex
 	slots  map[string]*Slot // held (or being set up), by name
 	closed bool
 }
 
-// NewManager opens the root directory, takes its lock, and removes stale
-// slots left by a crashed earlier run: it unmounts every mount under Root
-// (found in /proc/self/mountinfo, deepest first, lazily if busy) and deletes
-// Root/tmpfs and Root/disk contents.
+// NewManager opens the root directory as one run among any others open on
+// it, and removes what crashed earlier runs left: the directories of runs
+// whose lock is free, after unmounting every mount under them (found in
+// /proc/self/mountinfo, deepest first, lazily if busy).
 func NewManager(opts Options) (*Manager, error) {
 	if opts.Root == "" {
 		return nil, errors.New("ramdisk: no root directory given")
@@ -94,8 +98,6 @@ func NewManager(opts Options) (*Manager, error) {
 	}
 	m := &Manager{
 		root:     root,
-		tmpfsDir: filepath.Join(root, "tmpfs"),
-		diskDir:  filepath.Join(root, "disk"),
 		budget:   opts.Budget,
 		disable:  opts.Disable,
 		minSize:  opts.MinTmpfsSize,
@@ -120,59 +122,24 @@ func NewManager(opts Options) (*Manager, error) {
 		}
 	}
 
-	lockPath := filepath.Join(root, "lock")
-	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("ramdisk: open lock: %w", err)
+	if err := m.openRun(opts.Log); err != nil {
+		m.unlock()
+		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("ramdisk: %s is in use by another stx-build run (lock %s held)", root, lockPath)
-		}
-		return nil, fmt.Errorf("ramdisk: lock %s: %w", lockPath, err)
-	}
-	m.lock = f
-
-	if err := m.cleanStale(opts.Log); err != nil {
+	l := &ledger{lock: filepath.Join(root, budgetLock), runs: filepath.Join(root, runsDirName), self: filepath.Base(m.runDir)}
+	if err := m.budget.share(l); err != nil {
 		m.unlock()
 		return nil, err
 	}
 	return m, nil
 }
 
-// cleanStale undoes what a crashed run left under the root.
-func (m *Manager) cleanStale(log io.Writer) error {
-	if log == nil {
-		log = io.Discard
-	}
-	err := unmountUnder(m.root, false, func(mi mountInfo) {
-		fmt.Fprintf(log, "ramdisk: unmounted stale %s at %s\n", mi.FSType, mi.Point)
-	})
-	if err != nil {
-		return fmt.Errorf("ramdisk: clean up stale mounts under %s: %w", m.root, err)
-	}
-	for _, dir := range []string{m.tmpfsDir, m.diskDir} {
-		names, err := readDirNames(dir)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("ramdisk: clean up %s: %w", dir, err)
-		}
-		for _, name := range names {
-			p := filepath.Join(dir, name)
-			fmt.Fprintf(log, "ramdisk: removing stale slot %s\n", p)
-			if err := removeTree(p); err != nil {
-				return fmt.Errorf("ramdisk: clean up stale slot: %w", err)
-			}
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("ramdisk: %w", err)
-		}
-	}
-	return nil
-}
-
 // Root is the manager's root directory (absolute, symlinks resolved).
 func (m *Manager) Root() string { return m.root }
+
+// RunDir is this run's directory under Root, where its slots are:
+// RunDir/tmpfs/<name> and RunDir/disk/<name>.
+func (m *Manager) RunDir() string { return m.runDir }
 
 // Budget is the RAM budget tmpfs slots reserve from.
 func (m *Manager) Budget() *Budget { return m.budget }
@@ -348,6 +315,14 @@ func (m *Manager) Close() error {
 func (m *Manager) unlock() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.runUnlock != nil {
+		if m.runDir != "" {
+			// Nothing is mounted here any more: the slots are released.
+			_ = removeTree(m.runDir) // never crosses into a mount left behind
+		}
+		m.runUnlock()
+		m.runUnlock = nil
+	}
 	if m.lock != nil {
 		m.lock.Close() // closing the last descriptor drops the flock
 		m.lock = nil

@@ -60,263 +60,91 @@ func TestNewManagerErrors(t *testing.T) {
 	}
 }
 
-// Two runs must not share a root: the second would clean up the first's
-// slots.
-func TestNewManagerLocksRoot(t *testing.T) {
+// Runs share a root: each has its own directory, neither cleans up the
+// other's slots, and the budget counts the tmpfs slots of both.
+func TestManagersShareRoot(t *testing.T) {
+	needMount(t)
 	root := testRoot(t)
-	m1 := newManager(t, Options{Root: root, Disable: true})
-	if _, err := NewManager(Options{Root: root, Disable: true}); err == nil || !strings.Contains(err.Error(), "in use by another") {
-		t.Fatalf("second NewManager: err = %v", err)
+	ctx := context.Background()
+	m1 := newManager(t, Options{Root: root, Budget: NewBudget(10 * MiB)})
+	m2 := newManager(t, Options{Root: root, Budget: NewBudget(10 * MiB)})
+	if m1.RunDir() == m2.RunDir() || filepath.Dir(m1.RunDir()) != filepath.Join(m1.Root(), "runs") {
+		t.Fatalf("run directories %s and %s", m1.RunDir(), m2.RunDir())
+	}
+	a, err := m1.Acquire(ctx, Request{Name: "same", Size: 5 * MiB}) // pads to 7 MiB
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.OnTmpfs || a.Dir != filepath.Join(m1.RunDir(), "tmpfs", "same") {
+		t.Fatalf("first slot: tmpfs %v at %s", a.OnTmpfs, a.Dir)
+	}
+	if got := m2.Budget().Others(); got != 7*MiB {
+		t.Errorf("m2 sees %d bytes reserved by others, want %d", got, 7*MiB)
+	}
+	if m2.Fits(5 * MiB) {
+		t.Error("m2.Fits(5 MiB) with 7 of 10 MiB held by m1")
+	}
+	// The same slot name in another run; the budget sends it to disk.
+	b, err := m2.Acquire(ctx, Request{Name: "same", Size: 5 * MiB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.OnTmpfs || b.Dir != filepath.Join(m2.RunDir(), "disk", "same") {
+		t.Errorf("second slot: tmpfs %v at %s, want disk in its own run", b.OnTmpfs, b.Dir)
+	}
+	// A third run opening meanwhile leaves both alone.
+	m3 := newManager(t, Options{Root: root, Budget: NewBudget(10 * MiB)})
+	if !exists(a.Dir) || !exists(b.Dir) || !slices.Contains(mountPoints(t, root), a.Dir) {
+		t.Error("a new run cleaned up a live run's slots")
+	}
+	if err := a.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if !m2.Fits(5*MiB) || m3.Budget().Others() != 0 {
+		t.Errorf("after release: fits %v, others %d", m2.Fits(5*MiB), m3.Budget().Others())
 	}
 	if err := m1.Close(); err != nil {
 		t.Fatal(err)
 	}
-	m2, err := NewManager(Options{Root: root, Disable: true})
-	if err != nil {
-		t.Fatalf("after Close: %v", err)
+	if exists(m1.RunDir()) {
+		t.Errorf("closed run's directory %s left", m1.RunDir())
 	}
-	m2.Close()
-	if _, err := m1.Acquire(context.Background(), Request{Name: "late"}); err == nil {
+	if _, err := m1.Acquire(ctx, Request{Name: "late"}); err == nil {
 		t.Error("Acquire on a closed manager succeeded")
 	}
 }
 
-func TestAcquireNames(t *testing.T) {
-	m := newManager(t, Options{Disable: true})
-	tests := []struct {
-		name string
-		ok   bool
-	}{
-		{"hello_2.10-3_amd64", true},
-		{"stx-tools_1:1.0~rc1+b2_arm64", true},
-		{"", false},
-		{".", false},
-		{"..", false},
-		{"a/b", false},
-		{"a b", false},
-		{"a\\b", false},
-		{"tab\there", false},
-		{strings.Repeat("x", 201), false},
-	}
-	for _, tt := range tests {
-		s, err := m.Acquire(context.Background(), Request{Name: tt.name, Size: MiB})
-		if (err == nil) != tt.ok {
-			t.Errorf("Acquire(%q): err = %v, want ok=%v", tt.name, err, tt.ok)
-		}
-		if err == nil {
-			if filepath.Base(s.Dir) != tt.name {
-				t.Errorf("Acquire(%q).Dir = %s", tt.name, s.Dir)
-			}
-			s.Release()
-		}
-	}
-	if _, err := m.Acquire(context.Background(), Request{Name: "neg", Size: -1}); err == nil {
-		t.Error("negative size accepted")
-	}
-}
-
-// Placement follows the budget; without mounting (Disable, or r.Disk) it
-// needs no privileges.
-func TestAcquirePlacement(t *testing.T) {
-	type acq struct {
-		name      string
-		size      int64
-		disk      bool
-		release   []string // released before this acquisition
-		wantTmpfs bool
-		wantSize  int64
-	}
-	tests := []struct {
-		name    string
-		mount   bool
-		budget  int64
-		disable bool
-		steps   []acq
-	}{
-		{"budget", true, 10 * MiB, false, []acq{
-			{name: "a", size: MiB, wantTmpfs: true, wantSize: 2 * MiB},      // 1.25 MiB rounds up
-			{name: "b", size: 4 * MiB, wantTmpfs: true, wantSize: 5 * MiB},  // 7 of 10 in use
-			{name: "c", size: 4 * MiB, wantTmpfs: false, wantSize: 4 * MiB}, // 5 more do not fit
-			{name: "d", size: MiB, disk: true, wantSize: MiB},               // forced to disk
-			{name: "e", size: 0, wantSize: DefaultSize},                     // unknown: 2 GiB, disk
-			{name: "f", size: 2 * MiB, wantTmpfs: true, wantSize: 3 * MiB},  // exactly fills 10
-			{name: "g", size: 4 * MiB, release: []string{"b"}, wantTmpfs: true, wantSize: 5 * MiB},
-		}},
-		{"disabled", false, 10 * GiB, true, []acq{
-			{name: "a", size: MiB, wantSize: MiB},
-			{name: "b", size: 0, wantSize: DefaultSize},
-		}},
-		{"forced disk", false, 10 * GiB, false, []acq{
-			{name: "a", size: MiB, disk: true, wantSize: MiB},
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if tt.mount {
-				needMount(t)
-			}
-			m := newManager(t, Options{Budget: NewBudget(tt.budget), Disable: tt.disable})
-			held := map[string]*Slot{}
-			for _, st := range tt.steps {
-				for _, n := range st.release {
-					if err := held[n].Release(); err != nil {
-						t.Fatal(err)
-					}
-				}
-				fits := m.Fits(st.size)
-				s, err := m.Acquire(context.Background(), Request{Name: st.name, Size: st.size, Disk: st.disk})
-				if err != nil {
-					t.Fatalf("%s: %v", st.name, err)
-				}
-				held[st.name] = s
-				if s.OnTmpfs != st.wantTmpfs || s.Size != st.wantSize {
-					t.Errorf("%s: OnTmpfs=%v Size=%s, want %v %s", st.name, s.OnTmpfs, FormatSize(s.Size), st.wantTmpfs, FormatSize(st.wantSize))
-				}
-				if !st.disk && fits != s.OnTmpfs {
-					t.Errorf("%s: Fits = %v before an Acquire that chose tmpfs=%v", st.name, fits, s.OnTmpfs)
-				}
-				wantDir := filepath.Join(m.Root(), map[bool]string{true: "tmpfs", false: "disk"}[s.OnTmpfs], st.name)
-				if s.Dir != wantDir {
-					t.Errorf("%s: Dir = %s, want %s", st.name, s.Dir, wantDir)
-				}
-				mounted := slices.Contains(mountPoints(t, m.Root()), s.Dir)
-				if mounted != s.OnTmpfs {
-					t.Errorf("%s: mounted = %v, OnTmpfs = %v", st.name, mounted, s.OnTmpfs)
-				}
-				if u := m.Budget().InUse(); u < 0 || u > tt.budget {
-					t.Errorf("budget in use %d outside [0, %d]", u, tt.budget)
-				}
-			}
-			if _, err := m.Acquire(context.Background(), Request{Name: tt.steps[0].name}); err == nil || !strings.Contains(err.Error(), "already held") {
-				t.Errorf("duplicate name: err = %v", err)
-			}
-			released := 0
-			for _, st := range tt.steps {
-				released += len(st.release)
-			}
-			if got, want := len(m.Held()), len(held)-released; got != want {
-				t.Errorf("Held = %q, want %d slots", m.Held(), want)
-			}
-			if err := m.ReleaseAll(); err != nil {
-				t.Fatal(err)
-			}
-			if u := m.Budget().InUse(); u != 0 {
-				t.Errorf("budget in use after ReleaseAll: %d", u)
-			}
-			for n, s := range held {
-				if exists(s.Dir) {
-					t.Errorf("%s: %s still exists", n, s.Dir)
-				}
-			}
-			if ms := mountPoints(t, m.Root()); len(ms) > 0 {
-				t.Errorf("mounts left: %q", ms)
-			}
-		})
-	}
-}
-
-func TestAcquireMountError(t *testing.T) {
-	// What an unprivileged user gets, also when the tests run as root.
-	mount = func(string, string, string, uintptr, string) error { return syscall.EPERM }
-	defer func() { mount = syscall.Mount }()
-	m := newManager(t, Options{Budget: NewBudget(GiB), MinTmpfsSize: MinTmpfsSize})
-	_, err := m.Acquire(context.Background(), Request{Name: "x", Size: MiB})
-	want := fmt.Sprintf("ramdisk: mount tmpfs at %s (size 256.0 MiB): ", filepath.Join(m.Root(), "tmpfs", "x"))
-	if err == nil || !strings.HasPrefix(err.Error(), want) {
-		t.Fatalf("err = %v, want %q...", err, want)
-	}
-	if !errors.Is(err, syscall.EPERM) {
-		t.Errorf("err does not wrap EPERM: %v", err)
-	}
-	if u := m.Budget().InUse(); u != 0 {
-		t.Errorf("budget in use after a failed mount: %d", u)
-	}
-	if len(m.Held()) != 0 || exists(filepath.Join(m.Root(), "tmpfs", "x")) {
-		t.Error("failed Acquire left a slot behind")
-	}
-}
-
-func TestAcquireCanceled(t *testing.T) {
-	m := newManager(t, Options{Disable: true})
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := m.Acquire(ctx, Request{Name: "x"}); !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled", err)
-	}
-	if len(m.Held()) != 0 || exists(filepath.Join(m.Root(), "disk", "x")) {
-		t.Error("canceled Acquire left a slot behind")
-	}
-}
-
-// Release unmounts even a busy tmpfs (lazily), and is idempotent.
-func TestReleaseUnmounts(t *testing.T) {
+// A dead run's directory (its lock free) is cleaned up by the next run even
+// while other runs are open, and its reservation stops counting.
+func TestNewManagerCleansDeadRun(t *testing.T) {
 	needMount(t)
-	for _, busy := range []bool{false, true} {
-		t.Run(fmt.Sprintf("busy=%v", busy), func(t *testing.T) {
-			m := newManager(t, Options{Budget: NewBudget(GiB)})
-			s, err := m.Acquire(context.Background(), Request{Name: "hello_2.10-3_amd64", Size: MiB})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !s.OnTmpfs || !slices.Contains(mountPoints(t, m.Root()), s.Dir) {
-				t.Fatalf("not a tmpfs mount: %+v", s)
-			}
-			if busy {
-				f, err := os.Create(filepath.Join(s.Dir, "open"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer f.Close()
-			}
-			for i := range 2 {
-				if err := s.Release(); err != nil {
-					t.Fatalf("Release #%d: %v", i+1, err)
-				}
-			}
-			if ms := mountPoints(t, m.Root()); len(ms) > 0 {
-				t.Errorf("still mounted: %q", ms)
-			}
-			if exists(s.Dir) {
-				t.Errorf("%s still exists", s.Dir)
-			}
-			if u := m.Budget().InUse(); u != 0 {
-				t.Errorf("budget in use: %d", u)
-			}
-			if _, err := s.Usage(); err == nil {
-				t.Error("Usage after Release succeeded")
-			}
-		})
-	}
-}
-
-// A bind mount left inside a disk slot is unmounted, not emptied.
-func TestReleaseLeavesBindMountsAlone(t *testing.T) {
-	needMount(t)
-	m := newManager(t, Options{Disable: true})
-	host := t.TempDir()
-	precious := filepath.Join(host, "precious")
-	if err := os.WriteFile(precious, []byte("keep"), 0o644); err != nil {
+	root := testRoot(t)
+	live := newManager(t, Options{Root: root, Budget: NewBudget(10 * MiB)})
+	dead := filepath.Join(root, "runs", "run-dead")
+	slot := filepath.Join(dead, "tmpfs", "x")
+	if err := os.MkdirAll(slot, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s, err := m.Acquire(context.Background(), Request{Name: "bind"})
-	if err != nil {
+	if err := os.WriteFile(filepath.Join(dead, "reserved"), []byte("9437184\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mnt := filepath.Join(s.Dir, "sub", "host")
-	if err := os.MkdirAll(mnt, 0o755); err != nil {
+	if got := live.Budget().Others(); got != 0 {
+		t.Errorf("a dead run's reservation counts: %d", got)
+	}
+	if err := syscall.Mount("stx-build", slot, "tmpfs", 0, "size=1m"); err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Mount(host, mnt, "", syscall.MS_BIND, ""); err != nil {
-		t.Fatal(err)
+	t.Cleanup(func() { unmountUnder(dead, true, nil) })
+	var log bytes.Buffer
+	newManager(t, Options{Root: root, Budget: NewBudget(10 * MiB), Log: &log})
+	if exists(dead) || slices.Contains(mountPoints(t, root), slot) {
+		t.Errorf("dead run %s not cleaned up", dead)
 	}
-	if err := s.Release(); err != nil {
-		t.Fatal(err)
+	if !strings.Contains(log.String(), "unmounted stale tmpfs at "+slot) {
+		t.Errorf("log: %s", log.String())
 	}
-	if !exists(precious) {
-		t.Error("Release deleted a file through a bind mount")
-	}
-	if exists(s.Dir) {
-		t.Errorf("%s still exists", s.Dir)
+	if !exists(live.RunDir()) {
+		t.Error("the live run's directory was removed")
 	}
 }
 
@@ -371,12 +199,12 @@ func TestNewManagerCleansStaleSlots(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", want, log.String())
 		}
 	}
-	// The same name can be used again.
+	// The same name can be used again (in the run's own directory now).
 	s, err := m.Acquire(context.Background(), Request{Name: "hello_2.10-3_amd64", Size: MiB})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Dir != stale || !s.OnTmpfs {
+	if s.Dir != filepath.Join(m.RunDir(), "tmpfs", "hello_2.10-3_amd64") || !s.OnTmpfs {
 		t.Errorf("slot %+v", s)
 	}
 }

@@ -64,3 +64,16 @@ func TryPath(path string, how int) (unlock func(), ok bool) {
 	}
 	return func() { f.Close() }, true
 }
+
+// LockPathWait is LockPath, but calls waiting once, before it starts to
+// wait, when another holder has the lock: callers say in their progress
+// what they are waiting for.
+func LockPathWait(ctx context.Context, path string, how int, waiting func()) (unlock func(), err error) {
+	if unlock, ok := TryPath(path, how); ok {
+		return unlock, nil
+	}
+	if waiting != nil {
+		waiting()
+	}
+	return LockPath(ctx, path, how)
+}
