@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -37,12 +38,17 @@ type Options struct {
 	HostArch string
 	// Log receives progress lines (fetching, apt updates). Default: discard.
 	Log io.Writer
+	// SourceDateEpoch fixes the epoch of the images and ISOs built.
+	// Default: $SOURCE_DATE_EPOCH, read once by Open (see
+	// Workspace.SourceDateEpoch).
+	SourceDateEpoch *time.Time
 }
 
 // Workspace is an opened project.
 type Workspace struct {
 	Project *manifests.Project
 	opts    Options
+	epoch   sourceDateEpoch
 
 	prepared []*Prepared
 	// graphInput is what Graph compiles when Prepare has not run: the
@@ -107,7 +113,11 @@ func Open(opts Options) (*Workspace, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Workspace{Project: p, opts: opts}, nil
+	epoch := readEpoch()
+	if opts.SourceDateEpoch != nil {
+		epoch = sourceDateEpoch{set: true, t: opts.SourceDateEpoch.UTC()}
+	}
+	return &Workspace{Project: p, opts: opts, epoch: epoch}, nil
 }
 
 // CacheDir returns the cache directory in use.
