@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/stx-build/stx-build/cache/filehash"
+	"github.com/stx-build/stx-build/internal/flock"
 )
 
 // Where things are under the stx-build cache directory (--cache-dir).
@@ -193,4 +196,25 @@ func (c *Cache) Where(ctx context.Context, key Key) string {
 		}
 	}
 	return ""
+}
+
+// claimsDir holds one lock file per key being built (Dir/.claims/<key>).
+const claimsDir = ".claims"
+
+// Claim takes the right to build key, for as long as the returned release
+// is not called: concurrent stx-build runs on one cache that need the same
+// build take turns, so the second restores what the first stored instead of
+// building it again. When another run holds the claim, waiting is called
+// once before Claim starts waiting (for a progress line). The lock is an
+// flock(2), so a claim dies with its process.
+func (c *Cache) Claim(ctx context.Context, key Key, waiting func()) (release func(), err error) {
+	dir := filepath.Join(c.local.Dir(), claimsDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("cache: claim %s: %w", key.Short(), err)
+	}
+	unlock, err := flock.LockPathWait(ctx, filepath.Join(dir, string(key)), flock.Exclusive, waiting)
+	if err != nil {
+		return nil, fmt.Errorf("cache: claim %s: %w", key.Short(), err)
+	}
+	return unlock, nil
 }

@@ -407,6 +407,11 @@ func (r *run) build(ctx context.Context, a scheduler.Assignment) error {
 	if j.arch != r.hostArch && !j.pr.Package.CrossBuildable() {
 		return fmt.Errorf("%s: build.cross is false, so %s needs an emulated (qemu-user) %s build, which stx-build cannot do yet", j.pr.Package.File, j.node.Name, j.arch)
 	}
+	release, err := r.claim(ctx, j)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if from, err := r.restore(ctx, j); err != nil || from != "" {
 		r.mu.Lock()
 		r.cached[a.Task] = from
@@ -575,6 +580,9 @@ func (r *run) ensureBase(ctx context.Context) (*rootfs.Base, error) {
 	}
 	st := r.ws.BaseStore()
 	st.Log = r.opts.Log
+	st.Waiting = func(key string) {
+		r.emit(report.Event{Kind: report.KindInfo, Message: fmt.Sprintf("base root: waiting for another stx-build run that is making %s", key[:12])})
+	}
 
 	r.emit(report.Event{Kind: report.KindInfo, Message: fmt.Sprintf("base root: %s %s (+%s)", spec.Suite, spec.Arch, strings.Join(spec.ForeignArchs, ","))})
 	t := time.Now()
@@ -711,6 +719,23 @@ func (r *run) restore(ctx context.Context, j *job) (string, error) {
 		return "", err
 	}
 	return got.From + ", key " + b.Key.Short(), nil
+}
+
+// claim takes the cache's claim on j's build key, so that another run on
+// the same cache that needs the same build waits for this one and restores
+// it (and this one waits for it, saying so). Without a cache there is
+// nothing to share.
+func (r *run) claim(ctx context.Context, j *job) (release func(), err error) {
+	if r.keys == nil {
+		return func() {}, nil
+	}
+	b, ok := r.keys.Build(j.node.Name, j.arch)
+	if !ok {
+		return func() {}, nil
+	}
+	return r.opts.Cache.Claim(ctx, b.Key, func() {
+		r.emit(report.Event{Kind: report.KindInfo, Message: fmt.Sprintf("%s %s: waiting for another stx-build run that is building it (key %s)", j.arch, j.node.Name, b.Key.Short())})
+	})
 }
 
 // markCached gives the tasks whose build the cache holds the cost of a

@@ -19,6 +19,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/stx-build/stx-build/internal/flock"
 )
 
 // BuildUID and BuildGID are the fixed ids of the unprivileged "builder"
@@ -81,6 +83,9 @@ type Store struct {
 	Dir string
 	// Log receives mmdebstrap's output; nil discards it.
 	Log io.Writer
+	// Waiting, if set, is called when another process is making the same
+	// base, before Ensure waits for it (for a progress line).
+	Waiting func(key string)
 }
 
 // Base is a made base root.
@@ -113,6 +118,20 @@ func (st *Store) Ensure(ctx context.Context, spec Spec, refresh bool) (*Base, er
 	key, final := b.Key, filepath.Dir(b.Dir)
 	if err := os.MkdirAll(st.Dir, 0o755); err != nil {
 		return nil, err
+	}
+	// One process makes a base; another that needs it meanwhile waits and
+	// then uses it.
+	unlock, err := flock.LockPathWait(ctx, final+".lock", flock.Exclusive, func() {
+		if st.Waiting != nil {
+			st.Waiting(key)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rootfs: base %s: %w", key[:12], err)
+	}
+	defer unlock()
+	if made, err := st.Find(ctx, spec); err == nil && !refresh {
+		return made, nil
 	}
 	tmp, err := os.MkdirTemp(st.Dir, ".tmp-"+key[:12]+"-")
 	if err != nil {
