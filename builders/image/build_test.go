@@ -292,20 +292,3 @@ func mustIndex(t *testing.T, dir string) v1.ImageIndex {
 	}
 	return idx
 }
-
-func TestParseReference(t *testing.T) {
-	for ref, scheme := range map[string]string{
-		"127.0.0.1:5000/a/b:1": "http",
-		"localhost:5000/a:1":   "http",
-		"registry.example/a:1": "https",
-		"ghcr.io/org/app:1.0":  "https",
-	} {
-		r, err := ParseReference(ref)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := r.Context().Registry.Scheme(); got != scheme {
-			t.Errorf("%s: scheme %s, want %s", ref, got, scheme)
-		}
-	}
-}

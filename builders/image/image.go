@@ -26,6 +26,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/stx-build/stx-build/layer"
 	"github.com/stx-build/stx-build/manifests"
 	"github.com/stx-build/stx-build/rootfs"
 )
@@ -227,7 +228,7 @@ type archImage struct {
 	arch     string
 	platform v1.Platform
 	image    v1.Image
-	layers   []*LayerFile
+	layers   []*layer.File
 	history  []string
 	epoch    time.Time
 	packages []Package
@@ -306,11 +307,11 @@ func (b *Builder) buildArch(ctx context.Context, chain []*manifests.Image, arch,
 			return nil, err
 		}
 		file := filepath.Join(work, fmt.Sprintf("layer%d.tar.gz", level))
-		var lf *LayerFile
+		var lf *layer.File
 		if prevDir == "" {
-			lf, err = WriteTreeLayer(root, file, epoch)
+			lf, err = layer.WriteTree(root, file, epoch)
 		} else {
-			lf, err = WriteDiffLayer(prevDir, root, file, epoch)
+			lf, err = layer.WriteDiff(prevDir, root, file, epoch)
 			if err == nil {
 				err = os.RemoveAll(prevDir)
 			}
@@ -318,13 +319,13 @@ func (b *Builder) buildArch(ctx context.Context, chain []*manifests.Image, arch,
 		if err != nil {
 			return nil, err
 		}
-		layer, err := lf.Layer()
+		l, err := lf.Layer()
 		if err != nil {
 			return nil, err
 		}
 		createdBy := historyLine(img, spec)
 		cfg = applyManifest(cfg, img)
-		if below, err = appendLayer(below, layer, platform, cfg, v1.History{CreatedBy: createdBy, Comment: "stx-build image " + img.Name}, epoch); err != nil {
+		if below, err = appendLayer(below, l, platform, cfg, v1.History{CreatedBy: createdBy, Comment: "stx-build image " + img.Name}, epoch); err != nil {
 			return nil, err
 		}
 		ai.layers = append(ai.layers, lf)

@@ -17,7 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/stx-build/stx-build/cache/oci"
+	"github.com/stx-build/stx-build/registry"
 )
 
 // LayoutTag is the tag (org.opencontainers.image.ref.name) of the image
@@ -194,19 +194,6 @@ func PlatformImage(idx v1.ImageIndex, arch string) (v1.Image, error) {
 	return nil, fmt.Errorf("image: no %s image in the index", want)
 }
 
-// ParseReference parses a push or tag reference; registries on loopback
-// are reached over plain HTTP.
-func ParseReference(ref string) (name.Reference, error) {
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		return nil, err
-	}
-	if oci.Loopback(r.Context().RegistryStr()) {
-		return name.ParseReference(ref, name.Insecure)
-	}
-	return r, nil
-}
-
 // Push uploads the image index in layout dir (and every image and SBOM in
 // it) to ref, with credentials from the standard Docker config
 // (authn.DefaultKeychain).
@@ -215,7 +202,7 @@ func Push(ctx context.Context, dir, ref string) (name.Digest, error) {
 	if err != nil {
 		return name.Digest{}, err
 	}
-	r, err := ParseReference(ref)
+	r, err := registry.ParseReference(ref)
 	if err != nil {
 		return name.Digest{}, fmt.Errorf("push: %w", err)
 	}

@@ -26,7 +26,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -41,6 +40,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/stx-build/stx-build/cache"
+	"github.com/stx-build/stx-build/registry"
 )
 
 // Media types and annotations of a cache entry.
@@ -84,11 +84,7 @@ type Remote struct {
 // New returns the remote for a repository reference without tag or digest,
 // e.g. "127.0.0.1:5000/stx/cache" or "registry.example.com/team/stx-cache".
 func New(ref string, opts Options) (*Remote, error) {
-	var nopts []name.Option
-	if opts.Insecure || Loopback(ref) {
-		nopts = append(nopts, name.Insecure)
-	}
-	repo, err := name.NewRepository(ref, append(nopts, name.StrictValidation)...)
+	repo, err := registry.ParseRepository(ref, opts.Insecure)
 	if err != nil {
 		return nil, fmt.Errorf("cache registry %q: want a repository (host/path, no tag or digest): %w", ref, err)
 	}
@@ -120,18 +116,9 @@ func Remotes(fromRefs []string, toRef string, opts Options) (from []cache.Remote
 }
 
 // Loopback reports whether ref's registry is this machine.
-func Loopback(ref string) bool {
-	host, _, _ := strings.Cut(ref, "/")
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.Trim(host, "[]")
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+//
+// Deprecated: use registry.Loopback.
+func Loopback(ref string) bool { return registry.Loopback(ref) }
 
 // String is the repository reference.
 func (r *Remote) String() string { return r.repo.String() }

@@ -13,7 +13,7 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/stx-build/stx-build/builders/image"
+	"github.com/stx-build/stx-build/layer"
 )
 
 // ExportBase returns root (a base root filesystem directory) as a
@@ -36,15 +36,15 @@ func ExportBase(root, dir, key, arch string, epoch time.Time) (BaseImage, error)
 	}
 	defer os.RemoveAll(tmp)
 	// Fast compression: the layer only travels to the workers.
-	lf, err := image.WriteTreeLayerLevel(root, filepath.Join(tmp, "layer.tar.gz"), epoch, gzip.BestSpeed)
+	lf, err := layer.WriteTree(root, filepath.Join(tmp, "layer.tar.gz"), epoch, layer.WithGzipLevel(gzip.BestSpeed))
 	if err != nil {
 		return BaseImage{}, fmt.Errorf("export base %s: %w", root, err)
 	}
-	layer, err := lf.Layer()
+	l, err := lf.Layer()
 	if err != nil {
 		return BaseImage{}, err
 	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
+	img, err := mutate.AppendLayers(empty.Image, l)
 	if err != nil {
 		return BaseImage{}, err
 	}

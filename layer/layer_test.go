@@ -1,4 +1,4 @@
-package image
+package layer
 
 import (
 	"archive/tar"
@@ -117,7 +117,7 @@ func names(es []entry) []string {
 	return out
 }
 
-func TestWriteTreeLayer(t *testing.T) {
+func TestWriteTree(t *testing.T) {
 	long := strings.Repeat("d", 60) + "/" + strings.Repeat("f", 80)
 	files := tree{
 		"usr/bin/tool":       "#!/bin/sh\n",
@@ -140,7 +140,7 @@ func TestWriteTreeLayer(t *testing.T) {
 		os.Chtimes(filepath.Join(root, "usr/bin/tool"), testEpoch.Add(time.Hour), testEpoch.Add(time.Hour+time.Millisecond))
 		os.Chtimes(filepath.Join(root, "etc/a.b"), testEpoch.Add(-time.Hour), testEpoch.Add(-time.Hour))
 		file := filepath.Join(t.TempDir(), fmt.Sprintf("layer%d.tar.gz", i))
-		lf, err := WriteTreeLayer(root, file, testEpoch)
+		lf, err := WriteTree(root, file, testEpoch)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -184,7 +184,7 @@ func TestWriteTreeLayer(t *testing.T) {
 }
 
 // Owners, devices, FIFOs and file capabilities need root to set up.
-func TestWriteTreeLayerSpecialFiles(t *testing.T) {
+func TestWriteTreeSpecialFiles(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (chown, mknod, security.capability)")
 	}
@@ -214,7 +214,7 @@ func TestWriteTreeLayerSpecialFiles(t *testing.T) {
 		defer syscall.Close(sock)
 	}
 	file := filepath.Join(t.TempDir(), "l.tar.gz")
-	if _, err := WriteTreeLayer(root, file, testEpoch); err != nil {
+	if _, err := WriteTree(root, file, testEpoch); err != nil {
 		t.Fatal(err)
 	}
 	byName := map[string]entry{}
@@ -238,7 +238,7 @@ func TestWriteTreeLayerSpecialFiles(t *testing.T) {
 	}
 }
 
-func TestDiffTrees(t *testing.T) {
+func TestDiff(t *testing.T) {
 	base := t.TempDir()
 	lower, upper := filepath.Join(base, "lower"), filepath.Join(base, "upper")
 	common := tree{
@@ -272,13 +272,13 @@ func TestDiffTrees(t *testing.T) {
 	// mtimes alone are no change
 	os.Chtimes(filepath.Join(upper, "etc/same"), testEpoch, testEpoch)
 
-	changes, err := DiffTrees(lower, upper)
+	changes, err := Diff(lower, upper)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []string
 	for _, c := range changes {
-		got = append(got, tarName(c))
+		got = append(got, c.TarName())
 	}
 	want := []string{"etc", "etc/.wh.gone", "etc/changed", "opt", "opt/.wh.app", "opt/other", "srv", "srv/replaced",
 		"usr", "usr/bin", "usr/bin/sh", "usr/local", "usr/local/new", "usr/local/new/file", "usr/share", "usr/share/keep"}
@@ -286,7 +286,7 @@ func TestDiffTrees(t *testing.T) {
 		t.Errorf("changes:\n got %q\nwant %q", got, want)
 	}
 	file := filepath.Join(base, "diff.tar.gz")
-	if _, err := WriteDiffLayer(lower, upper, file, testEpoch); err != nil {
+	if _, err := WriteDiff(lower, upper, file, testEpoch); err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range readLayer(t, file) {
@@ -299,33 +299,33 @@ func TestDiffTrees(t *testing.T) {
 	}
 }
 
-func TestRemovePaths(t *testing.T) {
-	outside := t.TempDir()
-	os.WriteFile(filepath.Join(outside, "precious"), []byte("host file"), 0o644)
+// The gzip level changes the compressed bytes, never the tar inside.
+func TestWithGzipLevel(t *testing.T) {
 	root := t.TempDir()
-	makeTree(t, root, tree{
-		"usr/share/man/man1/a.1":              "a",
-		"usr/share/doc/a/changelog.gz":        "c",
-		"usr/share/doc/a/copyright":           "c",
-		"usr/share/doc/b/changelog.Debian.gz": "c",
-		"usr/lib/x":                           "x",
-		"lib":                                 "->usr/lib",
-		"evil":                                "->" + outside,
-	}, nil)
-	removed, err := removePaths(root, []string{"/usr/share/man", "/usr/share/doc/*/changelog*", "/lib/x", "/evil/*", "/nothing/*"})
+	makeTree(t, root, tree{"usr/share/a": strings.Repeat("compressible ", 1000)}, nil)
+	dir := t.TempDir()
+	def, err := WriteTree(root, filepath.Join(dir, "default.tar.gz"), testEpoch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"usr/share/doc/a/changelog.gz", "usr/share/doc/b/changelog.Debian.gz", "usr/share/man"}
-	if !reflect.DeepEqual(removed, want) {
-		t.Errorf("removed %q, want %q", removed, want)
+	fast, err := WriteTree(root, filepath.Join(dir, "fast.tar.gz"), testEpoch, WithGzipLevel(gzip.BestSpeed))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, keep := range []string{"usr/share/doc/a/copyright", "usr/lib/x"} {
-		if _, err := os.Stat(filepath.Join(root, keep)); err != nil {
-			t.Errorf("%s removed: %v", keep, err)
-		}
+	if def.DiffID != fast.DiffID || def.TarSize != fast.TarSize {
+		t.Errorf("tar differs with the gzip level: %v %v", def.DiffID, fast.DiffID)
 	}
-	if _, err := os.Stat(filepath.Join(outside, "precious")); err != nil {
-		t.Errorf("a pattern through a symlink removed a file outside the root: %v", err)
+	if def.Digest == fast.Digest {
+		t.Errorf("gzip level %d gives the default's bytes", gzip.BestSpeed)
+	}
+	if !reflect.DeepEqual(readLayer(t, def.Path), readLayer(t, fast.Path)) {
+		t.Errorf("entries differ with the gzip level")
+	}
+	bad := filepath.Join(dir, "bad.tar.gz")
+	if _, err := WriteTree(root, bad, testEpoch, WithGzipLevel(42)); err == nil {
+		t.Errorf("gzip level 42 accepted")
+	}
+	if _, err := os.Stat(bad); !os.IsNotExist(err) {
+		t.Errorf("failed write left %s: %v", bad, err)
 	}
 }

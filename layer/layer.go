@@ -1,4 +1,9 @@
-package image
+// Package layer writes deterministic OCI image layers (gzip-compressed
+// tar archives) from directory trees: the same tree and epoch give the
+// same bytes, whatever the order the files were made in. A layer holds a
+// whole tree (WriteTree) or the changes from one tree to another, with
+// whiteouts (WriteDiff).
+package layer
 
 import (
 	"archive/tar"
@@ -22,10 +27,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// GzipLevel is the fixed compression level of every layer: the digest
-// depends on it, so it never changes silently.
-const GzipLevel = 6
-
 // keptXattrs are the extended attributes carried into layers (as PAX
 // SCHILY.xattr records). File capabilities matter at run time (ping,
 // for example); others (security.selinux, trusted.*, user.*) describe
@@ -36,16 +37,16 @@ var keptXattrs = []string{"security.capability"}
 // "Whiteouts").
 const whiteoutPrefix = ".wh."
 
-// change is one entry of a layer: a path in the root (relative, slash
+// Change is one entry of a layer: a path in the root (relative, slash
 // separated) or a whiteout for a path removed from the layers below.
-type change struct {
-	name     string
-	whiteout bool
+type Change struct {
+	Name     string
+	Whiteout bool
 }
 
-// LayerFile is a layer written to disk as tar+gzip, with both digests
+// File is a layer written to disk as tar+gzip, with both digests
 // computed while writing.
-type LayerFile struct {
+type File struct {
 	Path string
 	// Digest is the sha256 of the compressed file, DiffID that of the tar.
 	Digest, DiffID v1.Hash
@@ -56,13 +57,13 @@ type LayerFile struct {
 }
 
 // Layer returns the file as a v1.Layer (OCI media type).
-func (lf *LayerFile) Layer() (v1.Layer, error) {
+func (lf *File) Layer() (v1.Layer, error) {
 	return partial.CompressedToLayer(&compressedFile{lf})
 }
 
 // compressedFile is the minimal core partial.CompressedToLayer needs; its
 // DiffID method spares the extender from decompressing the file again.
-type compressedFile struct{ lf *LayerFile }
+type compressedFile struct{ lf *File }
 
 func (c *compressedFile) Digest() (v1.Hash, error)            { return c.lf.Digest, nil }
 func (c *compressedFile) DiffID() (v1.Hash, error)            { return c.lf.DiffID, nil }
@@ -70,24 +71,18 @@ func (c *compressedFile) Size() (int64, error)                { return c.lf.Size
 func (c *compressedFile) MediaType() (types.MediaType, error) { return types.OCILayer, nil }
 func (c *compressedFile) Compressed() (io.ReadCloser, error)  { return os.Open(c.lf.Path) }
 
-// WriteTreeLayer writes every path under root (not root itself) as one
-// layer to file.
-func WriteTreeLayer(root, file string, epoch time.Time) (*LayerFile, error) {
-	return WriteTreeLayerLevel(root, file, epoch, GzipLevel)
-}
-
-// WriteTreeLayerLevel is WriteTreeLayer with another gzip level (e.g.
-// gzip.BestSpeed for a layer that only travels to a build worker).
-func WriteTreeLayerLevel(root, file string, epoch time.Time, level int) (*LayerFile, error) {
+// WriteTree writes every path under root (not root itself) as one layer
+// to file, which must not exist.
+func WriteTree(root, file string, epoch time.Time, opts ...Option) (*File, error) {
 	names, err := listTree(root)
 	if err != nil {
 		return nil, err
 	}
-	changes := make([]change, len(names))
+	changes := make([]Change, len(names))
 	for i, n := range names {
-		changes[i] = change{name: n}
+		changes[i] = Change{Name: n}
 	}
-	return writeLayer(root, changes, file, epoch, level)
+	return write(root, changes, file, epoch, newOptions(opts))
 }
 
 // listTree returns the relative paths under root, sorted.
@@ -108,13 +103,13 @@ func listTree(root string) ([]string, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("image: list %s: %w", root, err)
+		return nil, fmt.Errorf("layer: list %s: %w", root, err)
 	}
 	sort.Strings(names)
 	return names, nil
 }
 
-// writeLayer writes changes (entries of root and whiteouts), in lexical
+// write writes changes (entries of root and whiteouts), in lexical
 // order of their tar names, as a gzip-compressed tar to file:
 //   - mtimes clamped to epoch (and whole seconds), no atime/ctime;
 //   - numeric uid/gid and mode bits kept, user and group names empty;
@@ -122,12 +117,13 @@ func listTree(root string) ([]string, error) {
 //     hard links to the first (by device and inode);
 //   - kept xattrs as PAX records; devices and FIFOs as such; sockets are
 //     left out (they cannot be archived);
-//   - gzip with a fixed level and an empty header (no name, no mtime).
-func writeLayer(root string, changes []change, file string, epoch time.Time, level int) (_ *LayerFile, err error) {
-	sort.Slice(changes, func(i, j int) bool { return tarName(changes[i]) < tarName(changes[j]) })
+//   - gzip at the options' level and with an empty header (no name, no
+//     mtime).
+func write(root string, changes []Change, file string, epoch time.Time, o options) (_ *File, err error) {
+	sort.Slice(changes, func(i, j int) bool { return changes[i].TarName() < changes[j].TarName() })
 	f, err := os.OpenFile(file, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("image: layer: %w", err)
+		return nil, fmt.Errorf("layer: %w", err)
 	}
 	defer func() {
 		if cerr := f.Close(); err == nil && cerr != nil {
@@ -139,7 +135,7 @@ func writeLayer(root string, changes []change, file string, epoch time.Time, lev
 	}()
 	compressedHash, tarHash := sha256.New(), sha256.New()
 	compressed := &countWriter{w: io.MultiWriter(f, compressedHash)}
-	gz, err := gzip.NewWriterLevel(compressed, level)
+	gz, err := gzip.NewWriterLevel(compressed, o.gzipLevel)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +159,7 @@ func writeLayer(root string, changes []change, file string, epoch time.Time, lev
 	if err := gz.Close(); err != nil {
 		return nil, err
 	}
-	return &LayerFile{
+	return &File{
 		Path:    file,
 		Digest:  v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", compressedHash.Sum(nil))},
 		DiffID:  v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", tarHash.Sum(nil))},
@@ -173,36 +169,36 @@ func writeLayer(root string, changes []change, file string, epoch time.Time, lev
 	}, nil
 }
 
-// tarName is a change's name in the archive (directories get a trailing
+// TarName is the change's name in the archive (directories get a trailing
 // slash only when written, so sorting uses the plain path).
-func tarName(c change) string {
-	if c.whiteout {
-		dir, base := path.Split(c.name)
+func (c Change) TarName() string {
+	if c.Whiteout {
+		dir, base := path.Split(c.Name)
 		return dir + whiteoutPrefix + base
 	}
-	return c.name
+	return c.Name
 }
 
-func writeEntry(tw *tar.Writer, root string, c change, epoch time.Time, links map[[2]uint64]string) (bool, error) {
-	if c.whiteout {
-		hdr := &tar.Header{Name: tarName(c), Typeflag: tar.TypeReg, Mode: 0o644, ModTime: epoch, Format: tar.FormatPAX}
+func writeEntry(tw *tar.Writer, root string, c Change, epoch time.Time, links map[[2]uint64]string) (bool, error) {
+	if c.Whiteout {
+		hdr := &tar.Header{Name: c.TarName(), Typeflag: tar.TypeReg, Mode: 0o644, ModTime: epoch, Format: tar.FormatPAX}
 		return true, tw.WriteHeader(hdr)
 	}
-	full := filepath.Join(root, filepath.FromSlash(c.name))
+	full := filepath.Join(root, filepath.FromSlash(c.Name))
 	fi, err := os.Lstat(full)
 	if err != nil {
-		return false, fmt.Errorf("image: layer: %w", err)
+		return false, fmt.Errorf("layer: %w", err)
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
-		return false, fmt.Errorf("image: layer: %s: no stat data", full)
+		return false, fmt.Errorf("layer: %s: no stat data", full)
 	}
 	mtime := fi.ModTime().Truncate(time.Second)
 	if mtime.After(epoch) {
 		mtime = epoch
 	}
 	hdr := &tar.Header{
-		Name:    c.name,
+		Name:    c.Name,
 		Mode:    tarMode(fi.Mode()),
 		Uid:     int(st.Uid),
 		Gid:     int(st.Gid),
@@ -224,18 +220,18 @@ func writeEntry(tw *tar.Writer, root string, c change, epoch time.Time, links ma
 			return true, tw.WriteHeader(hdr)
 		}
 		if st.Nlink > 1 {
-			links[id] = c.name
+			links[id] = c.Name
 		}
 		hdr.Typeflag = tar.TypeReg
 		hdr.Size = fi.Size()
 		if content, err = os.Open(full); err != nil {
-			return false, fmt.Errorf("image: layer: %w", err)
+			return false, fmt.Errorf("layer: %w", err)
 		}
 		defer content.Close()
 	case m&fs.ModeSymlink != 0:
 		hdr.Typeflag = tar.TypeSymlink
 		if hdr.Linkname, err = os.Readlink(full); err != nil {
-			return false, fmt.Errorf("image: layer: %w", err)
+			return false, fmt.Errorf("layer: %w", err)
 		}
 	case m&fs.ModeDevice != 0:
 		hdr.Typeflag = tar.TypeBlock
@@ -258,15 +254,15 @@ func writeEntry(tw *tar.Writer, root string, c change, epoch time.Time, links ma
 		}
 	}
 	if err := tw.WriteHeader(hdr); err != nil {
-		return false, fmt.Errorf("image: layer: %s: %w", c.name, err)
+		return false, fmt.Errorf("layer: %s: %w", c.Name, err)
 	}
 	if content != nil {
 		n, err := io.Copy(tw, content)
 		if err != nil {
-			return false, fmt.Errorf("image: layer: %s: %w", c.name, err)
+			return false, fmt.Errorf("layer: %s: %w", c.Name, err)
 		}
 		if n != hdr.Size {
-			return false, fmt.Errorf("image: layer: %s changed while being archived", c.name)
+			return false, fmt.Errorf("layer: %s changed while being archived", c.Name)
 		}
 	}
 	return true, nil
@@ -304,7 +300,7 @@ func readXattrs(p string) (map[string]string, error) {
 				break
 			}
 			if err != nil {
-				return nil, fmt.Errorf("image: xattr %s of %s: %w", name, p, err)
+				return nil, fmt.Errorf("layer: xattr %s of %s: %w", name, p, err)
 			}
 			if out == nil {
 				out = map[string]string{}
@@ -327,14 +323,14 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// DiffTrees returns the changes that turn the tree lower into the tree
+// Diff returns the changes that turn the tree lower into the tree
 // upper, as a layer on top of lower's layers: paths of upper that are new
 // or differ (type, mode, owner, content, link target, device, kept
 // xattrs; mtimes are ignored, as the two trees may have different
 // epochs), the directories above them (so the layer carries their
 // metadata), and whiteouts for paths of lower that upper lacks (only the
 // topmost removed path of a removed subtree).
-func DiffTrees(lower, upper string) ([]change, error) {
+func Diff(lower, upper string) ([]Change, error) {
 	lowerNames, err := listTree(lower)
 	if err != nil {
 		return nil, err
@@ -369,7 +365,7 @@ func DiffTrees(lower, upper string) ([]change, error) {
 			addParents(n)
 		}
 	}
-	var changes []change
+	var changes []Change
 	for _, n := range lowerNames {
 		if inUpper[n] {
 			continue
@@ -379,13 +375,13 @@ func DiffTrees(lower, upper string) ([]change, error) {
 				continue // under a removed (or replaced) directory
 			}
 		}
-		changes = append(changes, change{name: n, whiteout: true})
+		changes = append(changes, Change{Name: n, Whiteout: true})
 		addParents(n)
 	}
 	for n := range include {
-		changes = append(changes, change{name: n})
+		changes = append(changes, Change{Name: n})
 	}
-	sort.Slice(changes, func(i, j int) bool { return tarName(changes[i]) < tarName(changes[j]) })
+	sort.Slice(changes, func(i, j int) bool { return changes[i].TarName() < changes[j].TarName() })
 	return changes, nil
 }
 
@@ -474,12 +470,12 @@ func sameContent(a, b string) (bool, error) {
 	}
 }
 
-// WriteDiffLayer writes the changes from lower to upper (see DiffTrees)
-// as a layer to file; entries come from upper.
-func WriteDiffLayer(lower, upper, file string, epoch time.Time) (*LayerFile, error) {
-	changes, err := DiffTrees(lower, upper)
+// WriteDiff writes the changes from lower to upper (see Diff) as a layer
+// to file, which must not exist; entries come from upper.
+func WriteDiff(lower, upper, file string, epoch time.Time, opts ...Option) (*File, error) {
+	changes, err := Diff(lower, upper)
 	if err != nil {
-		return nil, fmt.Errorf("image: diff %s %s: %w", lower, upper, err)
+		return nil, fmt.Errorf("layer: diff %s %s: %w", lower, upper, err)
 	}
-	return writeLayer(upper, changes, file, epoch, GzipLevel)
+	return write(upper, changes, file, epoch, newOptions(opts))
 }
