@@ -1,23 +1,15 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"slices"
-	"strconv"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stx-build/stx-build/builders/iso"
 	"github.com/stx-build/stx-build/distbuild"
-	"github.com/stx-build/stx-build/manifests"
-	"github.com/stx-build/stx-build/workspace"
 )
 
 // isoFlags are the flags of stx-build iso (and of stx-build all's ISO step).
@@ -51,12 +43,7 @@ project's local packages). SHA256SUMS is written beside the ISOs and, with
   stx-build iso inspect out/iso/example-amd64.iso`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ws, err := g.open()
-			if err != nil {
-				return err
-			}
-			_, err = runISO(cmd.Context(), g, ws, f, cmd.OutOrStdout(), cmd.ErrOrStderr())
-			return err
+			return runISO(cmd, g, f)
 		},
 	}
 	addISOFlags(cmd, f)
@@ -76,142 +63,52 @@ func addISOFlags(cmd *cobra.Command, f *isoFlags) {
 	fl.BoolVar(&f.keepWork, "keep-work", false, "keep the working directory (for debugging)")
 }
 
-// isoEpoch is SOURCE_DATE_EPOCH from the environment, else the project's.
-func isoEpoch(p *manifests.Project) (int64, error) {
-	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("SOURCE_DATE_EPOCH=%q: want seconds since 1970", s)
-		}
-		return n, nil
+// options are the library options the flags give; status receives the
+// progress lines.
+func (f *isoFlags) options(g *globalFlags, out string, status, stderr io.Writer) iso.ProjectOptions {
+	return iso.ProjectOptions{
+		OutDir: out, Output: f.output, WorkDir: f.workDir, SignKey: f.signKey,
+		KeepWork: f.keepWork, Status: status, Log: g.log(stderr),
 	}
-	return iso.ProjectEpoch(p)
 }
 
-// runISO builds the ISOs: packages first unless f.noBuild, then one ISO
-// per architecture, then SHA256SUMS (and its signature).
-func runISO(ctx context.Context, g *globalFlags, ws *workspace.Workspace, f *isoFlags, stdout, stderr io.Writer) ([]*iso.Result, error) {
-	p := ws.Project
-	m, err := manifests.LoadISO(p)
+// runISO is stx-build iso: the packages (unless --no-build), then the ISOs.
+func runISO(cmd *cobra.Command, g *globalFlags, f *isoFlags) error {
+	ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
+	ws, err := g.open()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if m == nil {
-		return nil, fmt.Errorf("%s has no %s", p.Dir, manifests.ISOFile)
+	sel, err := iso.Select(ws, f.archs)
+	if err != nil {
+		return archFlagError(err)
 	}
-	archs := m.EffectiveArchitectures(p)
-	if len(f.archs) > 0 {
-		for _, a := range f.archs {
-			if !slices.Contains(archs, a) {
-				return nil, fmt.Errorf("--arch %s: %s builds %v", a, m.Display, archs)
-			}
-		}
-		archs = f.archs
+	if f.output != "" && len(sel.Archs) != 1 {
+		return fmt.Errorf("-o names one ISO file: choose one architecture with --arch (%v)", sel.Archs)
 	}
-	if f.output != "" && len(archs) != 1 {
-		return nil, fmt.Errorf("-o names one ISO file: choose one architecture with --arch (%v)", archs)
-	}
-	outDir := f.outDir
-	if outDir == "" {
-		outDir = filepath.Join(p.Dir, "out")
-	}
-	if outDir, err = filepath.Abs(outDir); err != nil {
-		return nil, err
+	out, err := ws.OutDir(f.outDir)
+	if err != nil {
+		return err
 	}
 	status := stdout
 	if f.jsonOut {
 		status = stderr
 	}
-	var log io.Writer
-	if g.verbose {
-		log = stderr
-	}
 	if !f.noBuild {
-		// The first architecture builds the Architecture: all packages the
-		// others take.
-		build := []string{p.Architectures[0]}
-		for _, a := range archs {
-			if !slices.Contains(build, a) {
-				build = append(build, a)
-			}
-		}
-		res, err := distbuild.Run(ctx, ws, distbuild.Options{Archs: build, OutDir: outDir, Status: status, Log: log})
+		opts := distbuild.Options{Archs: sel.PackageArchs(), OutDir: out, Status: status, Log: g.log(stderr)}
+		res, err := distbuild.Run(ctx, ws, opts)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		fmt.Fprintf(status, "built %d package(s)\n", len(res.Builds))
 	}
-	env, err := ws.AptEnv(ctx)
-	if err != nil {
-		return nil, err
+	results, err := iso.BuildProject(ctx, ws, sel, f.options(g, out, status, stderr))
+	if err != nil || !f.jsonOut {
+		return err
 	}
-	epoch, err := isoEpoch(p)
-	if err != nil {
-		return nil, err
-	}
-	workDir := f.workDir
-	if workDir == "" {
-		workDir = filepath.Join(ws.CacheDir(), "iso-work")
-	}
-	var results []*iso.Result
-	sums := map[string]map[string]string{} // dir -> name -> sum
-	for _, a := range archs {
-		out := f.output
-		if out == "" {
-			out = filepath.Join(outDir, "iso", m.EffectiveName(p)+"-"+a+".iso")
-		}
-		if out, err = filepath.Abs(out); err != nil {
-			return nil, err
-		}
-		res, err := iso.Build(ctx, iso.Options{
-			Project: p, Manifest: m, Arch: a,
-			LocalRepo: filepath.Join(outDir, a, "repo"),
-			Output:    out, WorkDir: workDir, Epoch: epoch,
-			Boot:   iso.AptDownloader{Env: env},
-			Status: status, Log: log, KeepWork: f.keepWork,
-		})
-		if err != nil {
-			return nil, err
-		}
-		results = append(results, res)
-		fmt.Fprintf(status, "iso %s: %s (%s, %s) sha256 %s in %s\n", a, res.ISO, mib(res.Size), res.KernelPackage+" "+res.KernelVersion, res.SHA256, res.Total().Round(time.Second))
-		dir := filepath.Dir(res.ISO)
-		if sums[dir] == nil {
-			sums[dir] = map[string]string{}
-		}
-		sums[dir][filepath.Base(res.ISO)] = res.SHA256
-	}
-	dirs := make([]string, 0, len(sums))
-	for d := range sums {
-		dirs = append(dirs, d)
-	}
-	slices.Sort(dirs)
-	for _, d := range dirs {
-		file, err := iso.UpdateSums(d, sums[d])
-		if err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(status, "checksums: %s\n", file)
-		if f.signKey != "" {
-			sig, err := iso.Sign(ctx, file, f.signKey)
-			if err != nil {
-				return nil, err
-			}
-			fmt.Fprintf(status, "signature: %s\n", sig)
-		}
-	}
-	if f.jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(results); err != nil {
-			return nil, err
-		}
-	}
-	return results, nil
-}
-
-func mib(n int64) string {
-	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(results)
 }
 
 func newISOInspectCmd() *cobra.Command {
