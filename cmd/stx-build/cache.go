@@ -1,27 +1,19 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/stx-build/stx-build/builders/deb"
 	"github.com/stx-build/stx-build/cache"
-	"github.com/stx-build/stx-build/cache/buildkey"
 	"github.com/stx-build/stx-build/cache/filehash"
 	"github.com/stx-build/stx-build/cache/oci"
 	"github.com/stx-build/stx-build/ramdisk"
-	"github.com/stx-build/stx-build/rootfs"
 	"github.com/stx-build/stx-build/workspace"
 )
 
@@ -119,84 +111,6 @@ func newCacheStatsCmd(g *globalFlags) *cobra.Command {
 	}
 }
 
-func newCachePruneCmd(g *globalFlags) *cobra.Command {
-	var (
-		keep      int
-		olderThan string
-		dryRun    bool
-	)
-	cmd := &cobra.Command{
-		Use:   "prune [--keep N | --older-than D]",
-		Short: "Remove old cache entries",
-		Long: `Remove the entries beyond the N most recently used of each package and
-architecture (--keep), and those not used for longer than D (--older-than:
-a Go duration or a number of days, e.g. 72h or 30d). Both may be given.
-Entries without a readable manifest and leftovers of interrupted runs are
-always removed. Concurrent builds on the same cache wait while it runs.`,
-		Example: `  stx-build cache prune --keep 3
-  stx-build cache prune --older-than 30d --dry-run`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := cache.PruneOptions{Keep: keep, DryRun: dryRun}
-			if olderThan != "" {
-				d, err := parseAge(olderThan)
-				if err != nil {
-					return fmt.Errorf("--older-than: %w", err)
-				}
-				opts.OlderThan = d
-			}
-			if keep == 0 && olderThan == "" {
-				return fmt.Errorf("say what to keep: --keep N and/or --older-than D")
-			}
-			l, err := g.openLocal()
-			if err != nil {
-				return err
-			}
-			removed, err := l.Prune(cmd.Context(), opts)
-			verb := "removed"
-			if dryRun {
-				verb = "would remove"
-			}
-			printRemoved(cmd.OutOrStdout(), verb, removed)
-			return err
-		},
-	}
-	f := cmd.Flags()
-	f.IntVar(&keep, "keep", 0, "entries to keep per package and architecture (most recently used)")
-	f.StringVar(&olderThan, "older-than", "", "remove entries not used for this long (e.g. 72h, 30d)")
-	f.BoolVar(&dryRun, "dry-run", false, "only print what would be removed")
-	return cmd
-}
-
-// parseAge parses a Go duration or a whole number of days ("30d").
-func parseAge(s string) (time.Duration, error) {
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		days, err := strconv.Atoi(n)
-		if err != nil || days <= 0 {
-			return 0, fmt.Errorf("%q: want a positive number of days or a duration like 72h", s)
-		}
-		return time.Duration(days) * 24 * time.Hour, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%q: want a positive duration like 72h, or days like 30d", s)
-	}
-	return d, nil
-}
-
-func printRemoved(w io.Writer, verb string, removed []cache.Removed) {
-	var total int64
-	for _, r := range removed {
-		what := r.Build
-		if what == "" {
-			what = r.Key.Short()
-		}
-		fmt.Fprintf(w, "%s %s: %s\n", verb, what, r.Reason)
-		total += r.Bytes
-	}
-	fmt.Fprintf(w, "%s %d entries, %s\n", verb, len(removed), ramdisk.FormatSize(total))
-}
-
 func newCacheVerifyCmd(g *globalFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "verify",
@@ -218,127 +132,4 @@ func newCacheVerifyCmd(g *globalFlags) *cobra.Command {
 			return err
 		},
 	}
-}
-
-func newCacheKeysCmd(g *globalFlags) *cobra.Command {
-	var archs []string
-	var cf *cacheFlags
-	cmd := &cobra.Command{
-		Use:   "keys [PKG...]",
-		Short: "Print the build key of every package and where it is cached",
-		Long: `Compute the build key of every package (or the named ones) on every
-architecture, as stx-build build does, and say which store holds it: local,
-a --cache-from registry, or - (it would be built). Needs the base root made
-by an earlier stx-build build.`,
-		Example: `  stx-build cache keys -C examples
-  stx-build cache keys -C examples --arch arm64 --cache-from 127.0.0.1:5000/stx/cache`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return runCacheKeys(cmd, g, cf, archs, args, false)
-		},
-	}
-	cmd.Flags().StringSliceVar(&archs, "arch", nil, "architectures (default: the project's)")
-	cf = addCacheFlags(cmd.Flags(), false)
-	return cmd
-}
-
-func newCacheExplainCmd(g *globalFlags) *cobra.Command {
-	var archs []string
-	var cf *cacheFlags
-	cmd := &cobra.Command{
-		Use:   "explain PKG...",
-		Short: "Say why packages are (not) rebuilt: which inputs changed",
-		Long: `Compare each named package's build key inputs with those of its last build
-or restore, and say what changed (source files, patches, manifest settings,
-build-dependencies, the base root or the archive state); for a changed
-build-dependency, say in turn why it changed.`,
-		Example: `  stx-build cache explain -C examples stx-tools
-  stx-build cache explain -C examples --arch arm64 stx-hello`,
-		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return runCacheKeys(cmd, g, cf, archs, args, true)
-		},
-	}
-	cmd.Flags().StringSliceVar(&archs, "arch", nil, "architectures (default: the project's)")
-	cf = addCacheFlags(cmd.Flags(), false)
-	return cmd
-}
-
-func runCacheKeys(cmd *cobra.Command, g *globalFlags, flags *cacheFlags, archs, pkgs []string, explain bool) error {
-	ctx := cmd.Context()
-	ws, err := g.open()
-	if err != nil {
-		return err
-	}
-	if len(archs) == 0 {
-		archs = ws.Project.Architectures
-	}
-	for _, a := range archs {
-		if !slices.Contains(ws.Project.Architectures, a) {
-			return fmt.Errorf("--arch %s: the project builds %v", a, ws.Project.Architectures)
-		}
-	}
-	for _, p := range pkgs {
-		if ws.Project.Package(p) == nil {
-			return fmt.Errorf("no package %s in the project", p)
-		}
-	}
-	c, h, err := flags.open(ws.CacheDir(), cmd.ErrOrStderr())
-	if err != nil {
-		return err
-	}
-	base, err := madeBase(ctx, ws)
-	if err != nil {
-		return err
-	}
-	plan, err := buildkey.New(ctx, ws, buildkey.Options{Builder: deb.Version, Base: base, Hasher: h})
-	if err != nil {
-		return err
-	}
-	w := cmd.OutOrStdout()
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for _, b := range plan.Builds() {
-		if !slices.Contains(archs, b.Arch) || (len(pkgs) > 0 && !slices.Contains(pkgs, b.Package)) {
-			continue
-		}
-		if explain {
-			x, err := c.Explain(ctx, b, plan.Current)
-			if err != nil {
-				return err
-			}
-			if err := x.Write(w); err != nil {
-				return err
-			}
-			continue
-		}
-		where := c.Where(ctx, b.Key)
-		if where == "" {
-			where = "-"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", b.Package, b.Version, b.Arch, b.Key, where)
-	}
-	for _, p := range pkgs {
-		for _, a := range archs {
-			if _, ok := plan.Build(p, a); !ok && ws.Project.Package(p).ArchEnabled(a) {
-				fmt.Fprintf(w, "%s (%s): nothing is built on %s (Architecture: all binaries are built on %s)\n", p, a, a, ws.Project.Architectures[0])
-			}
-		}
-	}
-	return tw.Flush()
-}
-
-// madeBase returns the key inputs of the base root the build would use,
-// which must have been made already (by stx-build build).
-func madeBase(ctx context.Context, ws *workspace.Workspace) (buildkey.Base, error) {
-	spec, err := ws.BaseSpec()
-	if err != nil {
-		return buildkey.Base{}, err
-	}
-	b, err := ws.BaseStore().Find(ctx, spec)
-	if errors.Is(err, rootfs.ErrNotMade) {
-		return buildkey.Base{}, fmt.Errorf("the base root %s is not made yet (stx-build build makes it): every package would be built", b.Key[:12])
-	}
-	if err != nil {
-		return buildkey.Base{}, err
-	}
-	return buildkey.ReadBase(b)
 }

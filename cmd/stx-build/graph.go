@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -46,12 +45,13 @@ chain of build-dependencies by which A needs B is printed.`,
 			if err != nil {
 				return err
 			}
-			archs := ws.Project.Architectures
+			var want []string
 			if arch != "" {
-				if !slices.Contains(archs, arch) {
-					return fmt.Errorf("--arch %s: the project builds %v", arch, archs)
-				}
-				archs = []string{arch}
+				want = []string{arch}
+			}
+			archs, err := ws.Archs(want)
+			if err != nil {
+				return archFlagError(err)
 			}
 			out := cmd.OutOrStdout()
 			var graphs []*graph.Graph
