@@ -1,10 +1,11 @@
 package graph
 
 import (
-	"container/heap"
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/stx-build/stx-build/dag"
 )
 
 // CycleError reports build-dependency cycles. Each cycle is a closed chain
@@ -177,62 +178,35 @@ func containsInt(xs []int, x int) bool {
 	return false
 }
 
-type intHeap []int
+// dag is the graph as the shared DAG algorithms take it.
+func (g *Graph) dag() dag.Graph { return dag.Graph{Needs: g.deps, Dependents: g.rdeps} }
 
-func (h intHeap) Len() int           { return len(h) }
-func (h intHeap) Less(i, j int) bool { return h[i] < h[j] }
-func (h intHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *intHeap) Push(x any)        { *h = append(*h, x.(int)) }
-func (h *intHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
-}
-
-// topoOrder is Kahn's algorithm with a min-heap on node index (= name order),
-// so the order depends only on the graph.
+// topoOrder is Kahn's algorithm with ties broken by node index (= name
+// order), so the order depends only on the graph. It is called on an
+// acyclic graph only.
 func (g *Graph) topoOrder() []string {
-	pending := make([]int, len(g.Nodes))
-	h := &intHeap{}
-	for i := range g.Nodes {
-		pending[i] = len(g.deps[i])
-		if pending[i] == 0 {
-			*h = append(*h, i)
-		}
-	}
-	heap.Init(h)
-	order := make([]string, 0, len(g.Nodes))
-	for h.Len() > 0 {
-		v := heap.Pop(h).(int)
-		order = append(order, g.Nodes[v].Name)
-		for _, w := range g.rdeps[v] {
-			pending[w]--
-			if pending[w] == 0 {
-				heap.Push(h, w)
-			}
-		}
-	}
-	return order
+	order, _ := g.dag().TopoOrder(func(a, b int) bool { return a < b })
+	return g.names(order)
 }
 
-// computeBottomLevels sets, for every node, the cost of the longest chain
-// that starts with building it and ends with the last package that
-// (transitively) needs it: the scheduling priority of the node.
+// computeBottomLevels sets, for every node, its bottom level: its cost
+// plus the largest bottom level of the packages that build-depend on it,
+// i.e. the cost of the longest chain of builds that starts with it and
+// runs through the packages that (transitively) need it. The graph uses
+// it for the critical path and shows it; the scheduler computes its own
+// bottom levels from predicted durations (tmpfs or disk), not from Cost.
 func (g *Graph) computeBottomLevels() {
-	g.bl = make([]float64, len(g.Nodes))
-	for k := len(g.Order) - 1; k >= 0; k-- {
-		v := g.index[g.Order[k]]
-		best := 0.0
-		for _, w := range g.rdeps[v] {
-			best = max(best, g.bl[w])
-		}
-		g.bl[v] = g.Nodes[v].Cost + best
+	order := make([]int, len(g.Order))
+	for k, name := range g.Order {
+		order[k] = g.index[name]
 	}
+	g.bl = g.dag().BottomLevels(order, func(v int) float64 { return g.Nodes[v].Cost })
 }
 
-// BottomLevel returns the length (in cost units) of the longest chain of
-// builds starting with name; 0 for an unknown name or a cyclic graph.
+// BottomLevel returns the bottom level of name: the cost of the longest
+// chain of builds that starts with it and runs through the packages that
+// (transitively) build-depend on it; 0 for an unknown name or a cyclic
+// graph.
 func (g *Graph) BottomLevel(name string) float64 {
 	i, ok := g.index[name]
 	if !ok || g.bl == nil {
@@ -242,33 +216,18 @@ func (g *Graph) BottomLevel(name string) float64 {
 }
 
 // CriticalPath returns the longest chain of builds, in build order, and its
-// total cost. It is nil for an empty or cyclic graph.
+// total cost; on a tie it starts from the first package by name. It is nil
+// for an empty or cyclic graph.
 func (g *Graph) CriticalPath() ([]string, float64) {
 	if len(g.Nodes) == 0 || g.bl == nil {
 		return nil, 0
 	}
-	start := -1
-	for i := range g.Nodes {
-		if start < 0 || g.bl[i] > g.bl[start] {
-			start = i
-		}
+	starts := make([]int, len(g.Nodes))
+	for i := range starts {
+		starts[i] = i
 	}
-	total := g.bl[start]
-	path := []string{g.Nodes[start].Name}
-	for v := start; ; {
-		next := -1
-		for _, w := range g.rdeps[v] {
-			if next < 0 || g.bl[w] > g.bl[next] {
-				next = w
-			}
-		}
-		if next < 0 {
-			break
-		}
-		path = append(path, g.Nodes[next].Name)
-		v = next
-	}
-	return path, total
+	path, total := g.dag().CriticalPath(starts, g.bl)
+	return g.names(path), total
 }
 
 // Direction selects how a subgraph grows from its roots.

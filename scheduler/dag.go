@@ -2,9 +2,10 @@ package scheduler
 
 import (
 	"fmt"
-	"math/bits"
 	"sort"
 	"strings"
+
+	"github.com/stx-build/stx-build/dag"
 )
 
 // Task is one build to schedule.
@@ -86,46 +87,25 @@ func NewDAG(tasks []Task) (*DAG, error) {
 
 // sortTopo orders the tasks with Kahn's algorithm, ties broken by ID.
 func (d *DAG) sortTopo() error {
-	n := len(d.Tasks)
-	pending := make([]int, n)
-	var ready []int
-	for i := range d.Tasks {
-		pending[i] = len(d.deps[i])
-		if pending[i] == 0 {
-			ready = append(ready, i)
+	order, stuck := d.graph().TopoOrder(func(a, b int) bool { return d.Tasks[a].ID < d.Tasks[b].ID })
+	if len(stuck) > 0 {
+		ids := make([]string, len(stuck))
+		for k, i := range stuck {
+			ids[k] = d.Tasks[i].ID
 		}
+		sort.Strings(ids)
+		return fmt.Errorf("scheduler: dependency cycle among %s", strings.Join(ids, ", "))
 	}
-	byID := func(a, b int) bool { return d.Tasks[a].ID < d.Tasks[b].ID }
-	h := &intHeap{less: byID}
-	for _, i := range ready {
-		h.push(i)
-	}
-	for h.len() > 0 {
-		v := h.pop()
-		d.topo = append(d.topo, v)
-		for _, w := range d.rdeps[v] {
-			pending[w]--
-			if pending[w] == 0 {
-				h.push(w)
-			}
-		}
-	}
-	if len(d.topo) != n {
-		var stuck []string
-		for i := range d.Tasks {
-			if pending[i] > 0 {
-				stuck = append(stuck, d.Tasks[i].ID)
-			}
-		}
-		sort.Strings(stuck)
-		return fmt.Errorf("scheduler: dependency cycle among %s", strings.Join(stuck, ", "))
-	}
-	d.pos = make([]int, n)
-	for p, i := range d.topo {
+	d.topo = order
+	d.pos = make([]int, len(order))
+	for p, i := range order {
 		d.pos[i] = p
 	}
 	return nil
 }
+
+// graph is the DAG as the shared algorithms take it.
+func (d *DAG) graph() dag.Graph { return dag.Graph{Needs: d.deps, Dependents: d.rdeps} }
 
 // Len is the number of tasks.
 func (d *DAG) Len() int { return len(d.Tasks) }
@@ -165,122 +145,15 @@ func (d *DAG) Order() []string {
 // bottom level of the tasks that need it: the length of the longest chain
 // of work that starts with it.
 func (d *DAG) bottomLevels(dur []float64) []float64 {
-	bl := make([]float64, len(d.Tasks))
-	for k := len(d.topo) - 1; k >= 0; k-- {
-		v := d.topo[k]
-		best := 0.0
-		for _, w := range d.rdeps[v] {
-			best = max(best, bl[w])
-		}
-		bl[v] = dur[v] + best
-	}
-	return bl
+	return d.graph().BottomLevels(d.topo, func(v int) float64 { return dur[v] })
 }
 
-// criticalPath follows the largest bottom levels from the top.
+// criticalPath follows the largest bottom levels from the top (on a tie,
+// from the task first in the topological order).
 func (d *DAG) criticalPath(bl []float64) ([]int, float64) {
-	start := -1
-	for _, i := range d.topo {
-		if start < 0 || bl[i] > bl[start] {
-			start = i
-		}
-	}
-	if start < 0 {
-		return nil, 0
-	}
-	path := []int{start}
-	for v := start; ; {
-		next := -1
-		for _, w := range d.rdeps[v] {
-			if next < 0 || bl[w] > bl[next] {
-				next = w
-			}
-		}
-		if next < 0 {
-			break
-		}
-		path = append(path, next)
-		v = next
-	}
-	return path, bl[start]
+	return d.graph().CriticalPath(d.topo, bl)
 }
 
 // descendants counts, for each task, the tasks that need it directly or
 // transitively.
-func (d *DAG) descendants() []int {
-	n := len(d.Tasks)
-	words := (n + 63) / 64
-	sets := make([][]uint64, n)
-	count := make([]int, n)
-	for k := n - 1; k >= 0; k-- {
-		v := d.topo[k]
-		s := make([]uint64, words)
-		for _, w := range d.rdeps[v] {
-			s[w/64] |= 1 << (w % 64)
-			for x, word := range sets[w] {
-				s[x] |= word
-			}
-		}
-		sets[v] = s
-		for _, word := range s {
-			count[v] += bits.OnesCount64(word)
-		}
-	}
-	return count
-}
-
-// intHeap is a binary heap of task indexes under a caller's order.
-type intHeap struct {
-	xs   []int
-	less func(a, b int) bool
-}
-
-func (h *intHeap) len() int { return len(h.xs) }
-
-func (h *intHeap) push(x int) {
-	h.xs = append(h.xs, x)
-	for i := len(h.xs) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !h.less(h.xs[i], h.xs[p]) {
-			break
-		}
-		h.xs[i], h.xs[p] = h.xs[p], h.xs[i]
-		i = p
-	}
-}
-
-func (h *intHeap) pop() int {
-	x := h.xs[0]
-	last := len(h.xs) - 1
-	h.xs[0] = h.xs[last]
-	h.xs = h.xs[:last]
-	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < last && h.less(h.xs[l], h.xs[m]) {
-			m = l
-		}
-		if r < last && h.less(h.xs[r], h.xs[m]) {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		h.xs[i], h.xs[m] = h.xs[m], h.xs[i]
-		i = m
-	}
-	return x
-}
-
-// remove takes x out of the heap (if there).
-func (h *intHeap) remove(x int) {
-	var keep []int
-	for _, y := range h.xs {
-		if y != x {
-			keep = append(keep, y)
-		}
-	}
-	h.xs = nil
-	for _, y := range keep {
-		h.push(y)
-	}
-}
+func (d *DAG) descendants() []int { return d.graph().Descendants(d.topo) }

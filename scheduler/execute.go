@@ -152,7 +152,7 @@ func Execute(ctx context.Context, d *DAG, opts Options, run RunFunc, observe fun
 		if lost := e.stranded(); len(lost) > 0 {
 			// Every place that could build them is gone.
 			for _, t := range lost {
-				e.ready.remove(t)
+				e.ready.Remove(t)
 				e.status[t] = Running
 				r := &out.Results[t]
 				r.Status, r.End = Failed, now()

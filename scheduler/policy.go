@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/stx-build/stx-build/dag"
 	"github.com/stx-build/stx-build/ramdisk"
 )
 
@@ -216,7 +217,7 @@ type engine struct {
 	cause   [][]int // skipped: the failed tasks that caused it
 	seq     []int   // when it became ready (FIFO)
 	nextSeq int
-	ready   *intHeap
+	ready   *dag.Heap
 	slots   []*running // by slot-1; nil when free
 	nRun    int
 	pools   []Pool
@@ -275,7 +276,7 @@ func newEngine(d *DAG, o Options) *engine {
 	if o.Priority == Dependents {
 		e.desc = d.descendants()
 	}
-	e.ready = &intHeap{less: e.before}
+	e.ready = dag.NewHeap(e.before)
 	for _, i := range d.topo {
 		if e.pending[i] == 0 {
 			e.makeReady(i)
@@ -307,7 +308,7 @@ func (e *engine) makeReady(i int) {
 	e.status[i] = Ready
 	e.seq[i] = e.nextSeq
 	e.nextSeq++
-	e.ready.push(i)
+	e.ready.Push(i)
 }
 
 // predictedEnd is when a running build is expected to end, seen at now. A
@@ -421,8 +422,8 @@ func (e *engine) admit(now float64) ([]Assignment, float64) {
 	for p := range waitFrom {
 		waitFrom[p] = math.Inf(1)
 	}
-	for e.anyFree() && e.ready.len() > 0 {
-		t := e.ready.pop()
+	for e.anyFree() && e.ready.Len() > 0 {
+		t := e.ready.Pop()
 		places := e.places(t)
 		if len(places) == 0 {
 			blocked = append(blocked, t)
@@ -483,10 +484,10 @@ func (e *engine) admit(now float64) ([]Assignment, float64) {
 		}
 	}
 	for _, t := range deferred {
-		e.ready.push(t)
+		e.ready.Push(t)
 	}
 	for _, t := range blocked {
-		e.ready.push(t)
+		e.ready.Push(t)
 	}
 	return out, recheck
 }
@@ -509,7 +510,7 @@ func (e *engine) stranded() []int {
 		return nil
 	}
 	var out []int
-	for _, t := range slices.Clone(e.ready.xs) {
+	for _, t := range e.ready.Nodes() {
 		if len(e.places(t)) == 0 {
 			out = append(out, t)
 		}
@@ -526,7 +527,7 @@ func (e *engine) diskIsSooner(t int, now float64, deferred []int, p int) bool {
 		c := e.clone()
 		c.lookahead = false
 		for _, d := range deferred {
-			c.ready.push(d)
+			c.ready.Push(d)
 		}
 		c.start(t, now, disk, p)
 		return c.project(now)
@@ -570,7 +571,7 @@ func (e *engine) jobsFor(t, p int) int {
 		return j
 	}
 	pl := e.pools[p]
-	startable := min(e.freeSlots(p), e.ready.len()+1)
+	startable := min(e.freeSlots(p), e.ready.Len()+1)
 	share := max(pl.Cores/max(pl.Slots, 1), 1)
 	if startable > 0 && e.cores[p]/startable > share {
 		share = e.cores[p] / startable
@@ -683,7 +684,7 @@ func (e *engine) stop() []int {
 			out = append(out, i)
 		}
 	}
-	e.ready.xs = nil
+	e.ready.Reset()
 	return out
 }
 
@@ -694,7 +695,7 @@ func (e *engine) clone() *engine {
 	c.status = slices.Clone(e.status)
 	c.cause = slices.Clone(e.cause)
 	c.seq = slices.Clone(e.seq)
-	c.ready = &intHeap{xs: slices.Clone(e.ready.xs), less: c.before}
+	c.ready = e.ready.Clone(c.before)
 	c.free = slices.Clone(e.free)
 	c.cores = slices.Clone(e.cores)
 	c.dead = slices.Clone(e.dead)
