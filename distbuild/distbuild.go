@@ -87,11 +87,8 @@ type Options struct {
 }
 
 func (o Options) withDefaults(ws *workspace.Workspace) Options {
-	if o.OutDir == "" {
-		o.OutDir = filepath.Join(ws.Project.Dir, "out")
-	}
-	if abs, err := filepath.Abs(o.OutDir); err == nil {
-		o.OutDir = abs
+	if out, err := ws.OutDir(o.OutDir); err == nil {
+		o.OutDir = out
 	}
 	if o.Status == nil {
 		o.Status = io.Discard
@@ -510,13 +507,9 @@ func (r *run) finish(out *scheduler.Outcome, c *report.Collector, interrupted bo
 // first architecture first when it is built, since it builds the
 // Architecture: all packages the others reuse.
 func orderArchs(p *manifests.Project, want []string) ([]string, error) {
-	if len(want) == 0 {
-		return slices.Clone(p.Architectures), nil
-	}
-	for _, a := range want {
-		if !slices.Contains(p.Architectures, a) {
-			return nil, fmt.Errorf("architecture %s: the project builds %v", a, p.Architectures)
-		}
+	want, err := workspace.CheckArchs(want, p.Architectures, "the project")
+	if err != nil {
+		return nil, err
 	}
 	var out []string
 	for _, a := range p.Architectures {
