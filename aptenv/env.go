@@ -20,6 +20,8 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+
+	"github.com/stx-build/stx-build/internal/atomicfile"
 )
 
 // Config describes a private apt environment.
@@ -116,7 +118,7 @@ func New(ctx context.Context, cfg Config) (*Env, error) {
 	// it never installs, so the host's installed set must not leak in.
 	status := filepath.Join(dir, statusFile)
 	if _, err := os.Stat(status); err != nil {
-		if err := writeFileAtomic(status, nil); err != nil {
+		if err := writeIfChanged(status, nil); err != nil {
 			return nil, fmt.Errorf("aptenv: %w", err)
 		}
 	}
@@ -126,10 +128,10 @@ func New(ctx context.Context, cfg Config) (*Env, error) {
 		sourcesFile: filepath.Join(dir, sourcesFile),
 		log:         cfg.Log,
 	}
-	if err := writeFileAtomic(e.sourcesFile, sourcesData); err != nil {
+	if err := writeIfChanged(e.sourcesFile, sourcesData); err != nil {
 		return nil, fmt.Errorf("aptenv: %w", err)
 	}
-	if err := writeFileAtomic(e.aptConf, confData); err != nil {
+	if err := writeIfChanged(e.aptConf, confData); err != nil {
 		return nil, fmt.Errorf("aptenv: %w", err)
 	}
 	return e, nil
@@ -395,34 +397,11 @@ func checkQuotable(v string) error {
 	return nil
 }
 
-// writeFileAtomic replaces path with data (temp file and rename), leaving
-// it untouched when the content is already the same.
-func writeFileAtomic(path string, data []byte) error {
+// writeIfChanged replaces path with data (atomicfile.Write), leaving it
+// untouched, mtime included, when the content is already the same.
+func writeIfChanged(path string, data []byte) error {
 	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
 		return nil
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
+	return atomicfile.Write(path, data, 0o644)
 }

@@ -73,7 +73,7 @@ func (e *Env) Update(ctx context.Context, opts ...UpdateOption) error {
 	if err := e.Run(ctx, e.dir, "-q", "update"); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(stamp, []byte(sum+"\n")); err != nil {
+	if err := writeIfChanged(stamp, []byte(sum+"\n")); err != nil {
 		return fmt.Errorf("apt update: %w", err)
 	}
 	return nil

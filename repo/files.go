@@ -1,7 +1,6 @@
 package repo
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -42,37 +41,6 @@ func finish(f *os.File, fill func(io.Writer) error) error {
 		os.Remove(f.Name())
 	}
 	return err
-}
-
-// writeFileAtomic replaces path with data: a temporary file in the same
-// directory, synced, renamed over path, and the directory synced.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".stx-tmp-*")
-	if err != nil {
-		return err
-	}
-	if err := finish(f, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return syncDir(dir)
-}
-
-// syncDir makes renames and creations in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
 }
 
 // mkdirs creates dir and its parents with dirMode regardless of the umask.

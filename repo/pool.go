@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/stx-build/stx-build/internal/atomicfile"
 )
 
 const (
@@ -82,7 +84,7 @@ func (r *Repo) saveCache(files []poolFile) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(r.path(cacheFile), data)
+	return atomicfile.Write(r.path(cacheFile), data, fileMode)
 }
 
 // scanPool reads every .deb and .udeb in the pool (lexical order), from the

@@ -43,6 +43,8 @@ import (
 	"time"
 
 	"pault.ag/go/debian/control"
+
+	"github.com/stx-build/stx-build/internal/atomicfile"
 )
 
 // Repo is the repository for one architecture in one directory. Its
@@ -325,7 +327,7 @@ func (r *Repo) publish(ctx context.Context, debs []string, opts Options) (err er
 	}
 	moves = nil
 	for _, d := range sortedKeysOf(dirs) {
-		if err := syncDir(d); err != nil {
+		if err := atomicfile.SyncDir(d); err != nil {
 			return fail("%w", err)
 		}
 	}
@@ -465,14 +467,14 @@ func (r *Repo) writeGen(n int, files []distFile) error {
 		}
 	}
 	for _, d := range sortedKeysOf(dirs) {
-		if err := syncDir(d); err != nil {
+		if err := atomicfile.SyncDir(d); err != nil {
 			return err
 		}
 	}
 	if err := os.Rename(tmp, r.path(genName(n))); err != nil {
 		return err
 	}
-	return syncDir(r.dir)
+	return atomicfile.SyncDir(r.dir)
 }
 
 // swap points the dists symlink at generation n with one rename(2).
@@ -485,7 +487,7 @@ func (r *Repo) swap(n int) error {
 		os.Remove(tmp)
 		return err
 	}
-	return syncDir(r.dir)
+	return atomicfile.SyncDir(r.dir)
 }
 
 // Entry is one binary package the repository's index lists.

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/stx-build/stx-build/internal/atomicfile"
 	"github.com/stx-build/stx-build/registry"
 )
 
@@ -107,7 +108,7 @@ func (b *Builder) write(name string, builds []*archImage) (*Result, error) {
 			pr.Layers = append(pr.Layers, LayerInfo{Digest: lf.Digest, DiffID: lf.DiffID, Size: lf.Size, TarSize: lf.TarSize, Entries: lf.Entries, CreatedBy: ai.history[i]})
 		}
 		pr.SBOM = filepath.Join(imagesDir, fmt.Sprintf("%s-%s.spdx.json", name, ai.arch))
-		if err := writeFileAtomic(pr.SBOM, sboms[ai.arch]); err != nil {
+		if err := atomicfile.Write(pr.SBOM, sboms[ai.arch], 0o644); err != nil {
 			return nil, err
 		}
 		res.Platforms = append(res.Platforms, pr)
@@ -143,14 +144,6 @@ func writeLayout(dir string, idx v1.ImageIndex) error {
 		return err
 	}
 	return os.RemoveAll(old)
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // ReadLayout returns the image index in an image's OCI layout (the entry

@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/stx-build/stx-build/internal/atomicfile"
 )
 
 // Record is one finished build.
@@ -76,22 +78,7 @@ func (s *Store) Add(r Record) error {
 	if err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-*.json")
-	if err != nil {
-		return fmt.Errorf("history: %w", err)
-	}
-	_, err = f.Write(append(data, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), p)
-	}
-	if err != nil {
-		os.Remove(f.Name())
+	if err := atomicfile.Write(p, append(data, '\n'), 0o644); err != nil {
 		return fmt.Errorf("history: record %s %s %s: %w", r.Package, r.Version, r.Arch, err)
 	}
 	return nil
