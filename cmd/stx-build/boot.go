@@ -99,17 +99,11 @@ had been written to one with dd.`,
 	return cmd
 }
 
-// isoArch tells an ISO's architecture by its EFI boot file.
+// isoArch tells an ISO's architecture (iso.ArchOf), or asks for --arch.
 func isoArch(file string) (string, error) {
-	info, err := iso.Inspect(file)
-	if err != nil {
-		return "", err
+	a, err := iso.ArchOf(file)
+	if errors.Is(err, iso.ErrUnknownArch) {
+		return "", fmt.Errorf("%w: give --arch", err)
 	}
-	for _, a := range []string{"amd64", "arm64"} {
-		p, _ := iso.Profile(a)
-		if info.HasFile("/EFI/BOOT/" + p.Boot.EFI.Binary) {
-			return a, nil
-		}
-	}
-	return "", fmt.Errorf("%s: no EFI/BOOT/BOOTX64.EFI or BOOTAA64.EFI: give --arch", file)
+	return a, err
 }
