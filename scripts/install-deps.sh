@@ -4,8 +4,21 @@
 # missing (set STX_FORCE_APT=1 to always update and install).
 set -euo pipefail
 
+# One line per package; the table in hostdeps/table.go says what each is
+# for, and TestInstallDepsMatchesTable fails when the two differ.
 PKGS=(
-	apt dpkg-dev ca-certificates   # apt-get source, dpkg-source (tests build a .dsc)
+	apt dpkg dpkg-dev ca-certificates  # archive indexes, source packages, reading .debs
+	mmdebstrap arch-test               # base roots; arch-test for arm64 roots on amd64
+	qemu-user-static binfmt-support    # arm64 image and ISO roots (maintainer scripts)
+	xorriso squashfs-tools grub-common dosfstools mtools xz-utils  # ISO mastering
+	qemu-system-x86 qemu-system-arm ovmf qemu-efi-aarch64          # stx-build boot
+	gpg                                # signing SHA256SUMS (tests use a throwaway key)
+	git make gcc                       # building stx-build and buildkitd
+	busybox-static                     # the sandbox tests' tiny root
+	podman runc skopeo                 # image tests (runc: crun fails on hybrid cgroups); buildkitd's worker
+	docker-registry                    # registry tests on 127.0.0.1
+	kmod                               # modinfo: the kernel e2e test reads module signatures
+)
 	git make gcc                   # building stx-build itself
 	mmdebstrap                     # base root filesystems of the build sandbox
 	busybox-static                 # the runner's tests build a tiny root from it

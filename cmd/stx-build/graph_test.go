@@ -13,9 +13,14 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-// run executes the CLI with args and returns stdout and the error.
+// run executes the CLI with args and returns stdout and the error. The
+// host checks before commands are off unless the test turns them on
+// (TestPreflight): these tests are about the commands' own input checks.
 func run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
+	if _, set := os.LookupEnv(noPreflightEnv); !set {
+		t.Setenv(noPreflightEnv, "1")
+	}
 	cmd := newRoot()
 	var out bytes.Buffer
 	cmd.SetOut(&out)

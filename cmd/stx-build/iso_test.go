@@ -7,7 +7,8 @@ import (
 	"testing"
 )
 
-// The ISO commands' argument checks, which come before any build.
+// The ISO commands' argument checks, which come before any build (the
+// host checks are TestPreflight's).
 func TestISOCommandErrors(t *testing.T) {
 	example := localExample(t)
 	noISO := localExample(t)
