@@ -24,6 +24,7 @@ import (
 	"github.com/stx-build/stx-build/cache/buildkey"
 	"github.com/stx-build/stx-build/manifests"
 	"github.com/stx-build/stx-build/ramdisk"
+	"github.com/stx-build/stx-build/registry"
 	"github.com/stx-build/stx-build/repo"
 	"github.com/stx-build/stx-build/report"
 	"github.com/stx-build/stx-build/rootfs"
@@ -76,7 +77,8 @@ type Options struct {
 	NoLocal bool
 	// BuildKitCache, when set, is a registry repository the workers
 	// export their cache of build environments to and import it from;
-	// InsecureRegistry allows plain HTTP to it.
+	// InsecureRegistry allows plain HTTP to it (always allowed for a
+	// loopback registry: localhost, 127.0.0.1).
 	BuildKitCache    string
 	InsecureRegistry bool
 	// Events receives the run's progress; default: plain lines on Status.
@@ -89,6 +91,9 @@ type Options struct {
 func (o Options) withDefaults(ws *workspace.Workspace) Options {
 	if out, err := ws.OutDir(o.OutDir); err == nil {
 		o.OutDir = out
+	}
+	if o.BuildKitCache != "" && registry.Loopback(o.BuildKitCache) {
+		o.InsecureRegistry = true
 	}
 	if o.Status == nil {
 		o.Status = io.Discard

@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/stx-build/stx-build/cache/oci"
 	"github.com/stx-build/stx-build/distbuild"
 	"github.com/stx-build/stx-build/manifests"
 )
@@ -60,6 +59,5 @@ func (w *workerFlags) apply(o *distbuild.Options) error {
 	}
 	o.NoLocal = w.noLocal
 	o.BuildKitCache = w.cache
-	o.InsecureRegistry = w.cache != "" && oci.Loopback(w.cache)
 	return nil
 }
