@@ -329,7 +329,7 @@ func (r *run) emitPlan(dag *scheduler.DAG, p *scheduler.Plan) {
 func (r *run) event(kind string, j *job, e scheduler.Event) report.Event {
 	ev := report.Event{
 		Kind: kind, ID: j.id, Package: j.node.Name, Version: j.node.Version, Arch: j.arch,
-		What: what(j, r.ws.Project.Architectures[0]), Done: e.Done, Total: e.Total, ETA: e.ETA,
+		What: what(j, r.ws.IndepArch()), Done: e.Done, Total: e.Total, ETA: e.ETA,
 		Estimate: j.task.Seconds,
 	}
 	if e.Assignment.Slot > 0 && !isPublishOnly(j) {
@@ -396,7 +396,7 @@ func (r *run) observe(e scheduler.Event) {
 // build runs one task: a deb build, or publishing debs built before.
 func (r *run) build(ctx context.Context, a scheduler.Assignment) error {
 	j := r.jobs[a.Task]
-	first := r.ws.Project.Architectures[0]
+	first := r.ws.IndepArch()
 	if isPublishOnly(j) {
 		// Architecture: all only: built on the first architecture (in this
 		// run, which published them already, or in an earlier one).
@@ -653,7 +653,7 @@ func (r *run) publishBuilt(ctx context.Context, j *job, files []string) error {
 	if err := r.repos.publish(ctx, j.arch, debs, repo.Options{Date: r.date}); err != nil {
 		return err
 	}
-	if j.arch == r.ws.Project.Architectures[0] {
+	if j.arch == r.ws.IndepArch() {
 		for _, other := range r.archs[1:] {
 			if err := r.repos.publish(ctx, other, allDebs(debs), repo.Options{Date: r.date}); err != nil {
 				return err

@@ -50,7 +50,7 @@ func jobs(ctx context.Context, ws *workspace.Workspace, archs []string, opts Opt
 		byName[pr.Package.Name] = pr
 	}
 	est := &estimator{hist: &history.Store{Dir: historyDir(ws)}, costs: opts.Costs, sizes: map[string]int64{}}
-	first := ws.Project.Architectures[0]
+	first := ws.IndepArch()
 	var out []*job
 	firstIDs := map[string]bool{}
 	for _, arch := range archs {

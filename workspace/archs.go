@@ -43,3 +43,13 @@ func CheckArchs(want, have []string, builder string) ([]string, error) {
 func (w *Workspace) Archs(want []string) ([]string, error) {
 	return CheckArchs(want, w.Project.Architectures, "the project")
 }
+
+// IndepArch is the architecture that builds the project's Architecture:
+// all packages, its first; builds for the others take those packages
+// from its repository.
+func (w *Workspace) IndepArch() string {
+	if len(w.Project.Architectures) == 0 {
+		return ""
+	}
+	return w.Project.Architectures[0]
+}

@@ -64,6 +64,9 @@ func TestArchs(t *testing.T) {
 			t.Errorf("Archs(%v) = %v, %v; want %v", tc.want, got, err, tc.got)
 		}
 	}
+	if got := ws.IndepArch(); got != "amd64" {
+		t.Errorf("IndepArch = %q, want the first architecture", got)
+	}
 	// The result is the caller's to change.
 	got, _ := ws.Archs(nil)
 	got[0] = "x"

@@ -260,7 +260,7 @@ func (w *Workspace) GraphOptions(arch string) graph.Options {
 	opts := graph.Options{
 		Arch:      arch,
 		BuildArch: w.opts.HostArch,
-		Indep:     len(p.Architectures) > 0 && p.Architectures[0] == arch,
+		Indep:     w.IndepArch() == arch,
 		Profiles:  append(slices.Clone(p.Profiles), w.opts.Profiles...),
 	}
 	for _, cb := range p.CycleBreaks {

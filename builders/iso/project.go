@@ -21,8 +21,8 @@ var ErrNoManifest = errors.New("no " + manifests.ISOFile)
 type Selection struct {
 	Manifest *manifests.ISO
 	// Archs are the architectures to build, in order.
-	Archs   []string
-	project *manifests.Project
+	Archs []string
+	indep string // the project's Architecture: all builder
 }
 
 // Select loads the project's iso.yaml and chooses archs: each must be one
@@ -45,14 +45,14 @@ func Select(ws *workspace.Workspace, archs []string) (*Selection, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Selection{Manifest: m, Archs: sel, project: p}, nil
+	return &Selection{Manifest: m, Archs: sel, indep: ws.IndepArch()}, nil
 }
 
 // Only returns the selection narrowed to the architectures among archs
 // (stx-build all builds the ISO for those it built packages for); its
 // Archs may be empty.
 func (s *Selection) Only(archs []string) *Selection {
-	out := &Selection{Manifest: s.Manifest, project: s.project}
+	out := &Selection{Manifest: s.Manifest, indep: s.indep}
 	for _, a := range s.Archs {
 		if slices.Contains(archs, a) {
 			out.Archs = append(out.Archs, a)
@@ -65,7 +65,7 @@ func (s *Selection) Only(archs []string) *Selection {
 // need built: the project's first, which builds the Architecture: all
 // packages the others take, then the selected ones.
 func (s *Selection) PackageArchs() []string {
-	archs := []string{s.project.Architectures[0]}
+	archs := []string{s.indep}
 	for _, a := range s.Archs {
 		if !slices.Contains(archs, a) {
 			archs = append(archs, a)

@@ -431,7 +431,7 @@ func (c *computer) key(pkg, arch string) (cache.Key, error) {
 // there); in a cross build also its build on the build architecture (tools
 // and Multi-Arch: foreign packages are installed for the build machine).
 func (c *computer) depKeys(n *graph.Node, arch string) ([][2]string, error) {
-	first := c.ws.Project.Architectures[0]
+	first := c.ws.IndepArch()
 	var out [][2]string
 	seen := map[string]bool{}
 	add := func(dep, a string) (bool, error) {

@@ -105,7 +105,7 @@ func runCacheKeys(cmd *cobra.Command, g *globalFlags, flags *cacheFlags, archs, 
 	for _, p := range pkgs {
 		for _, a := range archs {
 			if _, ok := plan.Build(p, a); !ok && ws.Project.Package(p).ArchEnabled(a) {
-				fmt.Fprintf(w, "%s (%s): nothing is built on %s (Architecture: all binaries are built on %s)\n", p, a, a, ws.Project.Architectures[0])
+				fmt.Fprintf(w, "%s (%s): nothing is built on %s (Architecture: all binaries are built on %s)\n", p, a, a, ws.IndepArch())
 			}
 		}
 	}
