@@ -285,13 +285,14 @@ func (w *Workspace) SourcesFor(prepared []*Prepared, arch string) []graph.Source
 	return srcs
 }
 
-// Graph prepares the sources and compiles the graph for arch. It uses what
+// Graph prepares the sources and compiles the graph for arch (an
+// *ArchError when the project does not build it). It uses what
 // Prepare found when Prepare has run; otherwise it does not fetch or hash
 // kernel tarballs, which the graph does not need (so a release project
 // whose tarball is a URL shows its graph offline).
 func (w *Workspace) Graph(ctx context.Context, arch string) (*graph.Graph, error) {
-	if !slices.Contains(w.Project.Architectures, arch) {
-		return nil, fmt.Errorf("architecture %s is not built by this project (%s: architectures: %v)", arch, manifests.ProjectFile, w.Project.Architectures)
+	if _, err := w.Archs([]string{arch}); err != nil {
+		return nil, err
 	}
 	prepared := w.prepared
 	if prepared == nil {
