@@ -1,3 +1,6 @@
+// Package debsrc reads what a Debian source package declares — its
+// debian/control, debian/changelog or .dsc — into the graph's input, with
+// errors that name the file, line and field.
 package debsrc
 
 import (
@@ -11,30 +14,31 @@ import (
 	"pault.ag/go/debian/dependency"
 	"pault.ag/go/debian/version"
 
+	"github.com/stx-build/stx-build/deb822"
 	"github.com/stx-build/stx-build/graph"
 )
 
 // ParseControl reads a debian/control file into a graph.Source. The
 // version is not in debian/control; pass it from the changelog.
 func ParseControl(file string, data []byte, ver string) (graph.Source, error) {
-	paras, err := ParseDeb822(file, data)
+	paras, err := deb822.Parse(file, data)
 	if err != nil {
 		return graph.Source{}, err
 	}
 	if len(paras) == 0 {
-		return graph.Source{}, &ParseError{File: file, Line: 1, Msg: "empty control file"}
+		return graph.Source{}, &deb822.ParseError{File: file, Line: 1, Msg: "empty control file"}
 	}
 	src := paras[0]
 	name, ok := src.Get("Source")
 	if !ok {
-		return graph.Source{}, &ParseError{File: file, Line: src.Line, Field: "Source", Msg: "missing in the first paragraph"}
+		return graph.Source{}, &deb822.ParseError{File: file, Line: src.Line, Field: "Source", Msg: "missing in the first paragraph"}
 	}
 	s := graph.Source{Name: name.Value, Version: ver, Origin: file}
 	if err := parseBuildDeps(file, &src, &s); err != nil {
 		return graph.Source{}, err
 	}
 	if len(paras) == 1 {
-		return graph.Source{}, &ParseError{File: file, Line: src.Line, Msg: "no binary package paragraphs"}
+		return graph.Source{}, &deb822.ParseError{File: file, Line: src.Line, Msg: "no binary package paragraphs"}
 	}
 	for i := range paras[1:] {
 		b, err := parseBinary(file, &paras[1+i], ver)
@@ -46,7 +50,7 @@ func ParseControl(file string, data []byte, ver string) (graph.Source, error) {
 	return s, nil
 }
 
-func parseBuildDeps(file string, p *Paragraph, s *graph.Source) error {
+func parseBuildDeps(file string, p *deb822.Paragraph, s *graph.Source) error {
 	for _, fd := range []struct {
 		name string
 		dst  *dependency.Dependency
@@ -64,7 +68,7 @@ func parseBuildDeps(file string, p *Paragraph, s *graph.Source) error {
 	return nil
 }
 
-func parseRelations(file string, p *Paragraph, field, ver string) (dependency.Dependency, error) {
+func parseRelations(file string, p *deb822.Paragraph, field, ver string) (dependency.Dependency, error) {
 	f, ok := p.Get(field)
 	if !ok || strings.TrimSpace(f.Value) == "" {
 		return dependency.Dependency{}, nil
@@ -73,16 +77,16 @@ func parseRelations(file string, p *Paragraph, field, ver string) (dependency.De
 	val := expandVersionSubstvars(strings.ReplaceAll(f.Value, "\n", " "), ver)
 	d, err := dependency.Parse(val)
 	if err != nil {
-		return dependency.Dependency{}, &ParseError{File: file, Line: f.Line, Field: f.Name, Msg: err.Error()}
+		return dependency.Dependency{}, &deb822.ParseError{File: file, Line: f.Line, Field: f.Name, Msg: err.Error()}
 	}
 	for _, r := range d.Relations {
 		for _, pos := range r.Possibilities {
 			if !pos.Substvar && !validPackageName(pos.Name) {
-				return dependency.Dependency{}, &ParseError{File: file, Line: f.Line, Field: f.Name, Msg: fmt.Sprintf("bad package name %q", pos.Name)}
+				return dependency.Dependency{}, &deb822.ParseError{File: file, Line: f.Line, Field: f.Name, Msg: fmt.Sprintf("bad package name %q", pos.Name)}
 			}
 			if pos.Version != nil && !strings.Contains(pos.Version.Number, "${") {
 				if _, err := version.Parse(pos.Version.Number); err != nil {
-					return dependency.Dependency{}, &ParseError{File: file, Line: f.Line, Field: f.Name, Msg: fmt.Sprintf("%s: bad version %q: %v", pos.Name, pos.Version.Number, err)}
+					return dependency.Dependency{}, &deb822.ParseError{File: file, Line: f.Line, Field: f.Name, Msg: fmt.Sprintf("%s: bad version %q: %v", pos.Name, pos.Version.Number, err)}
 				}
 			}
 		}
@@ -113,22 +117,22 @@ func expandVersionSubstvars(s, ver string) string {
 	).Replace(s)
 }
 
-func parseBinary(file string, p *Paragraph, ver string) (graph.Binary, error) {
+func parseBinary(file string, p *deb822.Paragraph, ver string) (graph.Binary, error) {
 	pkg, ok := p.Get("Package")
 	if !ok {
-		return graph.Binary{}, &ParseError{File: file, Line: p.Line, Field: "Package", Msg: "missing in binary paragraph"}
+		return graph.Binary{}, &deb822.ParseError{File: file, Line: p.Line, Field: "Package", Msg: "missing in binary paragraph"}
 	}
 	if !validPackageName(pkg.Value) {
-		return graph.Binary{}, &ParseError{File: file, Line: pkg.Line, Field: "Package", Msg: fmt.Sprintf("bad package name %q", pkg.Value)}
+		return graph.Binary{}, &deb822.ParseError{File: file, Line: pkg.Line, Field: "Package", Msg: fmt.Sprintf("bad package name %q", pkg.Value)}
 	}
 	b := graph.Binary{Name: pkg.Value, MultiArch: p.Value("Multi-Arch")}
 	arch, ok := p.Get("Architecture")
 	if !ok {
-		return graph.Binary{}, &ParseError{File: file, Line: p.Line, Field: "Architecture", Msg: "missing in paragraph of " + pkg.Value}
+		return graph.Binary{}, &deb822.ParseError{File: file, Line: p.Line, Field: "Architecture", Msg: "missing in paragraph of " + pkg.Value}
 	}
 	archs, err := dependency.ParseArchitectures(strings.Join(strings.Fields(arch.Value), " "))
 	if err != nil || len(archs) == 0 {
-		return graph.Binary{}, &ParseError{File: file, Line: arch.Line, Field: "Architecture", Msg: fmt.Sprintf("bad architecture list %q", arch.Value)}
+		return graph.Binary{}, &deb822.ParseError{File: file, Line: arch.Line, Field: "Architecture", Msg: fmt.Sprintf("bad architecture list %q", arch.Value)}
 	}
 	b.Architectures = archs
 	prov, err := parseRelations(file, p, "Provides", ver)
@@ -139,7 +143,7 @@ func parseBinary(file string, p *Paragraph, ver string) (graph.Binary, error) {
 	if bp, ok := p.Get("Build-Profiles"); ok {
 		sets, err := parseRestrictionFormula(bp.Value)
 		if err != nil {
-			return graph.Binary{}, &ParseError{File: file, Line: bp.Line, Field: bp.Name, Msg: err.Error()}
+			return graph.Binary{}, &deb822.ParseError{File: file, Line: bp.Line, Field: bp.Name, Msg: err.Error()}
 		}
 		b.BuildProfiles = sets
 	}
@@ -182,10 +186,10 @@ func ParseChangelog(file string, data []byte) (Changelog, error) {
 			}
 			m := changelogHead.FindStringSubmatch(l)
 			if m == nil {
-				return c, &ParseError{File: file, Line: i + 1, Msg: fmt.Sprintf("expected \"source (version) distribution; urgency=...\", got %q", l)}
+				return c, &deb822.ParseError{File: file, Line: i + 1, Msg: fmt.Sprintf("expected \"source (version) distribution; urgency=...\", got %q", l)}
 			}
 			if _, err := version.Parse(m[2]); err != nil {
-				return c, &ParseError{File: file, Line: i + 1, Field: "version", Msg: fmt.Sprintf("bad version %q: %v", m[2], err)}
+				return c, &deb822.ParseError{File: file, Line: i + 1, Field: "version", Msg: fmt.Sprintf("bad version %q: %v", m[2], err)}
 			}
 			c.Source, c.Version, headLine = m[1], m[2], i+1
 			continue
@@ -193,20 +197,20 @@ func ParseChangelog(file string, data []byte) (Changelog, error) {
 		if strings.HasPrefix(l, " -- ") {
 			_, date, ok := strings.Cut(l, "  ")
 			if !ok {
-				return c, &ParseError{File: file, Line: i + 1, Field: "trailer", Msg: "expected two spaces between maintainer and date"}
+				return c, &deb822.ParseError{File: file, Line: i + 1, Field: "trailer", Msg: "expected two spaces between maintainer and date"}
 			}
 			t, err := time.Parse(time.RFC1123Z, strings.TrimSpace(date))
 			if err != nil {
-				return c, &ParseError{File: file, Line: i + 1, Field: "trailer", Msg: fmt.Sprintf("bad date %q", strings.TrimSpace(date))}
+				return c, &deb822.ParseError{File: file, Line: i + 1, Field: "trailer", Msg: fmt.Sprintf("bad date %q", strings.TrimSpace(date))}
 			}
 			c.Date = t.UTC()
 			return c, nil
 		}
 	}
 	if headLine == 0 {
-		return c, &ParseError{File: file, Line: 1, Msg: "empty changelog"}
+		return c, &deb822.ParseError{File: file, Line: 1, Msg: "empty changelog"}
 	}
-	return c, &ParseError{File: file, Line: headLine, Msg: "top entry has no trailer line (\" -- name <email>  date\")"}
+	return c, &deb822.ParseError{File: file, Line: headLine, Msg: "top entry has no trailer line (\" -- name <email>  date\")"}
 }
 
 // ReadDir reads debian/control and debian/changelog of an unpacked source
@@ -240,25 +244,25 @@ func ReadDir(dir string) (graph.Source, Changelog, error) {
 // Package-List (name, type, section, priority, arch=..., profile=...) but
 // not their Provides or Multi-Arch: those are unknown for such sources.
 func ParseDSC(file string, data []byte) (graph.Source, error) {
-	paras, err := ParseDeb822(file, data)
+	paras, err := deb822.Parse(file, data)
 	if err != nil {
 		return graph.Source{}, err
 	}
 	if len(paras) != 1 {
-		return graph.Source{}, &ParseError{File: file, Line: 1, Msg: fmt.Sprintf("expected one paragraph, found %d", len(paras))}
+		return graph.Source{}, &deb822.ParseError{File: file, Line: 1, Msg: fmt.Sprintf("expected one paragraph, found %d", len(paras))}
 	}
 	p := &paras[0]
 	var s graph.Source
 	for _, req := range []string{"Source", "Version", "Package-List"} {
 		f, ok := p.Get(req)
 		if !ok || f.Value == "" {
-			return graph.Source{}, &ParseError{File: file, Line: p.Line, Field: req, Msg: "missing"}
+			return graph.Source{}, &deb822.ParseError{File: file, Line: p.Line, Field: req, Msg: "missing"}
 		}
 	}
 	s.Name, s.Version, s.Origin = p.Value("Source"), p.Value("Version"), file
 	if _, err := version.Parse(s.Version); err != nil {
 		f, _ := p.Get("Version")
-		return graph.Source{}, &ParseError{File: file, Line: f.Line, Field: "Version", Msg: err.Error()}
+		return graph.Source{}, &deb822.ParseError{File: file, Line: f.Line, Field: "Version", Msg: err.Error()}
 	}
 	if err := parseBuildDeps(file, p, &s); err != nil {
 		return graph.Source{}, err
@@ -273,7 +277,7 @@ func ParseDSC(file string, data []byte) (graph.Source, error) {
 
 // parsePackageList reads the binaries of a Package-List field (nil when
 // the paragraph has none).
-func parsePackageList(file string, p *Paragraph) ([]graph.Binary, error) {
+func parsePackageList(file string, p *deb822.Paragraph) ([]graph.Binary, error) {
 	pl, _ := p.Get("Package-List")
 	var bins []graph.Binary
 	for i, line := range strings.Split(pl.Value, "\n") {
@@ -283,7 +287,7 @@ func parsePackageList(file string, p *Paragraph) ([]graph.Binary, error) {
 		}
 		b, err := parsePackageListLine(line)
 		if err != nil {
-			return nil, &ParseError{File: file, Line: pl.Line + i, Field: "Package-List", Msg: err.Error()}
+			return nil, &deb822.ParseError{File: file, Line: pl.Line + i, Field: "Package-List", Msg: err.Error()}
 		}
 		if b.Name != "" {
 			bins = append(bins, b)

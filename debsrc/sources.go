@@ -8,6 +8,7 @@ import (
 	"pault.ag/go/debian/dependency"
 	"pault.ag/go/debian/version"
 
+	"github.com/stx-build/stx-build/deb822"
 	"github.com/stx-build/stx-build/graph"
 )
 
@@ -20,7 +21,7 @@ import (
 // skipped. A stanza without Package-List (very old ones) gets its binaries
 // from Binary and Architecture.
 func ParseSources(file string, data []byte) ([]graph.Source, error) {
-	paras, err := ParseDeb822(file, data)
+	paras, err := deb822.Parse(file, data)
 	if err != nil {
 		return nil, err
 	}
@@ -60,17 +61,17 @@ func newerOrSame(a, b string) bool {
 	return version.Compare(va, vb) >= 0
 }
 
-func sourceStanza(file string, p *Paragraph) (graph.Source, error) {
+func sourceStanza(file string, p *deb822.Paragraph) (graph.Source, error) {
 	for _, req := range []string{"Package", "Version"} {
 		if f, ok := p.Get(req); !ok || f.Value == "" {
-			return graph.Source{}, &ParseError{File: file, Line: p.Line, Field: req, Msg: "missing"}
+			return graph.Source{}, &deb822.ParseError{File: file, Line: p.Line, Field: req, Msg: "missing"}
 		}
 	}
 	s := graph.Source{Name: p.Value("Package"), Version: p.Value("Version")}
 	s.Origin = fmt.Sprintf("%s:%d", file, p.Line)
 	if _, err := version.Parse(s.Version); err != nil {
 		f, _ := p.Get("Version")
-		return graph.Source{}, &ParseError{File: file, Line: f.Line, Field: "Version", Msg: err.Error()}
+		return graph.Source{}, &deb822.ParseError{File: file, Line: f.Line, Field: "Version", Msg: err.Error()}
 	}
 	if err := parseBuildDeps(file, p, &s); err != nil {
 		return graph.Source{}, err
@@ -86,7 +87,7 @@ func sourceStanza(file string, p *Paragraph) (graph.Source, error) {
 	archs, err := dependency.ParseArchitectures(p.Value("Architecture"))
 	if err != nil || len(archs) == 0 {
 		f, _ := p.Get("Architecture")
-		return graph.Source{}, &ParseError{File: file, Line: max(f.Line, p.Line), Field: "Architecture", Msg: fmt.Sprintf("bad or missing %q", f.Value)}
+		return graph.Source{}, &deb822.ParseError{File: file, Line: max(f.Line, p.Line), Field: "Architecture", Msg: fmt.Sprintf("bad or missing %q", f.Value)}
 	}
 	for _, name := range strings.Split(p.Value("Binary"), ",") {
 		if name = strings.TrimSpace(name); name != "" {

@@ -1,54 +1,15 @@
 package image
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/stx-build/stx-build/deb822"
 )
-
-// paragraph is one deb822 stanza: field names as written, continuation
-// lines joined with "\n".
-type paragraph map[string]string
-
-// parseParagraphs reads deb822 data (dpkg status, Packages, copyright).
-func parseParagraphs(data []byte) []paragraph {
-	var out []paragraph
-	cur := paragraph{}
-	last := ""
-	s := bufio.NewScanner(bytes.NewReader(data))
-	s.Buffer(make([]byte, 64<<10), 16<<20)
-	for s.Scan() {
-		line := s.Text()
-		switch {
-		case strings.TrimSpace(line) == "":
-			if len(cur) > 0 {
-				out = append(out, cur)
-				cur, last = paragraph{}, ""
-			}
-		case strings.HasPrefix(line, "#") && last == "":
-		case line[0] == ' ' || line[0] == '\t':
-			if last != "" {
-				cur[last] += "\n" + strings.TrimSpace(line)
-			}
-		default:
-			k, v, ok := strings.Cut(line, ":")
-			if !ok {
-				continue
-			}
-			last = k
-			cur[k] = strings.TrimSpace(v)
-		}
-	}
-	if len(cur) > 0 {
-		out = append(out, cur)
-	}
-	return out
-}
 
 // Package is one installed binary package of an image.
 type Package struct {
@@ -67,18 +28,23 @@ type Package struct {
 // readInstalled returns the packages dpkg lists as installed in root,
 // sorted by name and architecture.
 func readInstalled(root string) ([]Package, error) {
-	data, err := os.ReadFile(filepath.Join(root, "var/lib/dpkg/status"))
+	file := filepath.Join(root, "var/lib/dpkg/status")
+	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("image: read dpkg status: %w", err)
 	}
+	paras, err := deb822.Parse(file, data)
+	if err != nil {
+		return nil, fmt.Errorf("image: dpkg status: %w", err)
+	}
 	var pkgs []Package
-	for _, p := range parseParagraphs(data) {
-		if !strings.HasSuffix(p["Status"], " installed") {
+	for _, p := range paras {
+		if !strings.HasSuffix(p.Value("Status"), " installed") {
 			continue
 		}
-		pk := Package{Name: p["Package"], Version: p["Version"], Architecture: p["Architecture"]}
+		pk := Package{Name: p.Value("Package"), Version: p.Value("Version"), Architecture: p.Value("Architecture")}
 		pk.Source, pk.SourceVersion = pk.Name, pk.Version
-		if src := p["Source"]; src != "" {
+		if src := p.Value("Source"); src != "" {
 			name, ver, ok := strings.Cut(src, " ")
 			pk.Source = name
 			if ok {
@@ -110,19 +76,24 @@ func readLocalRepo(dir, arch string) (map[string]localBinary, error) {
 	if dir == "" {
 		return out, nil
 	}
-	data, err := os.ReadFile(filepath.Join(dir, "dists", "stx", "main", "binary-"+arch, "Packages"))
+	file := filepath.Join(dir, "dists", "stx", "main", "binary-"+arch, "Packages")
+	data, err := os.ReadFile(file)
 	if os.IsNotExist(err) {
 		return out, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("image: local repository: %w", err)
 	}
-	for _, p := range parseParagraphs(data) {
-		b := localBinary{name: p["Package"], version: p["Version"], arch: p["Architecture"], source: p["Package"], sha256: p["SHA256"]}
-		if src := p["Source"]; src != "" {
+	paras, err := deb822.Parse(file, data)
+	if err != nil {
+		return nil, fmt.Errorf("image: local repository: %w", err)
+	}
+	for _, p := range paras {
+		b := localBinary{name: p.Value("Package"), version: p.Value("Version"), arch: p.Value("Architecture"), source: p.Value("Package"), sha256: p.Value("SHA256")}
+		if src := p.Value("Source"); src != "" {
 			b.source, _, _ = strings.Cut(src, " ")
 		}
-		b.depends = append(dependencyNames(p["Pre-Depends"]), dependencyNames(p["Depends"])...)
+		b.depends = append(dependencyNames(p.Value("Pre-Depends")), dependencyNames(p.Value("Depends"))...)
 		out[b.name] = b
 	}
 	return out, nil

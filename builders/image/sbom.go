@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/stx-build/stx-build/deb822"
 )
 
 // SPDXMediaType is the media type of the SBOM documents.
@@ -72,14 +74,17 @@ func spdxLicense(name string) string {
 // SPDX expression for the licenses it names for files: the distinct terms
 // joined with AND, sorted; "" when the file is not machine-readable.
 func copyrightLicense(data []byte) string {
-	paras := parseParagraphs(data)
-	if len(paras) == 0 || !strings.Contains(paras[0]["Format"], "copyright-format") {
+	// Lenient: a hand-written file with a stray line still names its
+	// licenses.
+	paras := deb822.ParseLenient(data)
+	if len(paras) == 0 || !strings.Contains(paras[0].Value("Format"), "copyright-format") {
 		return ""
 	}
 	set := map[string]bool{}
 	for i, p := range paras {
-		lic, ok := p["License"]
-		if !ok || (i > 0 && p["Files"] == "") {
+		f, ok := p.Get("License")
+		lic := f.Value
+		if !ok || (i > 0 && p.Value("Files") == "") {
 			continue // stand-alone License paragraphs hold texts
 		}
 		short, _, _ := strings.Cut(lic, "\n")

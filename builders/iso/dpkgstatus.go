@@ -1,13 +1,13 @@
 package iso
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
+
+	"github.com/stx-build/stx-build/deb822"
 )
 
 // Package is one installed package.
@@ -22,58 +22,26 @@ func (p Package) String() string { return p.Name + " " + p.Version + " " + p.Arc
 // installedPackages reads a root's dpkg status: the packages installed
 // ("install ok installed"), sorted by name and architecture.
 func installedPackages(root string) ([]Package, error) {
-	data, err := os.ReadFile(filepath.Join(root, "var/lib/dpkg/status"))
+	file := filepath.Join(root, "var/lib/dpkg/status")
+	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, err
 	}
-	pkgs, err := parseStatus(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(root, "var/lib/dpkg/status"), err)
-	}
-	return pkgs, nil
+	return parseStatus(file, data)
 }
 
-func parseStatus(data []byte) ([]Package, error) {
-	var out []Package
-	var cur Package
-	var status string
-	flush := func() {
-		if cur.Name != "" && status == "install ok installed" {
-			out = append(out, cur)
-		}
-		cur, status = Package{}, ""
-	}
-	s := bufio.NewScanner(bytes.NewReader(data))
-	s.Buffer(make([]byte, 0, 64<<10), 4<<20)
-	for s.Scan() {
-		l := s.Text()
-		if strings.TrimSpace(l) == "" {
-			flush()
-			continue
-		}
-		if l[0] == ' ' || l[0] == '\t' {
-			continue
-		}
-		k, v, ok := strings.Cut(l, ":")
-		if !ok {
-			return nil, fmt.Errorf("bad line %q", l)
-		}
-		v = strings.TrimSpace(v)
-		switch k {
-		case "Package":
-			cur.Name = v
-		case "Version":
-			cur.Version = v
-		case "Architecture":
-			cur.Architecture = v
-		case "Status":
-			status = v
-		}
-	}
-	if err := s.Err(); err != nil {
+func parseStatus(file string, data []byte) ([]Package, error) {
+	paras, err := deb822.Parse(file, data)
+	if err != nil {
 		return nil, err
 	}
-	flush()
+	var out []Package
+	for _, p := range paras {
+		pk := Package{Name: p.Value("Package"), Version: p.Value("Version"), Architecture: p.Value("Architecture")}
+		if pk.Name != "" && p.Value("Status") == "install ok installed" {
+			out = append(out, pk)
+		}
+	}
 	sortPackages(out)
 	return out, nil
 }

@@ -201,7 +201,7 @@ Status: install ok installed
 Architecture: arm64
 Version: 12.4+deb12u5
 `)
-	got, err := parseStatus(data)
+	got, err := parseStatus("status", data)
 	if err != nil {
 		t.Fatal(err)
 	}

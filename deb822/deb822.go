@@ -1,7 +1,8 @@
-// Package debsrc reads what a Debian source package declares — its
-// debian/control, debian/changelog or .dsc — into the graph's input, with
-// errors that name the file, line and field.
-package debsrc
+// Package deb822 reads Debian control data (deb822 paragraphs of
+// "Field: value" lines): debian/control, .dsc, Sources and Packages
+// indexes, dpkg's status file, machine-readable copyright files. Fields
+// keep their lines, so errors name the file, line and field.
+package deb822
 
 import (
 	"fmt"
@@ -37,7 +38,7 @@ func (p *Paragraph) Value(name string) string {
 	return f.Value
 }
 
-// ParseError is a problem in a control file at a line, in a field.
+// ParseError is a problem in a deb822 file at a line, in a field.
 type ParseError struct {
 	File  string
 	Line  int
@@ -52,15 +53,32 @@ func (e *ParseError) Error() string {
 	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
 }
 
-// ParseDeb822 splits data into paragraphs. Comment lines (#) are skipped
+// Parse splits data into paragraphs, strictly: a line that is neither a
+// field nor a continuation of one, or a field given twice in a paragraph,
+// is an error naming file and line. Comment lines (#) are skipped
 // (debian/control allows them); a PGP signature armour around a .dsc is
 // stripped.
-func ParseDeb822(file string, data []byte) ([]Paragraph, error) {
+func Parse(file string, data []byte) ([]Paragraph, error) {
+	return parse(file, data, false)
+}
+
+// ParseLenient is Parse for files whose content only informs, such as a
+// package's copyright file, where Parse fails: a line without a colon, or
+// a continuation line outside a field, is skipped; any other line is a
+// field, whatever its name (so a paragraph of free text still counts as
+// one, and is not mistaken for what follows it); a field given twice
+// replaces the earlier one.
+func ParseLenient(data []byte) []Paragraph {
+	paras, _ := parse("", data, true)
+	return paras
+}
+
+func parse(file string, data []byte, lenient bool) ([]Paragraph, error) {
 	lines := strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n")
 	lines, offset := stripPGP(lines)
 	var paras []Paragraph
 	var cur *Paragraph
-	seen := map[string]int{}
+	seen := map[string]int{} // lower-case name -> index in cur.Fields
 	for i, raw := range lines {
 		ln := i + 1 + offset
 		if strings.HasPrefix(raw, "#") {
@@ -72,6 +90,9 @@ func ParseDeb822(file string, data []byte) ([]Paragraph, error) {
 		}
 		if raw[0] == ' ' || raw[0] == '\t' {
 			if cur == nil || len(cur.Fields) == 0 {
+				if lenient {
+					continue
+				}
 				return nil, &ParseError{File: file, Line: ln, Msg: "continuation line outside a field"}
 			}
 			f := &cur.Fields[len(cur.Fields)-1]
@@ -79,7 +100,10 @@ func ParseDeb822(file string, data []byte) ([]Paragraph, error) {
 			continue
 		}
 		name, value, ok := strings.Cut(raw, ":")
-		if !ok || name == "" || strings.ContainsAny(name, " \t") {
+		if lenient && !ok {
+			continue
+		}
+		if !lenient && (!ok || name == "" || strings.ContainsAny(name, " \t")) {
 			return nil, &ParseError{File: file, Line: ln, Msg: fmt.Sprintf("expected \"Field: value\", got %q", raw)}
 		}
 		if cur == nil {
@@ -87,12 +111,23 @@ func ParseDeb822(file string, data []byte) ([]Paragraph, error) {
 			cur = &paras[len(paras)-1]
 			seen = map[string]int{}
 		}
+		f := Field{Name: name, Value: strings.TrimSpace(value), Line: ln}
 		key := strings.ToLower(name)
 		if prev, dup := seen[key]; dup {
-			return nil, &ParseError{File: file, Line: ln, Field: name, Msg: fmt.Sprintf("duplicate field (first on line %d)", prev)}
+			if !lenient {
+				return nil, &ParseError{File: file, Line: ln, Field: name, Msg: fmt.Sprintf("duplicate field (first on line %d)", cur.Fields[prev].Line)}
+			}
+			// The repeated field moves to the end, where continuation
+			// lines go.
+			cur.Fields = append(cur.Fields[:prev], cur.Fields[prev+1:]...)
+			for k, j := range seen {
+				if j > prev {
+					seen[k] = j - 1
+				}
+			}
 		}
-		seen[key] = ln
-		cur.Fields = append(cur.Fields, Field{Name: name, Value: strings.TrimSpace(value), Line: ln})
+		seen[key] = len(cur.Fields)
+		cur.Fields = append(cur.Fields, f)
 	}
 	return paras, nil
 }
