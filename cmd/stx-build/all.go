@@ -43,7 +43,11 @@ have are skipped.`,
 			}
 
 			fmt.Fprintf(stdout, "== packages (%s)\n", strings.Join(archs, ", "))
-			dopts := distbuild.Options{Archs: archs, OutDir: out, Status: stdout, Log: g.log(cmd.ErrOrStderr())}
+			c, err := localCache(ws, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			dopts := distbuild.Options{Archs: archs, OutDir: out, Status: stdout, Log: g.log(cmd.ErrOrStderr()), Cache: c}
 			if err := wf.apply(&dopts); err != nil {
 				return err
 			}

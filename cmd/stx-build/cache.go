@@ -51,6 +51,15 @@ func (cf *cacheFlags) open(cacheDir string, log io.Writer) (*cache.Cache, *fileh
 	return c, h, err
 }
 
+// localCache opens the local artifact cache for the packages image, iso
+// and all build: what `stx-build build` built is restored, not built again,
+// and a concurrent run on the same cache waits for a build it needs rather
+// than making it twice. The registry flags are build's.
+func localCache(ws *workspace.Workspace, log io.Writer) (*cache.Cache, error) {
+	c, _, err := (&cacheFlags{}).open(ws.CacheDir(), log)
+	return c, err
+}
+
 func newCacheCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cache",

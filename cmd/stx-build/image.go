@@ -49,7 +49,11 @@ image.`,
 				return err
 			}
 			if !noBuild {
-				opts := distbuild.Options{Archs: sel.Archs, OutDir: out, Status: stdout, Log: g.log(cmd.ErrOrStderr())}
+				c, err := localCache(ws, cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				opts := distbuild.Options{Archs: sel.Archs, OutDir: out, Status: stdout, Log: g.log(cmd.ErrOrStderr()), Cache: c}
 				if _, err := distbuild.Run(ctx, ws, opts); err != nil {
 					return err
 				}

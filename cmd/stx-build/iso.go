@@ -95,7 +95,11 @@ func runISO(cmd *cobra.Command, g *globalFlags, f *isoFlags) error {
 		status = stderr
 	}
 	if !f.noBuild {
-		opts := distbuild.Options{Archs: sel.PackageArchs(), OutDir: out, Status: status, Log: g.log(stderr)}
+		c, err := localCache(ws, stderr)
+		if err != nil {
+			return err
+		}
+		opts := distbuild.Options{Archs: sel.PackageArchs(), OutDir: out, Status: status, Log: g.log(stderr), Cache: c}
 		res, err := distbuild.Run(ctx, ws, opts)
 		if err != nil {
 			return err
