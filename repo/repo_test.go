@@ -50,7 +50,7 @@ func scrub(b []byte) []byte {
 	return []byte(s)
 }
 
-func TestOpenSkeleton(t *testing.T) {
+func TestOpenSkeletonGolden(t *testing.T) {
 	r := open(t, "amd64")
 	got := readDists(t, r)
 	for _, f := range distsFiles {

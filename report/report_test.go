@@ -90,7 +90,7 @@ func TestTextGolden(t *testing.T) {
 	golden(t, "text.golden", []byte(strings.ReplaceAll(b.String(), dir, "OUT")))
 }
 
-func TestJSONLines(t *testing.T) {
+func TestJSONLinesGolden(t *testing.T) {
 	var b bytes.Buffer
 	s := JSON(&b)
 	evs := events("/out")

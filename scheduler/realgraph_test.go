@@ -20,7 +20,7 @@ import (
 
 // The real-graph benchmark needs the archive's Sources index, which is not
 // in git: scripts/bench-sched.sh fetches it (go run
-// ./scheduler/internal/fetchsources) and runs TestRealGraphTable.
+// ./scripts/fetchsources) and runs TestRealGraphTable.
 var (
 	sourcesFile = flag.String("sources", os.Getenv("STX_BENCH_SOURCES"), "decompressed Sources index for the real-graph benchmark (unset: skipped)")
 	realSize    = flag.Int("real-size", 400, "number of source packages in the real graph")

@@ -16,7 +16,7 @@ DIR=${STX_BENCH_DIR:-/var/tmp/stx-sched-bench}
 SIZE=${1:-400}
 mkdir -p "$DIR" out/bench-sched
 if [[ ! -s $DIR/Sources ]]; then
-	go run ./scheduler/internal/fetchsources -o "$DIR/Sources"
+	go run ./scripts/fetchsources -o "$DIR/Sources"
 fi
 export STX_BENCH_SOURCES=$DIR/Sources
 go test ./scheduler/ -count=1 -run '^TestRealGraphTable$' -v -args -real-size "$SIZE" -table "$PWD/out/bench-sched/table.md" |

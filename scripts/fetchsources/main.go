@@ -1,9 +1,10 @@
 // Command fetchsources writes the archive's Sources index for a suite, as
-// one decompressed deb822 file, for the scheduler's real-graph benchmark.
+// one decompressed deb822 file, for the scheduler's real-graph benchmark
+// (scripts/bench-sched.sh runs it).
 // It uses a private apt environment (aptenv) made from the host's apt
 // sources, so nothing of the host's apt state changes.
 //
-//	go run ./scheduler/internal/fetchsources -o /var/tmp/stx-sched-bench/Sources [-suite bookworm]
+//	go run ./scripts/fetchsources -o /var/tmp/stx-sched-bench/Sources [-suite bookworm]
 package main
 
 import (
@@ -18,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/stx-build/stx-build/aptenv"
+	"github.com/stx-build/stx-build/internal/atomicfile"
 )
 
 func main() {
@@ -66,11 +68,7 @@ func run(ctx context.Context, out, suite string) error {
 	if all.Len() == 0 {
 		return fmt.Errorf("no Sources index in %s (deb-src missing from the host's sources?)", env.ListsDir())
 	}
-	tmp := out + ".tmp"
-	if err := os.WriteFile(tmp, all.Bytes(), 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, out); err != nil {
+	if err := atomicfile.Write(out, all.Bytes(), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "fetchsources: %d indexes, %d bytes -> %s\n", len(lists), all.Len(), out)
