@@ -35,9 +35,9 @@ type Selection struct {
 // image) and archs: each must be one the project builds (else a
 // *workspace.ArchError); default: every project architecture some
 // selected image is built for, in the project's order. Without image
-// manifests the error wraps ErrNoImages.
+// manifests the error wraps ErrNoImages. A malformed SOURCE_DATE_EPOCH is
+// refused here, before anything is built.
 func Select(ws *workspace.Workspace, names, archs []string) (*Selection, error) {
-	// A malformed SOURCE_DATE_EPOCH is refused before anything is built.
 	if _, _, err := ws.SourceDateEpoch(); err != nil {
 		return nil, err
 	}

@@ -27,9 +27,9 @@ type Selection struct {
 
 // Select loads the project's iso.yaml and chooses archs: each must be one
 // the manifest builds (else a *workspace.ArchError); empty selects all of
-// the manifest's. Without iso.yaml the error wraps ErrNoManifest.
+// the manifest's. Without iso.yaml the error wraps ErrNoManifest. A
+// malformed SOURCE_DATE_EPOCH is refused here, before anything is built.
 func Select(ws *workspace.Workspace, archs []string) (*Selection, error) {
-	// A malformed SOURCE_DATE_EPOCH is refused before anything is built.
 	if _, _, err := ws.SourceDateEpoch(); err != nil {
 		return nil, err
 	}
