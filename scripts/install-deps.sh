@@ -19,18 +19,6 @@ PKGS=(
 	docker-registry                    # registry tests on 127.0.0.1
 	kmod                               # modinfo: the kernel e2e test reads module signatures
 )
-	git make gcc                   # building stx-build itself
-	mmdebstrap                     # base root filesystems of the build sandbox
-	busybox-static                 # the runner's tests build a tiny root from it
-	qemu-user-static binfmt-support # arm64 image roots on amd64 (maintainer scripts)
-	podman runc skopeo             # image tests: run the image (runc: crun fails on hybrid cgroups), inspect it
-	docker-registry                # the cache's registry tests start one on 127.0.0.1
-	xorriso mtools dosfstools squashfs-tools cpio  # ISO mastering: hybrid image, efi.img, live root
-	grub-common grub-pc-bin grub-efi-amd64-bin     # grub-mkimage (modules come from the archive's packages)
-	qemu-system-x86 qemu-system-arm ovmf qemu-efi-aarch64  # stx-build boot: amd64 BIOS/UEFI, arm64 UEFI
-	gpg                            # signing SHA256SUMS (tests use a throwaway key)
-	kmod                           # modinfo: the kernel e2e test reads module signatures
-)
 
 missing=()
 for p in "${PKGS[@]}"; do
