@@ -18,6 +18,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"pault.ag/go/debian/control"
@@ -184,12 +185,28 @@ func (f *Fetcher) fetchDebian(ctx context.Context, spec string) (*Fetched, error
 		return nil, err
 	}
 	if err := f.Apt.Run(ctx, tmp, "source", "--download-only", "--only-source", "-q", name+"="+ver); err != nil {
-		return nil, err
+		return nil, notServed(ctx, f.Apt, name, ver, err)
 	}
 	if _, err := verifyDir(tmp, key+".dsc", ""); err != nil {
 		return nil, fmt.Errorf("apt-get source: %w", err)
 	}
 	return publish(tmp, final, key+".dsc", "", KindDebian)
+}
+
+// notServed explains a failed apt-get source: when the indexes do not
+// offer the version at all, it says which versions they do offer (the
+// usual case: a pin older than the mirror's current version, or one that
+// only a suite the mirror does not serve has).
+func notServed(ctx context.Context, apt *aptenv.Env, name, ver string, err error) error {
+	vs, verr := apt.SourceVersions(ctx, name)
+	if verr != nil {
+		return fmt.Errorf("%w (and the deb-src indexes have no source package %s at all)", err, name)
+	}
+	if slices.Contains(vs, ver) {
+		return err // served, so something else went wrong: apt's own words
+	}
+	return fmt.Errorf("version %s of source package %s is not served by the mirror's deb-src indexes (%s); they serve %s: pin one of those, or use source.dsc with a URL and sha256",
+		ver, name, apt.SourcesFile(), strings.Join(vs, ", "))
 }
 
 // fetchDSC downloads a .dsc and the files it lists from the same

@@ -71,6 +71,18 @@ func TestFetchDebianHello(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("cached fetch: %v", time.Since(start).Round(time.Millisecond))
+
+	// A version the mirror does not serve: the error lists those it does.
+	gone := &manifests.Package{Name: "hello", Source: manifests.Source{Debian: "hello=2.9-0.1"}}
+	_, err = f.Fetch(ctx, gone)
+	if err == nil {
+		t.Fatal("fetched a version the mirror does not serve")
+	}
+	for _, want := range []string{"version 2.9-0.1 of source package hello is not served", "they serve " + versions[0]} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
 }
 
 // testLog sends apt's output to the test log.
