@@ -8,7 +8,7 @@ BIN     := bin/stx-build
 EXAMPLE ?= examples
 OUT     ?= out
 
-.PHONY: all deps build buildkit demo test test-short e2e bench lint golden clean
+.PHONY: all deps build buildkit demo test test-short e2e bench fuzz lint golden clean
 
 all: build
 
@@ -70,6 +70,19 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./cache/buildkey/ | tee $(OUT)/bench-cache.txt
 	scripts/bench-sched.sh | tee $(OUT)/bench-sched.txt
 	scripts/bench-workers.sh 3 | tee $(OUT)/bench-workers.txt
+
+# Every fuzz target of the parsers (go test -fuzz takes one target per run),
+# FUZZTIME each. A crasher is written under the package's testdata/fuzz/ and
+# from then on runs with the ordinary tests: keep it, and fix the bug.
+FUZZTIME ?= 30s
+FUZZPKGS ?= ./deb822 ./debsrc ./graph ./manifests
+fuzz:
+	@set -e; for pkg in $(FUZZPKGS); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$target ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
 
 lint:
 	@fmt=$$(gofmt -l $$(git ls-files '*.go')); if [[ -n "$$fmt" ]]; then echo "gofmt: $$fmt"; exit 1; fi

@@ -33,6 +33,9 @@ func ParseControl(file string, data []byte, ver string) (graph.Source, error) {
 	if !ok {
 		return graph.Source{}, &deb822.ParseError{File: file, Line: src.Line, Field: "Source", Msg: "missing in the first paragraph"}
 	}
+	if name.Value == "" {
+		return graph.Source{}, &deb822.ParseError{File: file, Line: name.Line, Field: "Source", Msg: "empty"}
+	}
 	s := graph.Source{Name: name.Value, Version: ver, Origin: file}
 	if err := parseBuildDeps(file, &src, &s); err != nil {
 		return graph.Source{}, err

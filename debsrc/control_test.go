@@ -12,6 +12,7 @@ func TestParseControlErrors(t *testing.T) {
 	}{
 		{"empty", "", "f:1: empty control file"},
 		{"no source field", "Maintainer: x\n\nPackage: a\nArchitecture: any\n", "f:1: Source: missing in the first paragraph"},
+		{"empty source field (found by FuzzParseControl)", "Source:\n\nPackage: ab\nArchitecture: any\n", "f:1: Source: empty"},
 		{"no binaries", "Source: a\n", "f:1: no binary package paragraphs"},
 		{"bad relation", "Source: a\nBuild-Depends: foo,\n bar (>= 1.0\n\nPackage: a\nArchitecture: any\n", "f:2: Build-Depends: "},
 		{"bad version", "Source: a\nBuild-Depends-Arch: foo (>= a:b)\n\nPackage: a\nArchitecture: any\n", `f:2: Build-Depends-Arch: foo: bad version "a:b"`},
