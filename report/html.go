@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/stx-build/stx-build/internal/atomicfile"
 	"github.com/stx-build/stx-build/ramdisk"
 )
 
@@ -46,11 +47,7 @@ func WriteHTML(dir string, r *Run) (string, error) {
 		path string
 		data []byte
 	}{{filepath.Join(abs, "run.json"), append(data, '\n')}, {index, page.Bytes()}} {
-		tmp := f.path + ".tmp"
-		if err := os.WriteFile(tmp, f.data, 0o644); err != nil {
-			return "", fmt.Errorf("report: %w", err)
-		}
-		if err := os.Rename(tmp, f.path); err != nil {
+		if err := atomicfile.Write(f.path, f.data, 0o644); err != nil {
 			return "", fmt.Errorf("report: %w", err)
 		}
 	}

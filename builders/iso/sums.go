@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/stx-build/stx-build/internal/atomicfile"
 )
 
 // SumsFile is the checksum list written beside the ISOs, and SignatureFile
@@ -55,11 +57,7 @@ func UpdateSums(dir string, sums map[string]string) (string, error) {
 	for _, n := range names {
 		fmt.Fprintf(&b, "%s  %s\n", entries[n], n)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
-		return "", err
-	}
-	return path, os.Rename(tmp, path)
+	return path, atomicfile.Write(path, []byte(b.String()), 0o644)
 }
 
 // Sign writes a detached, ASCII-armored OpenPGP signature of file to
