@@ -115,11 +115,6 @@ func Remotes(fromRefs []string, toRef string, opts Options) (from []cache.Remote
 	return from, to, nil
 }
 
-// Loopback reports whether ref's registry is this machine.
-//
-// Deprecated: use registry.Loopback.
-func Loopback(ref string) bool { return registry.Loopback(ref) }
-
 // String is the repository reference.
 func (r *Remote) String() string { return r.repo.String() }
 
