@@ -75,7 +75,9 @@ func decodeFile(data []byte, file string, out any, errs *Errors) (*document, boo
 	}
 	d.pos[""] = position{n.Line, n.Column}
 	if n.Kind != yaml.MappingNode {
-		d.add(position{n.Line, n.Column}, "", "expected a mapping of fields, got "+describe(n))
+		// Not the value: a file that is no manifest at all (a password
+		// file linked as stx.yaml) parses as one long string.
+		d.add(position{n.Line, n.Column}, "", "expected a mapping of fields, got "+describeKind(n))
 		return d, false
 	}
 	v := reflect.ValueOf(out)
@@ -90,8 +92,21 @@ func decodeFile(data []byte, file string, out any, errs *Errors) (*document, boo
 // yamlLine finds the line number in yaml.v3 syntax errors.
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
+// fieldLike is what a field name could look like, so that a message may
+// repeat an unknown one.
+var fieldLike = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,63}$`)
+
+// yamlAnchor is an anchor name yaml.v3 quotes from the input.
+var yamlAnchor = regexp.MustCompile(`anchor '[^']*'`)
+
+// syntax records a YAML syntax error. yaml.v3 quotes input only in anchor
+// names; those are left out, since a file that fails to parse may be no
+// manifest at all, and its content must not reach the report.
 func (d *document) syntax(err error) {
-	msg := err.Error()
+	msg := yamlAnchor.ReplaceAllString(err.Error(), "anchor")
+	if len(msg) > 200 {
+		msg = msg[:200] + "..."
+	}
 	// yaml.v3 leaves the line out for problems on the first line.
 	line := 1
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
@@ -234,6 +249,12 @@ func (dc *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 		}
 		fpath := childPath(path, name)
 		f, known := fields.byName[name]
+		if !known && name != "<<" && !fieldLike.MatchString(name) {
+			// A line of a file that is no manifest (a password file
+			// parses as a mapping of its lines): do not repeat it.
+			dc.d.add(position{k.Line, k.Column}, path, "unknown field (its name is not shown: no field has such a name)")
+			continue
+		}
 		if !known {
 			msg := "unknown field"
 			if name == "<<" {
@@ -281,8 +302,16 @@ func (dc *decoder) key(k *yaml.Node, seen map[string]int, path string) (string, 
 		dc.d.add(position{k.Line, k.Column}, path, "field names must be strings, got "+describe(k))
 		return "", false
 	}
+	if len(k.Value) > MaxFieldLength {
+		dc.d.add(position{k.Line, k.Column}, path, fmt.Sprintf("field name is too long (%d bytes; the limit is %d)", len(k.Value), MaxFieldLength))
+		return "", false
+	}
 	if first, dup := seen[k.Value]; dup {
-		dc.d.add(position{k.Line, k.Column}, childPath(path, k.Value),
+		field := childPath(path, k.Value)
+		if !fieldLike.MatchString(k.Value) {
+			field = path
+		}
+		dc.d.add(position{k.Line, k.Column}, field,
 			fmt.Sprintf("duplicate field (first set on line %d)", first))
 		return "", false
 	}
@@ -352,6 +381,10 @@ func (dc *decoder) str(n *yaml.Node, v reflect.Value, path string) {
 	// boolean is not, since yes/no/true/false are rarely meant as text.
 	switch n.ShortTag() {
 	case "!!str", "!!int", "!!float", "!!timestamp":
+		if n.Kind == yaml.ScalarNode && len(n.Value) > MaxFieldLength {
+			dc.d.add(position{n.Line, n.Column}, path, fmt.Sprintf("too long (%d bytes; the limit is %d)", len(n.Value), MaxFieldLength))
+			return
+		}
 		if n.Kind == yaml.ScalarNode {
 			v.SetString(n.Value)
 			return
@@ -420,6 +453,17 @@ func (dc *decoder) duration(n *yaml.Node, v reflect.Value, path string) {
 
 func (dc *decoder) wrongType(n *yaml.Node, path, want string) {
 	dc.d.add(position{n.Line, n.Column}, path, "expected "+want+", got "+describe(n))
+}
+
+// describeKind names the kind of a node, without its value.
+func describeKind(n *yaml.Node) string {
+	if n = resolve(n); n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" {
+		return "a string"
+	}
+	if n.Kind == yaml.ScalarNode && n.ShortTag() != "!!null" {
+		return "a scalar"
+	}
+	return describe(n)
 }
 
 // describe names what a node holds, for "expected X, got Y" messages.

@@ -108,10 +108,20 @@ var (
 // names relative to the project directory).
 func LoadImages(p *Project) ([]*Image, error) {
 	dir := filepath.Join(p.Dir, ImagesDir)
-	entries, err := os.ReadDir(dir)
-	if os.IsNotExist(err) {
+	if _, err := os.Lstat(dir); os.IsNotExist(err) {
 		return nil, nil
 	}
+	t, err := projectTree(p)
+	if err != nil {
+		return nil, fmt.Errorf("load images: %w", err)
+	}
+	if _, _, err := t.stat(dir); err != nil {
+		if msg, refused := isRefusal(err); refused {
+			return nil, Errors{{File: ImagesDir, Msg: msg}}.asError()
+		}
+		return nil, fmt.Errorf("load images: %w", err)
+	}
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load images: %w", err)
 	}
@@ -119,14 +129,15 @@ func LoadImages(p *Project) ([]*Image, error) {
 	var images []*Image
 	var docs []*document
 	for _, e := range entries {
-		if e.IsDir() || strings.HasPrefix(e.Name(), ".") || !strings.HasSuffix(e.Name(), ".yaml") {
+		// A directory named *.yaml is refused with the other non-files.
+		if strings.HasPrefix(e.Name(), ".") || !strings.HasSuffix(e.Name(), ".yaml") {
 			continue
 		}
 		file := filepath.Join(dir, e.Name())
 		display := displayPath(p.Dir, file)
-		data, err := os.ReadFile(file)
+		data, err := t.readFile(file, MaxManifestSize)
 		if err != nil {
-			errs = append(errs, &Error{File: display, Msg: fmt.Sprintf("cannot read: %v", err)})
+			errs = append(errs, &Error{File: display, Msg: fileProblem(err)})
 			continue
 		}
 		img := &Image{Name: strings.TrimSuffix(e.Name(), ".yaml"), File: file, Display: display}

@@ -223,28 +223,37 @@ func isoFileStem(s string) string {
 // together as Errors, with the file name relative to the project directory.
 func LoadISO(p *Project) (*ISO, error) {
 	file := filepath.Join(p.Dir, ISOFile)
-	if _, err := os.Stat(file); os.IsNotExist(err) {
+	if _, err := os.Lstat(file); os.IsNotExist(err) {
 		return nil, nil
 	}
 	return LoadISOFile(p, file)
 }
 
-// LoadISOFile reads an ISO manifest of the loaded project p from file.
+// LoadISOFile reads an ISO manifest of the loaded project p from file,
+// which must be a regular file inside the project (or allow-outside), as
+// must the files it names.
 func LoadISOFile(p *Project, file string) (*ISO, error) {
 	abs, err := filepath.Abs(file)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", file, err)
 	}
-	data, err := os.ReadFile(abs)
+	t, err := projectTree(p)
+	if err != nil {
+		return nil, fmt.Errorf("load ISO manifest: %w", err)
+	}
+	display := displayPath(p.Dir, abs)
+	data, err := t.readFile(abs, MaxManifestSize)
+	if msg, refused := isRefusal(err); refused {
+		return nil, Errors{{File: display, Msg: msg}}.asError()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load ISO manifest: %w", err)
 	}
 	var errs Errors
-	display := displayPath(p.Dir, abs)
 	m := &ISO{File: abs, Display: display}
 	d, ok := decodeFile(data, display, m, &errs)
 	if ok {
-		validateISO(p, m, d)
+		validateISO(p, m, d, t)
 	}
 	if err := errs.asError(); err != nil {
 		return nil, err
@@ -252,7 +261,7 @@ func LoadISOFile(p *Project, file string) (*ISO, error) {
 	return m, nil
 }
 
-func validateISO(p *Project, m *ISO, d *document) {
+func validateISO(p *Project, m *ISO, d *document, t *tree) {
 	if m.Name != "" && !isoName.MatchString(m.Name) {
 		d.errorf("name", "invalid name %s: use letters, digits, \".\", \"_\", \"+\" or \"-\" (it names the ISO file)", quoteShort(m.Name))
 	}
@@ -329,9 +338,7 @@ func validateISO(p *Project, m *ISO, d *document) {
 			case filepath.IsAbs(fl.Src):
 				d.errorf(f+".src", "must be a path relative to the project directory")
 			default:
-				if _, err := os.Lstat(filepath.Join(p.Dir, fl.Src)); err != nil {
-					d.errorf(f+".src", "%s does not exist", quoteShort(fl.Src))
-				}
+				isoCheckSrc(d, t, f+".src", p.Dir, fl.Src)
 			}
 		}
 		if fl.Dest == "" {
@@ -370,6 +377,23 @@ func validateISO(p *Project, m *ISO, d *document) {
 		case m.Squashfs.Level < l.min || m.Squashfs.Level > l.max:
 			d.errorf("squashfs.level", "%s levels are %d to %d", c, l.min, l.max)
 		}
+	}
+}
+
+// isoCheckSrc checks a file to copy into the ISO: inside the project
+// (symlinks resolved), and a regular file or a directory.
+func isoCheckSrc(d *document, t *tree, field, dir, src string) {
+	_, fi, err := t.stat(filepath.Join(dir, src))
+	msg, refused := isRefusal(err)
+	switch {
+	case refused:
+		d.errorf(field, "%s %s", quoteShort(src), msg)
+	case err != nil && os.IsNotExist(err):
+		d.errorf(field, "%s does not exist", quoteShort(src))
+	case err != nil:
+		d.errorf(field, "cannot read %s: %v", quoteShort(src), err)
+	case !fi.IsDir() && !fi.Mode().IsRegular():
+		d.errorf(field, "%s is %s, not a file or directory", quoteShort(src), describeMode(fi.Mode()))
 	}
 }
 

@@ -101,7 +101,7 @@ func (p *Package) IsKernel() bool { return p.Source.Kernel != nil }
 // because it ends up in package names.
 var localVersionRe = regexp.MustCompile(`^[a-z0-9.+-]*$`)
 
-func validateKernelSource(pkg *Package, d *document) {
+func validateKernelSource(pkg *Package, d *document, tr *tree) {
 	k := pkg.Source.Kernel
 	if k.Version != "" {
 		if _, err := version.Parse(k.Version); err != nil || !strings.Contains(k.Version, "-") {
@@ -115,7 +115,7 @@ func validateKernelSource(pkg *Package, d *document) {
 	case t.File == "" && t.URL == "":
 		d.errorf("source.kernel.tarball", "set one of file or url")
 	case t.File != "":
-		checkPath(d, "source.kernel.tarball.file", pkg.Dir, t.File, false)
+		checkPath(d, tr, "source.kernel.tarball.file", pkg.Dir, t.File, false, 0)
 	case t.URL != "":
 		if !isMirrorURL(t.URL) || strings.HasPrefix(t.URL, "file:") {
 			d.errorf("source.kernel.tarball.url", "invalid URL %s: use an http or https URL", quoteShort(t.URL))
@@ -146,10 +146,10 @@ func validateKernelSource(pkg *Package, d *document) {
 		}
 		c := k.Config[a]
 		if c.Base != "" && !slices.Contains(KernelBaseTargets, c.Base) {
-			checkPath(d, field+".base", pkg.Dir, c.Base, false)
+			checkPath(d, tr, field+".base", pkg.Dir, c.Base, false, MaxPatchSize)
 		}
 		for i, f := range c.Fragments {
-			checkPath(d, fmt.Sprintf("%s.fragments[%d]", field, i), pkg.Dir, f, false)
+			checkPath(d, tr, fmt.Sprintf("%s.fragments[%d]", field, i), pkg.Dir, f, false, MaxPatchSize)
 		}
 	}
 }
@@ -173,9 +173,13 @@ func checkSigningKey(d *document, pkgDir, value string) *SigningKey {
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(pkgDir, path)
 	}
-	data, err := os.ReadFile(path)
+	// The key may be anywhere (a release key is kept out of the project on
+	// purpose), but only a regular file of a sane size is read.
+	data, err := readFileAnywhere(path, MaxManifestSize)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
+		if msg, refused := isRefusal(err); refused {
+			d.errorf(field, "%q %s", shown, msg)
+		} else if errors.Is(err, os.ErrNotExist) {
 			d.errorf(field, "file %q does not exist", shown)
 		} else {
 			d.errorf(field, "cannot read %q: %v", shown, err)

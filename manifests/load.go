@@ -1,6 +1,7 @@
 package manifests
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,7 +25,15 @@ func Load(dir string) (*Project, error) {
 		return nil, fmt.Errorf("load project %s: %w", dir, err)
 	}
 	file := filepath.Join(abs, ProjectFile)
-	data, err := os.ReadFile(file)
+	t, err := newTree(abs)
+	if err != nil {
+		return nil, fmt.Errorf("load project %s: %w", dir, err)
+	}
+	data, err := t.readFile(file, MaxManifestSize)
+	var r *refusal
+	if errors.As(err, &r) {
+		return nil, Errors{{File: ProjectFile, Msg: r.msg}}.asError()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load project %s: %w", dir, err)
 	}
@@ -44,23 +53,26 @@ func Load(dir string) (*Project, error) {
 		p.Components = []string{"main"}
 	}
 	validateProject(p, d)
+	if t, err = projectTree(p); err != nil {
+		return nil, fmt.Errorf("load project %s: %w", dir, err)
+	}
 
 	var docs []*document
 	var files []string
 	// With a broken packages list, searching the default would mislead.
 	decodedAll := !d.bad["packages"]
 	if decodedAll {
-		files = findPackages(p, d, defaultPackages)
+		files = findPackages(p, d, t, defaultPackages)
 	}
 	for _, pf := range files {
 		rel := displayPath(abs, pf)
-		data, err := os.ReadFile(pf)
+		data, err := t.readFile(pf, MaxManifestSize)
 		if err != nil {
-			errs = append(errs, &Error{File: rel, Msg: fmt.Sprintf("cannot read: %v", err)})
+			errs = append(errs, &Error{File: rel, Msg: fileProblem(err)})
 			decodedAll = false
 			continue
 		}
-		pkg, pd, ok := decodePackage(data, pf, rel, &errs)
+		pkg, pd, ok := decodePackage(data, pf, rel, t, &errs)
 		if !ok {
 			decodedAll = false
 			continue
@@ -81,18 +93,26 @@ func Load(dir string) (*Project, error) {
 
 // LoadPackage reads one package.yaml. Problems are returned as Errors whose
 // file is file as given. Architectures are checked against the supported
-// ones only: whether the project builds them is checked by Load.
+// ones only: whether the project builds them is checked by Load. Without a
+// project, the paths the manifest names must stay in its own directory.
 func LoadPackage(file string) (*Package, error) {
 	abs, err := filepath.Abs(file)
 	if err != nil {
 		return nil, fmt.Errorf("load package %s: %w", file, err)
 	}
-	data, err := os.ReadFile(abs)
+	t, err := newTree(filepath.Dir(abs))
+	if err != nil {
+		return nil, fmt.Errorf("load package %s: %w", file, err)
+	}
+	data, err := t.readFile(abs, MaxManifestSize)
+	if msg, refused := isRefusal(err); refused {
+		return nil, Errors{{File: file, Msg: msg}}.asError()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load package %s: %w", file, err)
 	}
 	var errs Errors
-	pkg, _, _ := decodePackage(data, abs, file, &errs)
+	pkg, _, _ := decodePackage(data, abs, file, t, &errs)
 	if err := errs.asError(); err != nil {
 		return nil, err
 	}
@@ -100,21 +120,22 @@ func LoadPackage(file string) (*Package, error) {
 }
 
 // decodePackage decodes and checks the package.yaml at the absolute path
-// file, naming it display in messages.
-func decodePackage(data []byte, file, display string, errs *Errors) (*Package, *document, bool) {
+// file, naming it display in messages; the paths it names must stay in t.
+func decodePackage(data []byte, file, display string, t *tree, errs *Errors) (*Package, *document, bool) {
 	pkg := &Package{Dir: filepath.Dir(file), File: file}
 	d, ok := decodeFile(data, display, pkg, errs)
 	if !ok {
 		return nil, d, false
 	}
-	validatePackage(pkg, d)
+	validatePackage(pkg, d, t)
 	return pkg, d, true
 }
 
 // findPackages returns the absolute paths of the package manifests named by
 // p.Packages, in lexical order and without duplicates. Entries that name
-// nothing are reported on d; byDefault says p.Packages is the default.
-func findPackages(p *Project, d *document, byDefault bool) []string {
+// nothing, or lead out of t, are reported on d; byDefault says p.Packages is
+// the default.
+func findPackages(p *Project, d *document, t *tree, byDefault bool) []string {
 	seen := map[string]bool{}
 	var files []string
 	for i, entry := range p.Packages {
@@ -124,33 +145,9 @@ func findPackages(p *Project, d *document, byDefault bool) []string {
 		}
 		var dirs []string
 		if hasMeta(entry) {
-			matches, err := filepath.Glob(filepath.Join(escapeMeta(p.Dir), entry))
-			if err != nil {
-				continue // bad patterns were reported already
-			}
-			for _, m := range matches {
-				if fi, err := os.Stat(m); err == nil && fi.IsDir() {
-					dirs = append(dirs, m)
-				}
-			}
-			if len(dirs) == 0 {
-				d.errorf(field, "pattern %s matches no directory", quoteShort(entry))
-			}
-		} else {
-			dir := filepath.Join(p.Dir, entry)
-			fi, err := os.Stat(dir)
-			switch {
-			case err != nil && os.IsNotExist(err) && byDefault:
-				d.errorf("packages", "directory %s does not exist (it is the default; list the directories holding */%s)", quoteShort(entry), PackageFile)
-			case err != nil && os.IsNotExist(err):
-				d.errorf(field, "directory %s does not exist", quoteShort(entry))
-			case err != nil:
-				d.errorf(field, "cannot read %s: %v", quoteShort(entry), err)
-			case !fi.IsDir():
-				d.errorf(field, "%s is not a directory", quoteShort(entry))
-			default:
-				dirs = append(dirs, dir)
-			}
+			dirs = globPackages(p, d, t, field, entry)
+		} else if packageDir(d, t, field, p.Dir, entry, byDefault) {
+			dirs = append(dirs, filepath.Join(p.Dir, entry))
 		}
 		sort.Strings(dirs)
 		for _, dir := range dirs {
@@ -165,8 +162,57 @@ func findPackages(p *Project, d *document, byDefault bool) []string {
 	return files
 }
 
+// globPackages returns the directories the pattern entry of field matches.
+func globPackages(p *Project, d *document, t *tree, field, entry string) []string {
+	matches, err := filepath.Glob(filepath.Join(escapeMeta(p.Dir), entry))
+	if err != nil {
+		return nil // bad patterns were reported already
+	}
+	var dirs []string
+	for _, m := range matches {
+		_, fi, err := t.stat(m)
+		if msg, refused := isRefusal(err); refused {
+			d.errorf(field, "pattern %s matches %s, which %s", quoteShort(entry), quoteShort(displayPath(p.Dir, m)), msg)
+			continue
+		}
+		if err == nil && fi.IsDir() {
+			dirs = append(dirs, m)
+		}
+	}
+	if len(dirs) == 0 && !d.bad[field] {
+		d.errorf(field, "pattern %s matches no directory", quoteShort(entry))
+	}
+	return dirs
+}
+
+// packageDir checks the plain directory entry of field, reporting whether
+// it is a directory inside t.
+func packageDir(d *document, t *tree, field, projectDir, entry string, byDefault bool) bool {
+	_, fi, err := t.stat(filepath.Join(projectDir, entry))
+	msg, refused := isRefusal(err)
+	switch {
+	case refused && byDefault:
+		d.errorf("packages", "directory %s %s", quoteShort(entry), msg)
+	case refused:
+		d.errorf(field, "%s %s", quoteShort(entry), msg)
+	case err != nil && os.IsNotExist(err) && byDefault:
+		d.errorf("packages", "directory %s does not exist (it is the default; list the directories holding */%s)", quoteShort(entry), PackageFile)
+	case err != nil && os.IsNotExist(err):
+		d.errorf(field, "directory %s does not exist", quoteShort(entry))
+	case err != nil:
+		d.errorf(field, "cannot read %s: %v", quoteShort(entry), err)
+	case !fi.IsDir():
+		d.errorf(field, "%s is not a directory", quoteShort(entry))
+	default:
+		return true
+	}
+	return false
+}
+
 // packageFiles lists dir/*/package.yaml in lexical order, skipping hidden
-// directories as a shell glob would.
+// directories as a shell glob would. A package.yaml that is there but is not
+// a regular file inside the project is listed too, for the reader to
+// refuse: dropping it would hide a package.
 func packageFiles(d *document, field, dir string) []string {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -179,7 +225,7 @@ func packageFiles(d *document, field, dir string) []string {
 			continue
 		}
 		f := filepath.Join(dir, e.Name(), PackageFile)
-		if fi, err := os.Stat(f); err == nil && fi.Mode().IsRegular() {
+		if _, err := os.Lstat(f); err == nil {
 			files = append(files, f)
 		}
 	}

@@ -30,6 +30,10 @@ type Project struct {
 	// Packages lists directories, relative to Dir, searched for */package.yaml.
 	// Default: ["packages"].
 	Packages []string `yaml:"packages"`
+	// AllowOutside lists directories outside Dir, relative to it, that the
+	// paths in the project's manifests may lead into (symlinks resolved).
+	// By default every path must stay inside Dir.
+	AllowOutside []string `yaml:"allow-outside"`
 	// Profiles are build profiles active for every package (e.g. nocheck).
 	Profiles []string `yaml:"profiles"`
 	// CycleBreaks resolve build-dependency cycles by taking one binary for

@@ -60,6 +60,7 @@ func validateProject(p *Project, d *document) {
 		}
 	}
 	checkProfiles(d, "profiles", p.Profiles)
+	checkAllowOutside(p, d)
 	first := map[[2]string]int{}
 	for i := range p.CycleBreaks {
 		cb := &p.CycleBreaks[i]
@@ -80,14 +81,41 @@ func validateProject(p *Project, d *document) {
 	}
 }
 
+// checkAllowOutside checks the allow-outside entries: relative paths of
+// existing directories, none of them the root directory.
+func checkAllowOutside(p *Project, d *document) {
+	for i, rel := range p.AllowOutside {
+		field := indexPath("allow-outside", i)
+		if d.bad[field] {
+			continue
+		}
+		if filepath.IsAbs(rel) {
+			d.errorf(field, "must be a path relative to the project directory")
+			continue
+		}
+		real, err := filepath.EvalSymlinks(filepath.Join(p.Dir, rel))
+		fi, statErr := os.Stat(real)
+		switch {
+		case err != nil && os.IsNotExist(err):
+			d.errorf(field, "directory %s does not exist", quoteShort(rel))
+		case err != nil || statErr != nil:
+			d.errorf(field, "cannot read %s", quoteShort(rel))
+		case !fi.IsDir():
+			d.errorf(field, "%s is not a directory", quoteShort(rel))
+		case real == string(filepath.Separator):
+			d.errorf(field, "%s is the root directory: name the directories the project needs", quoteShort(rel))
+		}
+	}
+}
+
 // validatePackage checks one package.yaml, including that the files it names
 // exist in its directory.
-func validatePackage(pkg *Package, d *document) {
+func validatePackage(pkg *Package, d *document, t *tree) {
 	if pkg.Name != "" && !packageName.MatchString(pkg.Name) {
 		d.errorf("name", "invalid source package name %s: %s", quoteShort(pkg.Name), packageNameRule)
 	}
 	if d.given("source") {
-		validateSource(pkg, d)
+		validateSource(pkg, d, t)
 	}
 	seen := map[string]int{}
 	for i, patch := range pkg.Patches {
@@ -100,7 +128,7 @@ func validatePackage(pkg *Package, d *document) {
 			continue
 		}
 		seen[patch] = i
-		checkPath(d, field, pkg.Dir, patch, false)
+		checkPath(d, t, field, pkg.Dir, patch, false, MaxPatchSize)
 	}
 	if d.given("architectures") && len(pkg.Architectures) == 0 {
 		d.errorf("architectures", "must not be empty (leave it out to build for every architecture)")
@@ -109,7 +137,7 @@ func validatePackage(pkg *Package, d *document) {
 	validateBuild(&pkg.Build, d)
 }
 
-func validateSource(pkg *Package, d *document) {
+func validateSource(pkg *Package, d *document, t *tree) {
 	src := &pkg.Source
 	var set []string
 	if d.set["source.local"] {
@@ -135,10 +163,19 @@ func validateSource(pkg *Package, d *document) {
 	}
 	switch {
 	case src.Local != "":
-		if checkPath(d, "source.local", pkg.Dir, src.Local, true) {
+		if checkPath(d, t, "source.local", pkg.Dir, src.Local, true, 0) {
 			control := filepath.Join(pkg.Dir, src.Local, "debian", "control")
-			if fi, err := os.Stat(control); err != nil || !fi.Mode().IsRegular() {
+			_, fi, err := t.stat(control)
+			msg, refused := isRefusal(err)
+			switch {
+			case refused:
+				d.errorf("source.local", "%s: debian/control %s", quoteShort(src.Local), msg)
+			case err != nil && os.IsNotExist(err):
 				d.errorf("source.local", "%s has no debian/control", quoteShort(src.Local))
+			case err != nil:
+				d.errorf("source.local", "%s: cannot read debian/control: %v", quoteShort(src.Local), err)
+			case !fi.Mode().IsRegular():
+				d.errorf("source.local", "%s: debian/control is %s, not a regular file", quoteShort(src.Local), describeMode(fi.Mode()))
 			}
 		}
 	case src.Debian != "":
@@ -151,7 +188,7 @@ func validateSource(pkg *Package, d *document) {
 			d.errorf("source.dsc.sha256", "must be 64 lowercase hexadecimal digits")
 		}
 	case src.Kernel != nil:
-		validateKernelSource(pkg, d)
+		validateKernelSource(pkg, d, t)
 	default:
 		// Present but empty, such as local: "".
 		if d.given("source." + set[0]) {
@@ -305,9 +342,10 @@ func checkNames(d *document, field string, names []string, what string, pattern 
 	}
 }
 
-// checkPath checks that rel, relative to dir, exists and is a directory
-// (wantDir) or a regular file, reporting whether it does.
-func checkPath(d *document, field, dir, rel string, wantDir bool) bool {
+// checkPath checks that rel, relative to dir, exists inside t (symlinks
+// resolved) and is a directory (wantDir) or a regular file of at most limit
+// bytes (0: any size), reporting whether it does.
+func checkPath(d *document, t *tree, field, dir, rel string, wantDir bool, limit int64) bool {
 	if rel == "" {
 		d.errorf(field, "must not be empty")
 		return false
@@ -320,8 +358,12 @@ func checkPath(d *document, field, dir, rel string, wantDir bool) bool {
 	if wantDir {
 		kind = "directory"
 	}
-	fi, err := os.Stat(filepath.Join(dir, rel))
+	_, fi, err := t.stat(filepath.Join(dir, rel))
+	msg, refused := isRefusal(err)
 	switch {
+	case refused:
+		d.errorf(field, "%s %s", quoteShort(rel), msg)
+		return false
 	case err != nil && os.IsNotExist(err):
 		d.errorf(field, "%s %s does not exist", kind, quoteShort(rel))
 		return false
@@ -331,8 +373,14 @@ func checkPath(d *document, field, dir, rel string, wantDir bool) bool {
 	case wantDir && !fi.IsDir():
 		d.errorf(field, "%s is not a directory", quoteShort(rel))
 		return false
-	case !wantDir && !fi.Mode().IsRegular():
+	case !wantDir && fi.IsDir():
 		d.errorf(field, "%s is not a file", quoteShort(rel))
+		return false
+	case !wantDir && !fi.Mode().IsRegular():
+		d.errorf(field, "%s is %s, not a regular file", quoteShort(rel), describeMode(fi.Mode()))
+		return false
+	case !wantDir && limit > 0 && fi.Size() > limit:
+		d.errorf(field, "%s is too large (the limit is %d bytes)", quoteShort(rel), limit)
 		return false
 	}
 	return true
