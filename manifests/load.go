@@ -16,9 +16,14 @@ import (
 // matching directories). Load checks every field, and that local sources
 // and patches exist, but reads nothing else from disk.
 //
-// When stx.yaml cannot be read, Load returns that I/O error. Otherwise every
-// problem in every manifest is returned together as Errors, with file names
-// relative to dir.
+// Every path a manifest names must stay inside dir (symlinks resolved) or a
+// directory of the project's allow-outside list, and every manifest must be
+// a regular file of at most MaxManifestSize bytes (see docs/manifests.md).
+//
+// When stx.yaml cannot be read (it does not exist, or is unreadable), Load
+// returns that I/O error. Otherwise every problem in every manifest, a
+// stx.yaml that is no regular file among them, is returned together as
+// Errors, with file names relative to dir.
 func Load(dir string) (*Project, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -105,8 +110,9 @@ func LoadPackage(file string) (*Package, error) {
 		return nil, fmt.Errorf("load package %s: %w", file, err)
 	}
 	data, err := t.readFile(abs, MaxManifestSize)
-	if msg, refused := isRefusal(err); refused {
-		return nil, Errors{{File: file, Msg: msg}}.asError()
+	var r *refusal
+	if errors.As(err, &r) {
+		return nil, Errors{{File: file, Msg: r.msg}}.asError()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load package %s: %w", file, err)

@@ -3,12 +3,12 @@ package manifests
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
+
+	"github.com/stx-build/stx-build/internal/regularfile"
 )
 
 // Limits on what the loader reads. A manifest is a few kilobytes; the
@@ -126,84 +126,26 @@ func (t *tree) readFile(path string, limit int64) ([]byte, error) {
 // signing key kept out of the project on purpose: it must still be a
 // regular file of at most limit bytes.
 func readFileAnywhere(path string, limit int64) ([]byte, error) {
-	real, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		return nil, err
-	}
-	fi, err := os.Lstat(real)
-	if err != nil {
-		return nil, err
-	}
-	return readRegular(real, fi, limit)
+	return asRefusal(regularfile.Read(path, limit))
 }
 
-// readRegular reads the file real, whose Lstat is fi. It refuses what is not
-// a regular file before opening it (opening a device or a FIFO can block or
-// have effects), opens without following a symlink and without blocking,
-// checks that what it opened is still that regular file, and reads at most
-// limit bytes.
+// readRegular reads the file real, whose Lstat is fi, if it is a regular
+// file of at most limit bytes (regularfile.ReadFile).
 func readRegular(real string, fi fs.FileInfo, limit int64) ([]byte, error) {
-	if err := checkRegular(fi, limit); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(real, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	opened, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !os.SameFile(fi, opened) {
-		return nil, &refusal{msg: "changed while it was being read"}
-	}
-	if err := checkRegular(opened, limit); err != nil {
-		return nil, err
-	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, tooLarge(limit)
-	}
-	return data, nil
+	return asRefusal(regularfile.ReadFile(real, fi, limit))
 }
 
-// checkRegular refuses what is not a regular file of at most limit bytes.
-func checkRegular(fi fs.FileInfo, limit int64) error {
-	if !fi.Mode().IsRegular() {
-		return &refusal{msg: "is " + describeMode(fi.Mode()) + ", not a regular file"}
+// asRefusal turns a regularfile.Refusal into a refusal.
+func asRefusal(data []byte, err error) ([]byte, error) {
+	var r *regularfile.Refusal
+	if errors.As(err, &r) {
+		return nil, &refusal{msg: r.Msg}
 	}
-	if fi.Size() > limit {
-		return tooLarge(limit)
-	}
-	return nil
-}
-
-func tooLarge(limit int64) error {
-	return &refusal{msg: fmt.Sprintf("is too large (the limit is %d bytes)", limit)}
+	return data, err
 }
 
 // describeMode names the kind of a file that is not a regular one.
-func describeMode(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a block device"
-	case m&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	}
-	return "a special file"
-}
+func describeMode(m fs.FileMode) string { return regularfile.Kind(m) }
 
 // isRefusal reports whether err is a *refusal, returning its message with,
 // for a path out of the tree, how to allow it.

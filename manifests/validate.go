@@ -2,6 +2,7 @@ package manifests
 
 import (
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"pault.ag/go/debian/version"
+
+	"github.com/stx-build/stx-build/internal/regularfile"
 )
 
 // architectures are the Debian architectures stx-build can build for.
@@ -376,11 +379,14 @@ func checkPath(d *document, t *tree, field, dir, rel string, wantDir bool, limit
 	case !wantDir && fi.IsDir():
 		d.errorf(field, "%s is not a file", quoteShort(rel))
 		return false
-	case !wantDir && !fi.Mode().IsRegular():
-		d.errorf(field, "%s is %s, not a regular file", quoteShort(rel), describeMode(fi.Mode()))
-		return false
-	case !wantDir && limit > 0 && fi.Size() > limit:
-		d.errorf(field, "%s is too large (the limit is %d bytes)", quoteShort(rel), limit)
+	case wantDir:
+		return true
+	}
+	if limit <= 0 {
+		limit = math.MaxInt64
+	}
+	if err := regularfile.Check(fi, limit); err != nil {
+		d.errorf(field, "%s %v", quoteShort(rel), err)
 		return false
 	}
 	return true

@@ -1,0 +1,102 @@
+// Package regularfile reads files that must be regular files of a bounded
+// size, refusing the rest before reading: a FIFO would block the reader for
+// good, a device such as /dev/zero would fill its memory, a directory or a
+// socket is not what was asked for.
+package regularfile
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// Refusal is a file that Read will not read. Its message says what the file
+// is, never what it holds.
+type Refusal struct{ Msg string }
+
+func (r *Refusal) Error() string { return r.Msg }
+
+// Read reads path, following symlinks, if it is a regular file of at most
+// limit bytes; otherwise it returns a *Refusal (or the I/O error).
+func Read(path string, limit int64) ([]byte, error) {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Lstat(real)
+	if err != nil {
+		return nil, err
+	}
+	return ReadFile(real, fi, limit)
+}
+
+// ReadFile reads path, which must not be a symlink and whose os.Lstat is
+// fi. It refuses what is not a regular file before opening it (opening a
+// device or a FIFO can block or have effects), opens it without following a
+// symlink and without blocking, checks that what it opened is the file fi
+// describes, and reads at most limit bytes.
+func ReadFile(path string, fi fs.FileInfo, limit int64) ([]byte, error) {
+	if err := Check(fi, limit); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	opened, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !os.SameFile(fi, opened) {
+		return nil, &Refusal{"changed while it was being read"}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, tooLarge(limit)
+	}
+	return data, nil
+}
+
+// Check refuses what is not a regular file of at most limit bytes.
+func Check(fi fs.FileInfo, limit int64) error {
+	if !fi.Mode().IsRegular() {
+		return &Refusal{"is " + Kind(fi.Mode()) + ", not a regular file"}
+	}
+	if fi.Size() > limit {
+		return tooLarge(limit)
+	}
+	return nil
+}
+
+func tooLarge(limit int64) error {
+	return &Refusal{fmt.Sprintf("is too large (the limit is %d bytes)", limit)}
+}
+
+// Kind names the kind of file m describes: "a regular file", "a
+// directory", "a named pipe (FIFO)" and so on.
+func Kind(m fs.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "a regular file"
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	}
+	return "a special file"
+}
