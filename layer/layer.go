@@ -179,79 +179,24 @@ func (c Change) TarName() string {
 	return c.Name
 }
 
+// writeEntry writes one change to tw; false when it is left out (a
+// socket).
 func writeEntry(tw *tar.Writer, root string, c Change, epoch time.Time, links map[[2]uint64]string) (bool, error) {
 	if c.Whiteout {
 		hdr := &tar.Header{Name: c.TarName(), Typeflag: tar.TypeReg, Mode: 0o644, ModTime: epoch, Format: tar.FormatPAX}
 		return true, tw.WriteHeader(hdr)
 	}
 	full := filepath.Join(root, filepath.FromSlash(c.Name))
-	fi, err := os.Lstat(full)
-	if err != nil {
-		return false, fmt.Errorf("layer: %w", err)
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return false, fmt.Errorf("layer: %s: no stat data", full)
-	}
-	mtime := fi.ModTime().Truncate(time.Second)
-	if mtime.After(epoch) {
-		mtime = epoch
-	}
-	hdr := &tar.Header{
-		Name:    c.Name,
-		Mode:    tarMode(fi.Mode()),
-		Uid:     int(st.Uid),
-		Gid:     int(st.Gid),
-		ModTime: mtime,
-		// PAX throughout: one format whatever the entry needs, and
-		// nanosecond-free times (ModTime is whole seconds).
-		Format: tar.FormatPAX,
+	hdr, err := entryHeader(full, c.Name, epoch, links)
+	if err != nil || hdr == nil {
+		return false, err
 	}
 	var content *os.File
-	switch m := fi.Mode(); {
-	case m.IsDir():
-		hdr.Typeflag = tar.TypeDir
-		hdr.Name += "/"
-	case m.IsRegular():
-		id := [2]uint64{uint64(st.Dev), uint64(st.Ino)}
-		if first, seen := links[id]; seen && st.Nlink > 1 {
-			hdr.Typeflag = tar.TypeLink
-			hdr.Linkname = first
-			return true, tw.WriteHeader(hdr)
-		}
-		if st.Nlink > 1 {
-			links[id] = c.Name
-		}
-		hdr.Typeflag = tar.TypeReg
-		hdr.Size = fi.Size()
+	if hdr.Typeflag == tar.TypeReg {
 		if content, err = os.Open(full); err != nil {
 			return false, fmt.Errorf("layer: %w", err)
 		}
 		defer content.Close()
-	case m&fs.ModeSymlink != 0:
-		hdr.Typeflag = tar.TypeSymlink
-		if hdr.Linkname, err = os.Readlink(full); err != nil {
-			return false, fmt.Errorf("layer: %w", err)
-		}
-	case m&fs.ModeDevice != 0:
-		hdr.Typeflag = tar.TypeBlock
-		if m&fs.ModeCharDevice != 0 {
-			hdr.Typeflag = tar.TypeChar
-		}
-		hdr.Devmajor = int64(unix.Major(uint64(st.Rdev)))
-		hdr.Devminor = int64(unix.Minor(uint64(st.Rdev)))
-	case m&fs.ModeNamedPipe != 0:
-		hdr.Typeflag = tar.TypeFifo
-	default: // sockets
-		return false, nil
-	}
-	if x, err := readXattrs(full); err != nil {
-		return false, err
-	} else if len(x) > 0 {
-		hdr.PAXRecords = map[string]string{}
-		for k, v := range x {
-			hdr.PAXRecords["SCHILY.xattr."+k] = v
-		}
 	}
 	if err := tw.WriteHeader(hdr); err != nil {
 		return false, fmt.Errorf("layer: %s: %w", c.Name, err)
@@ -266,6 +211,79 @@ func writeEntry(tw *tar.Writer, root string, c Change, epoch time.Time, links ma
 		}
 	}
 	return true, nil
+}
+
+// entryHeader returns the tar header of the file full, stored as name;
+// nil for a socket (it cannot be archived). A regular file already
+// stored under another name (links, by device and inode) becomes a hard
+// link to it.
+func entryHeader(full, name string, epoch time.Time, links map[[2]uint64]string) (*tar.Header, error) {
+	fi, err := os.Lstat(full)
+	if err != nil {
+		return nil, fmt.Errorf("layer: %w", err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil, fmt.Errorf("layer: %s: no stat data", full)
+	}
+	mtime := fi.ModTime().Truncate(time.Second)
+	if mtime.After(epoch) {
+		mtime = epoch
+	}
+	hdr := &tar.Header{
+		Name:    name,
+		Mode:    tarMode(fi.Mode()),
+		Uid:     int(st.Uid),
+		Gid:     int(st.Gid),
+		ModTime: mtime,
+		// PAX throughout: one format whatever the entry needs, and
+		// nanosecond-free times (ModTime is whole seconds).
+		Format: tar.FormatPAX,
+	}
+	switch m := fi.Mode(); {
+	case m.IsDir():
+		hdr.Typeflag = tar.TypeDir
+		hdr.Name += "/"
+	case m.IsRegular():
+		id := [2]uint64{uint64(st.Dev), uint64(st.Ino)}
+		if first, seen := links[id]; seen && st.Nlink > 1 {
+			hdr.Typeflag = tar.TypeLink
+			hdr.Linkname = first
+			return hdr, nil // the first name carries the xattrs
+		}
+		if st.Nlink > 1 {
+			links[id] = name
+		}
+		hdr.Typeflag = tar.TypeReg
+		hdr.Size = fi.Size()
+	case m&fs.ModeSymlink != 0:
+		hdr.Typeflag = tar.TypeSymlink
+		if hdr.Linkname, err = os.Readlink(full); err != nil {
+			return nil, fmt.Errorf("layer: %w", err)
+		}
+	case m&fs.ModeDevice != 0:
+		hdr.Typeflag = tar.TypeBlock
+		if m&fs.ModeCharDevice != 0 {
+			hdr.Typeflag = tar.TypeChar
+		}
+		hdr.Devmajor = int64(unix.Major(uint64(st.Rdev)))
+		hdr.Devminor = int64(unix.Minor(uint64(st.Rdev)))
+	case m&fs.ModeNamedPipe != 0:
+		hdr.Typeflag = tar.TypeFifo
+	default: // sockets
+		return nil, nil
+	}
+	x, err := readXattrs(full)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range x {
+		if hdr.PAXRecords == nil {
+			hdr.PAXRecords = map[string]string{}
+		}
+		hdr.PAXRecords["SCHILY.xattr."+k] = v
+	}
+	return hdr, nil
 }
 
 // tarMode is the permission bits plus setuid, setgid and sticky, as tar
