@@ -1,5 +1,6 @@
-// The import rules of the module (../shared style: arrows point down),
-// checked with go list so that an import against them fails the tests.
+// The import rules of the module, checked with go list so that an import
+// against them fails the tests: arrows point down (cmd -> builders ->
+// runner/cache/repo/rootfs -> graph/manifests), never up.
 package stxbuild_test
 
 import (
