@@ -75,12 +75,14 @@ bench: deps
 # FUZZTIME each. A crasher is written under the package's testdata/fuzz/ and
 # from then on runs with the ordinary tests: keep it, and fix the bug.
 FUZZTIME ?= 30s
+# Minimizing a new input may otherwise take a minute of a short run.
+FUZZMINIMIZE ?= 5s
 FUZZPKGS ?= ./deb822 ./debsrc ./graph ./manifests
 fuzz:
 	@set -e; for pkg in $(FUZZPKGS); do \
 		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 			echo "== $$pkg $$target ($(FUZZTIME))"; \
-			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$pkg; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$pkg; \
 		done; \
 	done
 

@@ -4,8 +4,8 @@
 package debsrc
 
 import (
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/stx-build/stx-build/deb822"
 	"github.com/stx-build/stx-build/graph"
+	"github.com/stx-build/stx-build/internal/regularfile"
 )
 
 // ParseControl reads a debian/control file into a graph.Source. The
@@ -220,7 +221,7 @@ func ParseChangelog(file string, data []byte) (Changelog, error) {
 // tree and checks that they agree on the source name.
 func ReadDir(dir string) (graph.Source, Changelog, error) {
 	clFile := filepath.Join(dir, "debian", "changelog")
-	data, err := os.ReadFile(clFile)
+	data, err := readSourceFile(clFile)
 	if err != nil {
 		return graph.Source{}, Changelog{}, err
 	}
@@ -229,7 +230,7 @@ func ReadDir(dir string) (graph.Source, Changelog, error) {
 		return graph.Source{}, Changelog{}, err
 	}
 	ctlFile := filepath.Join(dir, "debian", "control")
-	data, err = os.ReadFile(ctlFile)
+	data, err = readSourceFile(ctlFile)
 	if err != nil {
 		return graph.Source{}, Changelog{}, err
 	}
@@ -241,6 +242,21 @@ func ReadDir(dir string) (graph.Source, Changelog, error) {
 		return graph.Source{}, Changelog{}, fmt.Errorf("%s: source %q does not match %s: %q", ctlFile, s.Name, clFile, cl.Source)
 	}
 	return s, cl, nil
+}
+
+// maxSourceFile bounds debian/control and debian/changelog (the longest
+// changelogs in Debian are a few megabytes).
+const maxSourceFile = 64 << 20
+
+// readSourceFile reads a file of an unpacked source tree, refusing what is
+// not a regular file (a FIFO would block for good) or is too large.
+func readSourceFile(file string) ([]byte, error) {
+	data, err := regularfile.Read(file, maxSourceFile)
+	var r *regularfile.Refusal
+	if errors.As(err, &r) {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return data, err
 }
 
 // ParseDSC reads a .dsc into a graph.Source. A .dsc lists binaries in
