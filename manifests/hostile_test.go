@@ -309,6 +309,20 @@ func hostileTraversals() []hostileCase {
 			h.edit("stx.yaml", "packages: [packages]", "packages: [packages]\nallow-outside: [../../../outside]")
 			h.edit("packages/hello/package.yaml", "patches/a.patch", "../../../../../outside/p.patch")
 		}, "named pipe"},
+		{"allow-outside-dev-zero-patch", func(h *hostileTree) {
+			h.edit("stx.yaml", "packages: [packages]", "packages: [packages]\nallow-outside: ["+etc+"/../dev]")
+			h.edit("packages/hello/package.yaml", "patches/a.patch", etc+"/../dev/zero")
+		}, "character device"},
+		{"device-node-stx-yaml", func(h *hostileTree) {
+			if err := syscall.Mknod(h.replace("stx.yaml"), syscall.S_IFCHR|0o644, 1<<8|5); err != nil {
+				h.t.Skipf("cannot make a device node: %v", err)
+			}
+		}, "character device"},
+		{"device-node-package-yaml", func(h *hostileTree) {
+			if err := syscall.Mknod(h.replace("packages/hello/package.yaml"), syscall.S_IFCHR|0o644, 1<<8|5); err != nil {
+				h.t.Skipf("cannot make a device node: %v", err)
+			}
+		}, "character device"},
 		{"stx-yaml-20MiB-name", func(h *hostileTree) { h.edit("stx.yaml", "name: demo", "name: "+huge) }, "too large"},
 		{"package-yaml-20MiB-name", func(h *hostileTree) { h.edit("packages/hello/package.yaml", "name: hello", "name: "+huge) }, "too large"},
 		{"image-20MiB-package", func(h *hostileTree) { h.edit("images/base.yaml", "[hello]", "["+huge+"]") }, "too large"},
