@@ -1,6 +1,7 @@
 package manifests
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -56,6 +57,46 @@ func FuzzDecode(f *testing.F) {
 			}
 			if n := len(e.Error()); n > 3*MaxFieldLength+1000 {
 				t.Fatalf("a %d-byte message: %.200s", n, e.Error())
+			}
+		}
+	})
+}
+
+// FuzzLoad loads a project whose stx.yaml and one package.yaml are
+// fuzzed, next to a directory with a patch and a source tree: the whole
+// loader, paths and all, must not panic, and must either return a project
+// or report problems.
+func FuzzLoad(f *testing.F) {
+	f.Add([]byte("name: demo\nsuite: bookworm\narchitectures: [amd64]\n"),
+		[]byte("name: hello\nsource: {local: src}\npatches: [a.patch]\n"))
+	f.Add([]byte("name: demo\nsuite: bookworm\narchitectures: [amd64, arm64]\npackages: [packages, '*', ../x]\nallow-outside: [..]\ncycle-breaks: [{package: hello, binary: zz}]\n"),
+		[]byte("name: hello\nsource: {local: ../hello/src/..}\npatches: [../../packages/hello/a.patch, a.patch]\narchitectures: [arm64]\n"))
+	f.Fuzz(func(t *testing.T, stx, pkg []byte) {
+		dir := t.TempDir()
+		for name, data := range map[string][]byte{
+			"stx.yaml":                          stx,
+			"packages/hello/package.yaml":       pkg,
+			"packages/hello/a.patch":            []byte("--- a\n+++ b\n"),
+			"packages/hello/src/debian/control": []byte("Source: hello\n"),
+		} {
+			p := filepath.Join(dir, filepath.FromSlash(name))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p, err := Load(dir)
+		if p == nil && err == nil {
+			t.Fatal("Load returned neither a project nor an error")
+		}
+		var errs Errors
+		if errors.As(err, &errs) {
+			for _, e := range errs {
+				if e.File == "" || e.Msg == "" {
+					t.Fatalf("problem without file or message: %#v", e)
+				}
 			}
 		}
 	})
