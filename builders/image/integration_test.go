@@ -20,7 +20,6 @@ import (
 
 	"github.com/stx-build/stx-build/builders/image"
 	"github.com/stx-build/stx-build/distbuild"
-	"github.com/stx-build/stx-build/manifests"
 	"github.com/stx-build/stx-build/rootfs"
 	"github.com/stx-build/stx-build/runner"
 	"github.com/stx-build/stx-build/workspace"
@@ -125,40 +124,25 @@ func buildFixture(t *testing.T) *fixture {
 		return f
 	}
 	t.Logf("packages built in %s", time.Since(start).Round(time.Second))
-	prepared, err := ws.Prepare(ctx)
-	if err != nil {
-		f.err = err
-		return f
-	}
-	changelogs := map[string]time.Time{}
-	for _, pr := range prepared {
-		if !pr.Changelog.Date.IsZero() {
-			changelogs[pr.Package.Name] = pr.Changelog.Date
-		}
-	}
-	images, err := manifests.LoadImages(ws.Project)
+	sel, err := image.Select(ws, []string{exampleImage}, []string{"amd64", "arm64"})
 	if err != nil {
 		f.err = err
 		return f
 	}
 	for i := range f.builds {
-		b, err := image.New(
-			image.WithProject(ws.Project, images),
+		// The project entry point, as stx-build image runs it: the
+		// workspace's changelogs, epoch and work directory
+		// (CACHE/image-work); the output directory differs per build.
+		results, err := image.BuildProject(ctx, ws, sel,
 			image.WithLocalRepos(map[string]string{"amd64": filepath.Join(out, "amd64", "repo"), "arm64": filepath.Join(out, "arm64", "repo")}),
 			image.WithOutDir(filepath.Join(f.dir, fmt.Sprintf("images%d", i))),
-			image.WithWorkDir(filepath.Join(f.cache, "image-work")),
-			image.WithChangelogs(changelogs),
 			image.WithStatus(logWriter{t}),
 		)
 		if err != nil {
 			f.err = err
 			return f
 		}
-		res, err := b.Build(ctx, exampleImage, []string{"amd64", "arm64"})
-		if err != nil {
-			f.err = err
-			return f
-		}
+		res := results[0]
 		f.builds[i] = res
 		for _, p := range res.Platforms {
 			t.Logf("build %d: %s %s: %s, %.1f MiB compressed, %.1f MiB uncompressed, %s",
