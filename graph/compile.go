@@ -23,15 +23,46 @@ type Options struct {
 	Indep bool
 	// Profiles are build profiles active for every source (e.g. nocheck).
 	Profiles []string
-	// CycleBreaks take one binary from the archive for one source.
+	// CycleBreaks take one binary, or every binary of one source, from the
+	// archive for one source.
 	CycleBreaks []CycleBreak
+	// Cycles says what a cycle does: CyclesStrict (the default) makes
+	// Compile return a *CycleError; CyclesArchive cuts the edges of the
+	// suggested breaks (Graph.Cut says which and why) and goes on.
+	Cycles CyclePolicy
+	// Archive, when known, maps the binary packages the archive has to their
+	// versions. The suggested breaks then prefer edges whose relation the
+	// archive satisfies. Nil means nothing is known: every edge is as good.
+	Archive map[string]string
 }
 
-// CycleBreak says: when building Package, build-dependencies on Binary are
-// satisfied from the archive, not from the local tree.
+// CyclePolicy says what Compile does with build-dependency cycles.
+type CyclePolicy int
+
+const (
+	// CyclesStrict reports cycles as a *CycleError with the breaks to add.
+	CyclesStrict CyclePolicy = iota
+	// CyclesArchive resolves the edges of the suggested breaks from the
+	// archive without their being listed.
+	CyclesArchive
+)
+
+// CycleBreak says: when building Package, build-dependencies on Binary, or
+// on any binary of the local source Source, are satisfied from the archive,
+// not from the local tree. Exactly one of Binary and Source is set.
 type CycleBreak struct {
 	Package string
 	Binary  string
+	Source  string
+}
+
+// String renders the break as its warnings name it: "pkg -> binary" or
+// "pkg -> source src".
+func (cb CycleBreak) String() string {
+	if cb.Source != "" {
+		return cb.Package + " -> source " + cb.Source
+	}
+	return cb.Package + " -> " + cb.Binary
 }
 
 // Graph is the build-dependency DAG of the local sources for one architecture.
@@ -50,11 +81,29 @@ type Graph struct {
 	// Warnings are problems that do not stop the compile (unused cycle
 	// breaks, ambiguous providers, local versions too old for a relation).
 	Warnings []string
+	// Cut lists the edges resolved from the archive instead of the local
+	// build, with the reason: self build-dependencies (From == To) and,
+	// with CyclesArchive, the edges of the suggested breaks.
+	Cut []CutEdge
+	// Cycles holds, when the graph as declared has cycles, one shortest
+	// cycle per strongly connected component, the component's packages and
+	// a complete set of breaks (see CycleError). With CyclesArchive those
+	// breaks were applied (see Cut) and the graph has an Order.
+	Cycles *Cycles
 
 	index map[string]int
 	deps  [][]int // node -> nodes it build-depends on, sorted
 	rdeps [][]int // node -> nodes that build-depend on it, sorted
 	bl    []float64
+	// notInArchive marks node pairs {from, to} with an edge whose relation
+	// the archive is not known to satisfy (only when Options.Archive is set).
+	notInArchive map[[2]int]bool
+}
+
+// CutEdge is an edge resolved from the archive, and why.
+type CutEdge struct {
+	Edge
+	Reason string `json:"reason"`
 }
 
 // Node is one source package in the graph.
@@ -184,11 +233,16 @@ func Compile(srcs []Source, opts Options) (*Graph, error) {
 
 	breaks := map[CycleBreak]bool{}
 	for _, cb := range opts.CycleBreaks {
+		if (cb.Binary == "") == (cb.Source == "") {
+			return nil, fmt.Errorf("graph: cycle break for %s: give exactly one of binary and source", cb.Package)
+		}
 		breaks[cb] = false
 	}
+	if opts.Archive != nil {
+		g.notInArchive = map[[2]int]bool{}
+	}
 
-	g.deps = make([][]int, len(g.Nodes))
-	g.rdeps = make([][]int, len(g.Nodes))
+	r := resolver{g: g, host: host, cross: cross, providers: providers, breaks: breaks, archive: opts.Archive}
 	for i, s := range nodeSrc {
 		n := g.Nodes[i]
 		rels := s.BuildDepends.Relations
@@ -197,18 +251,41 @@ func Compile(srcs []Source, opts Options) (*Graph, error) {
 			rels = append(rels, s.BuildDependsIndep.Relations...)
 		}
 		for _, rel := range rels {
-			g.resolve(i, rel, host, cross, nodeProfiles[i], providers, breaks)
+			r.resolve(i, rel, nodeProfiles[i])
 		}
 	}
 
 	for _, cb := range opts.CycleBreaks {
 		if used, ok := breaks[cb]; ok && !used {
-			g.Warnings = append(g.Warnings, fmt.Sprintf("cycle break %s -> %s is not used on %s: %s does not build-depend on a local %s", cb.Package, cb.Binary, opts.Arch, cb.Package, cb.Binary))
+			what := "a local " + cb.Binary
+			if cb.Source != "" {
+				what = "a binary of the local source " + cb.Source
+			}
+			g.Warnings = append(g.Warnings, fmt.Sprintf("cycle break %s is not used on %s: %s does not build-depend on %s", cb, opts.Arch, cb.Package, what))
 			breaks[cb] = true // warn once for duplicates
 		}
 	}
 
 	g.finishEdges()
+	sort.Strings(g.Warnings)
+	g.Warnings = dedupe(g.Warnings)
+
+	if cyc := g.findCycles(); cyc != nil {
+		g.Cycles = cyc
+		if opts.Cycles != CyclesArchive {
+			g.sortExternal()
+			return g, &CycleError{Arch: opts.Arch, Cycles: cyc.Shown, Components: cyc.Components, Breaks: cyc.Breaks, Bound: cyc.Bound}
+		}
+		g.cutBreaks(cyc)
+	}
+	g.sortExternal()
+	g.sortCut()
+	g.Order = g.topoOrder()
+	g.computeBottomLevels()
+	return g, nil
+}
+
+func (g *Graph) sortExternal() {
 	sort.Slice(g.External, func(i, j int) bool {
 		a, b := g.External[i], g.External[j]
 		if a.Package != b.Package {
@@ -216,20 +293,145 @@ func Compile(srcs []Source, opts Options) (*Graph, error) {
 		}
 		return a.Relation < b.Relation
 	})
-	sort.Strings(g.Warnings)
-	g.Warnings = dedupe(g.Warnings)
+}
 
-	if cycles, comps := g.findCycles(); len(cycles) > 0 {
-		return g, &CycleError{Arch: opts.Arch, Cycles: cycles, Components: comps}
-	}
-	g.Order = g.topoOrder()
-	g.computeBottomLevels()
-	return g, nil
+func (g *Graph) sortCut() {
+	sort.Slice(g.Cut, func(i, j int) bool {
+		a, b := g.Cut[i], g.Cut[j]
+		if a.From != b.From {
+			return a.From < b.From
+		}
+		if a.To != b.To {
+			return a.To < b.To
+		}
+		if a.Via != b.Via {
+			return a.Via < b.Via
+		}
+		return a.Relation < b.Relation
+	})
+}
+
+// resolver holds what resolving relations needs besides the relation.
+type resolver struct {
+	g         *Graph
+	host      *dependency.Arch
+	cross     bool
+	providers map[string][]producer
+	breaks    map[CycleBreak]bool
+	archive   map[string]string
 }
 
 // resolve adds the edge or external entry for one relation of node i.
-func (g *Graph) resolve(i int, rel dependency.Relation, host *dependency.Arch, cross bool, active map[string]bool, providers map[string][]producer, breaks map[CycleBreak]bool) {
+//
+// The alternatives are tried in order and the first one satisfied locally
+// becomes the edge. An alternative that is taken from the archive on
+// purpose ends the search with an external entry: one a cycle break names
+// (its binary, or the source that would build it), or one only the source
+// itself builds (a self build-dependency; the archive's binary is the only
+// one that can exist before the build). A later local alternative is not
+// used then, so a break only ever removes edges.
+func (r *resolver) resolve(i int, rel dependency.Relation, active map[string]bool) {
+	g := r.g
 	n := g.Nodes[i]
+	kept := applicable(rel, r.host, active)
+	if len(kept) == 0 {
+		return // the relation does not apply to this arch/profile set
+	}
+	text := relationString(kept)
+	var notes []string
+	external := func(note string) {
+		if note != "" {
+			notes = append(notes, note)
+		}
+		g.External = append(g.External, External{Package: n.Name, Relation: text, Note: strings.Join(notes, "; ")})
+	}
+	for _, p := range kept {
+		if cb := (CycleBreak{Package: n.Name, Binary: p.Name}); r.isBreak(cb) {
+			external(fmt.Sprintf("%s taken from the archive (cycle break)", p.Name))
+			return
+		}
+		chosen, self, tooOld := r.candidates(i, p)
+		if len(chosen) == 0 {
+			if self != nil {
+				g.Cut = append(g.Cut, CutEdge{
+					Edge:   Edge{From: n.Name, To: n.Name, Via: self.binary, Relation: text},
+					Reason: fmt.Sprintf("self build-dependency: %s builds %s itself; the archive's is used", n.Name, self.binary),
+				})
+				external(fmt.Sprintf("%s is built by %s itself: taken from the archive (self build-dependency)", self.binary, n.Name))
+				return
+			}
+			if len(tooOld) > 0 {
+				notes = append(notes, fmt.Sprintf("%s does not satisfy %s", strings.Join(tooOld, ", "), possibilityString(p)))
+			}
+			continue
+		}
+		c := chosen[0]
+		to := g.Nodes[c.src].Name
+		if cb := (CycleBreak{Package: n.Name, Binary: c.binary}); r.isBreak(cb) {
+			external(fmt.Sprintf("%s (from %s) taken from the archive (cycle break)", p.Name, c.binary))
+			return
+		}
+		if cb := (CycleBreak{Package: n.Name, Source: to}); r.isBreak(cb) {
+			external(fmt.Sprintf("%s taken from the archive (cycle break: source %s)", p.Name, to))
+			return
+		}
+		if names := producerNames(g, chosen); len(names) > 1 {
+			g.Warnings = append(g.Warnings, fmt.Sprintf("%s on %s: %s is provided by several local sources (%s); using %s", n.Name, g.Arch, p.Name, strings.Join(names, ", "), names[0]))
+		}
+		native := r.cross && p.Arch != nil && p.Arch.CPU == "native"
+		g.Edges = append(g.Edges, Edge{From: n.Name, To: to, Via: c.binary, Relation: text, Native: native})
+		if r.archive != nil && !archiveSatisfies(r.archive, p) {
+			g.notInArchive[[2]int{i, c.src}] = true
+		}
+		return
+	}
+	external("")
+}
+
+// isBreak reports whether cb is a configured cycle break, and marks it used.
+func (r *resolver) isBreak(cb CycleBreak) bool {
+	if _, ok := r.breaks[cb]; ok {
+		r.breaks[cb] = true
+		return true
+	}
+	return false
+}
+
+// candidates returns the local producers of p that satisfy it, real
+// binaries before Provides, sorted by source name, leaving out source i
+// itself. self is source i's producer when it is the only kind there was;
+// tooOld describes the local producers whose version does not satisfy p.
+func (r *resolver) candidates(i int, p dependency.Possibility) (chosen []producer, self *producer, tooOld []string) {
+	g := r.g
+	var real, virt []producer
+	for _, c := range r.providers[p.Name] {
+		if !satisfies(p.Version, c) {
+			tooOld = append(tooOld, fmt.Sprintf("local %s %s", g.Nodes[c.src].Name, describeVersion(c)))
+			continue
+		}
+		if c.src == i {
+			if self == nil {
+				self = &c
+			}
+			continue
+		}
+		if c.provides {
+			virt = append(virt, c)
+		} else {
+			real = append(real, c)
+		}
+	}
+	chosen = real
+	if len(chosen) == 0 {
+		chosen = virt
+	}
+	sort.Slice(chosen, func(a, b int) bool { return g.Nodes[chosen[a].src].Name < g.Nodes[chosen[b].src].Name })
+	return chosen, self, tooOld
+}
+
+// applicable returns the alternatives of rel that apply to the host
+// architecture and active profiles (substvars left out).
+func applicable(rel dependency.Relation, host *dependency.Arch, active map[string]bool) []dependency.Possibility {
 	var kept []dependency.Possibility
 	for _, p := range rel.Possibilities {
 		if p.Substvar {
@@ -243,53 +445,17 @@ func (g *Graph) resolve(i int, rel dependency.Relation, host *dependency.Arch, c
 		}
 		kept = append(kept, p)
 	}
-	if len(kept) == 0 {
-		return // the relation does not apply to this arch/profile set
+	return kept
+}
+
+// archiveSatisfies reports whether the archive's binary of p's name
+// satisfies p's version relation.
+func archiveSatisfies(archive map[string]string, p dependency.Possibility) bool {
+	v, ok := archive[p.Name]
+	if !ok {
+		return false
 	}
-	text := relationString(kept)
-	var notes []string
-	for _, p := range kept {
-		if _, ok := breaks[CycleBreak{Package: n.Name, Binary: p.Name}]; ok {
-			breaks[CycleBreak{Package: n.Name, Binary: p.Name}] = true
-			notes = append(notes, fmt.Sprintf("%s taken from the archive (cycle break)", p.Name))
-			continue
-		}
-		cands := providers[p.Name]
-		if len(cands) == 0 {
-			continue
-		}
-		var real, virt []producer
-		var tooOld []string
-		for _, c := range cands {
-			if !satisfies(p.Version, c) {
-				tooOld = append(tooOld, fmt.Sprintf("local %s %s", g.Nodes[c.src].Name, describeVersion(c)))
-				continue
-			}
-			if c.provides {
-				virt = append(virt, c)
-			} else {
-				real = append(real, c)
-			}
-		}
-		chosen := real
-		if len(chosen) == 0 {
-			chosen = virt
-		}
-		if len(chosen) == 0 {
-			notes = append(notes, fmt.Sprintf("%s does not satisfy %s", strings.Join(tooOld, ", "), possibilityString(p)))
-			continue
-		}
-		sort.Slice(chosen, func(a, b int) bool { return g.Nodes[chosen[a].src].Name < g.Nodes[chosen[b].src].Name })
-		if names := producerNames(g, chosen); len(names) > 1 {
-			g.Warnings = append(g.Warnings, fmt.Sprintf("%s on %s: %s is provided by several local sources (%s); using %s", n.Name, g.Arch, p.Name, strings.Join(names, ", "), names[0]))
-		}
-		c := chosen[0]
-		native := cross && p.Arch != nil && p.Arch.CPU == "native"
-		g.Edges = append(g.Edges, Edge{From: n.Name, To: g.Nodes[c.src].Name, Via: c.binary, Relation: text, Native: native})
-		g.deps[i] = append(g.deps[i], c.src)
-		return
-	}
-	g.External = append(g.External, External{Package: n.Name, Relation: text, Note: strings.Join(notes, "; ")})
+	return satisfies(p.Version, producer{version: v})
 }
 
 // satisfies reports whether producer c satisfies the version relation vr.
@@ -351,15 +517,26 @@ func (g *Graph) finishEdges() {
 		out = append(out, e)
 	}
 	g.Edges = out
-	for i := range g.deps {
-		d := uniqueInts(g.deps[i])
-		g.deps[i] = d
+	g.link()
+}
+
+// link fills the adjacency lists and each node's Deps and Dependents from
+// the sorted edges.
+func (g *Graph) link() {
+	g.deps = make([][]int, len(g.Nodes))
+	g.rdeps = make([][]int, len(g.Nodes))
+	for _, e := range g.Edges {
+		from, to := g.index[e.From], g.index[e.To]
+		if d := g.deps[from]; len(d) == 0 || d[len(d)-1] != to {
+			g.deps[from] = append(d, to)
+		}
+	}
+	for i, d := range g.deps {
 		for _, j := range d {
 			g.rdeps[j] = append(g.rdeps[j], i)
 		}
 	}
 	for i, n := range g.Nodes {
-		sort.Ints(g.rdeps[i])
 		n.Deps = g.names(g.deps[i])
 		n.Dependents = g.names(g.rdeps[i])
 	}
@@ -369,20 +546,6 @@ func (g *Graph) names(idx []int) []string {
 	out := make([]string, len(idx))
 	for i, j := range idx {
 		out[i] = g.Nodes[j].Name
-	}
-	return out
-}
-
-func uniqueInts(xs []int) []int {
-	if len(xs) == 0 {
-		return nil
-	}
-	sort.Ints(xs)
-	out := xs[:1]
-	for _, x := range xs[1:] {
-		if x != out[len(out)-1] {
-			out = append(out, x)
-		}
 	}
 	return out
 }

@@ -358,6 +358,8 @@ func cyclic(t *testing.T) []graph.Source {
 		src(t, "1", "Source: b\nBuild-Depends: c-dev\n\nPackage: b-dev\nArchitecture: any\n"),
 		src(t, "1", "Source: c\nBuild-Depends: a-dev (>= 1)\n\nPackage: c-dev\nArchitecture: any\n"),
 		src(t, "1", "Source: d\nBuild-Depends: a-dev, d-dev\n\nPackage: d-dev\nArchitecture: any\n"),
+		src(t, "1", "Source: e\nBuild-Depends: f-dev\n\nPackage: e-dev\nArchitecture: any\n"),
+		src(t, "1", "Source: f\nBuild-Depends: e-dev\n\nPackage: f-dev\nArchitecture: any\n"),
 	}
 }
 
@@ -369,13 +371,15 @@ func TestCycleNamesTheWholeCycle(t *testing.T) {
 	}
 	want := `build-dependency cycles (2) on amd64:
   a -> b (via b-dev) -> c (via c-dev) -> a (via a-dev)
-  d -> d (via d-dev)
-break each cycle by taking one binary from the archive, in stx.yaml:
+  e -> f (via f-dev) -> e (via e-dev)
+break every cycle at once with 2 entries (the fewest possible), in stx.yaml:
   cycle-breaks:
-    - package: c
-      binary: a-dev
-    - package: d
-      binary: d-dev`
+    - package: a
+      binary: b-dev
+      reason: "breaks a -> b (via b-dev) -> c (via c-dev) -> a (via a-dev)"
+    - package: e
+      binary: f-dev
+      reason: "breaks e -> f (via f-dev) -> e (via e-dev)"`
 	if err.Error() != want {
 		t.Errorf("error:\n%s\nwant:\n%s", err, want)
 	}
@@ -385,12 +389,12 @@ break each cycle by taking one binary from the archive, in stx.yaml:
 }
 
 func TestCycleBreakResolves(t *testing.T) {
-	breaks := []graph.CycleBreak{{Package: "c", Binary: "a-dev"}, {Package: "d", Binary: "d-dev"}, {Package: "b", Binary: "zzz"}}
+	breaks := []graph.CycleBreak{{Package: "c", Binary: "a-dev"}, {Package: "d", Binary: "d-dev"}, {Package: "b", Binary: "zzz"}, {Package: "f", Source: "e"}}
 	g, err := graph.Compile(cyclic(t), graph.Options{Arch: "amd64", CycleBreaks: breaks})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"c", "b", "a", "d"}; !reflect.DeepEqual(g.Order, want) {
+	if want := []string{"c", "b", "a", "d", "f", "e"}; !reflect.DeepEqual(g.Order, want) {
 		t.Errorf("order = %q, want %q", g.Order, want)
 	}
 	want := []string{"cycle break b -> zzz is not used on amd64: b does not build-depend on a local zzz"}

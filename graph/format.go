@@ -17,6 +17,21 @@ type jsonGraph struct {
 	External     []External   `json:"external"`
 	CriticalPath jsonCritical `json:"critical_path"`
 	Warnings     []string     `json:"warnings"`
+	// Cycles are the cycles of the graph as declared, one per strongly
+	// connected component; SuggestedBreaks a complete set of breaks for
+	// them, BreaksLowerBound how many entries any complete set needs at
+	// least. CutEdges are the edges taken from the archive instead.
+	Cycles           []jsonCycle      `json:"cycles"`
+	SuggestedBreaks  []SuggestedBreak `json:"suggested_breaks"`
+	BreaksLowerBound int              `json:"breaks_lower_bound"`
+	CutEdges         []CutEdge        `json:"cut_edges"`
+}
+
+type jsonCycle struct {
+	// Packages is the whole strongly connected component.
+	Packages []string `json:"packages"`
+	// Cycle is a shortest cycle through its first package.
+	Cycle []Edge `json:"cycle"`
 }
 
 type jsonNode struct {
@@ -45,7 +60,17 @@ func (g *Graph) MarshalJSON() ([]byte, error) {
 		Order:    nonNil(g.Order),
 		External: nonNil(g.External),
 		Warnings: nonNil(g.Warnings),
+		Cycles:   []jsonCycle{},
+		CutEdges: nonNil(g.Cut),
 	}
+	if c := g.Cycles; c != nil {
+		for i := range c.Shown {
+			out.Cycles = append(out.Cycles, jsonCycle{Packages: c.Components[i], Cycle: c.Shown[i]})
+		}
+		out.SuggestedBreaks = c.Breaks
+		out.BreaksLowerBound = c.Bound.LowerBound
+	}
+	out.SuggestedBreaks = nonNil(out.SuggestedBreaks)
 	for _, n := range g.Nodes {
 		out.Nodes = append(out.Nodes, jsonNode{
 			Name: n.Name, Version: n.Version, Binaries: nonNil(n.Binaries), BuildsArch: n.BuildsArch, BuildsIndep: n.BuildsIndep,
@@ -111,10 +136,36 @@ func WriteText(w io.Writer, g *Graph) error {
 			ew.printf("\n")
 		}
 	}
+	writeCut(ew, g)
 	for _, warn := range g.Warnings {
 		ew.printf("warning: %s\n", warn)
 	}
 	return ew.err
+}
+
+// writeCut lists the edges taken from the archive: self build-dependencies
+// as notes, and the breaks cycles: archive applied.
+func writeCut(ew *errWriter, g *Graph) {
+	var self, policy []CutEdge
+	for _, c := range g.Cut {
+		if c.From == c.To {
+			self = append(self, c)
+		} else {
+			policy = append(policy, c)
+		}
+	}
+	for _, c := range self {
+		ew.printf("note: %s: %s\n", c.From, c.Reason)
+	}
+	if len(policy) == 0 {
+		return
+	}
+	c := g.Cycles
+	ew.printf("\ncycles: archive: %s applied to %s (%s):\n",
+		plural(len(c.Breaks), "cycle-break", "cycle-breaks"), plural(len(c.Shown), "cycle component", "cycle components"), boundString(c.Bound))
+	for _, e := range policy {
+		ew.printf("  %s -> %s (via %s): %s\n", e.From, e.To, e.Via, strings.TrimPrefix(e.Reason, cutPrefix))
+	}
 }
 
 // WriteDot writes the graph in Graphviz dot syntax; edges point from a

@@ -54,13 +54,26 @@ func FuzzCompile(f *testing.F) {
 		if mode&8 != 0 && len(srcs) > 0 {
 			opts.CycleBreaks = []graph.CycleBreak{{Package: srcs[0].Name, Binary: srcs[len(srcs)-1].Name}}
 		}
+		if mode&16 != 0 {
+			opts.Cycles = graph.CyclesArchive
+		}
 		g, err := graph.Compile(srcs, opts)
 		var cycle *graph.CycleError
 		switch {
 		case err == nil:
+			if len(g.Order) != len(g.Nodes) {
+				t.Fatalf("order has %d of %d sources", len(g.Order), len(g.Nodes))
+			}
 		case errors.As(err, &cycle):
 			if g == nil || len(g.Order) != 0 {
 				t.Fatalf("cycle error with an order: %v", err)
+			}
+			// The suggested block, applied once, leaves no cycle.
+			for _, b := range cycle.Breaks {
+				opts.CycleBreaks = append(opts.CycleBreaks, b.CycleBreak())
+			}
+			if _, err := graph.Compile(srcs, opts); err != nil {
+				t.Fatalf("suggested breaks applied: %v", err)
 			}
 		default:
 			return // unusable input, such as a source declared twice
