@@ -38,7 +38,9 @@ func TestLoadValid(t *testing.T) {
 		Profiles:      []string{"nocheck"},
 		CycleBreaks: []CycleBreak{
 			{Package: "zlib", Binary: "hello", Reason: "zlib's tests use hello", Line: 12},
+			{Package: "hello", Source: "zlib", Line: 15},
 		},
+		Cycles: "strict",
 		PackageList: []*Package{
 			{
 				Dir:     filepath.Join(dir, "packages/hello"),
@@ -163,7 +165,7 @@ func TestLoadErrors(t *testing.T) {
 			`packages/world/package.yaml:1:1: name: must not be empty`,
 			`packages/world/package.yaml:2:1: source: must not be empty`,
 			`stx.yaml:1:1: name: missing required field`,
-			`stx.yaml:4:5: cycle-breaks[0].binary: missing required field`,
+			`stx.yaml:4:5: cycle-breaks[0]: set one of binary or source`,
 			`stx.yaml:5:5: cycle-breaks[1].package: missing required field`,
 		},
 	}, {
@@ -259,6 +261,13 @@ func TestLoadErrors(t *testing.T) {
 			`stx.yaml:7:14: cycle-breaks[1].package: no package named "zlibb" in this project; did you mean "zlib"?`,
 			`stx.yaml:9:5: cycle-breaks[2]: duplicate of cycle-breaks[0] on line 5`,
 			`stx.yaml:12:13: cycle-breaks[3].binary: invalid binary package name "Hello_World": ` + nameRule,
+			`stx.yaml:15:13: cycle-breaks[4].source: no package named "zlb" in this project; did you mean "zlib"?`,
+			`stx.yaml:18:13: cycle-breaks[5].source: set only one of binary or source`,
+			`stx.yaml:19:5: cycle-breaks[6]: set one of binary or source`,
+			`stx.yaml:22:13: cycle-breaks[7].source: a package's own binaries always come from the archive (a self build-dependency is no cycle): remove this entry`,
+			`stx.yaml:23:5: cycle-breaks[8]: duplicate of cycle-breaks[7] on line 21`,
+			`stx.yaml:24:13: cycle-breaks[8].source: a package's own binaries always come from the archive (a self build-dependency is no cycle): remove this entry`,
+			`stx.yaml:25:9: cycles: unknown cycle policy "archve"; did you mean "archive"?`,
 		},
 	}, {
 		dir: "arch-subset",

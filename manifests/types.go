@@ -36,19 +36,26 @@ type Project struct {
 	AllowOutside []string `yaml:"allow-outside"`
 	// Profiles are build profiles active for every package (e.g. nocheck).
 	Profiles []string `yaml:"profiles"`
-	// CycleBreaks resolve build-dependency cycles by taking one binary for
-	// one package from the archive instead of from the local build.
+	// CycleBreaks resolve build-dependency cycles by taking one binary, or
+	// every binary of one source, for one package from the archive instead
+	// of from the local build.
 	CycleBreaks []CycleBreak `yaml:"cycle-breaks"`
+	// Cycles is the cycle policy: "strict" (the default, also when empty)
+	// makes a cycle an error; "archive" resolves the edges of the computed
+	// set of breaks from the archive without their being listed.
+	Cycles string `yaml:"cycles"`
 
 	// PackageList holds the loaded package manifests, sorted by name.
 	PackageList []*Package `yaml:"-"`
 }
 
 // CycleBreak says: when building Package, satisfy build-dependencies on
-// Binary from the archive, not from the local tree.
+// Binary, or on any binary of the project's source package Source, from the
+// archive, not from the local tree. Exactly one of Binary and Source is set.
 type CycleBreak struct {
 	Package string `yaml:"package" required:"true"`
-	Binary  string `yaml:"binary" required:"true"`
+	Binary  string `yaml:"binary"`
+	Source  string `yaml:"source"`
 	Reason  string `yaml:"reason"`
 	// Line is where the entry starts in stx.yaml (for messages).
 	Line int `yaml:"-"`

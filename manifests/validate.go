@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,18 +65,55 @@ func validateProject(p *Project, d *document) {
 	}
 	checkProfiles(d, "profiles", p.Profiles)
 	checkAllowOutside(p, d)
-	first := map[[2]string]int{}
+	checkCycleBreaks(p, d)
+	if p.Cycles != "" && !slices.Contains(cyclePolicies, p.Cycles) {
+		msg := fmt.Sprintf("unknown cycle policy %s (one of: %s)", quoteShort(p.Cycles), strings.Join(cyclePolicies, ", "))
+		if s := suggest(p.Cycles, cyclePolicies); s != "" {
+			msg = fmt.Sprintf("unknown cycle policy %s; did you mean %q?", quoteShort(p.Cycles), s)
+		}
+		d.errorf("cycles", "%s", msg)
+	}
+}
+
+// cyclePolicies are the values of stx.yaml's cycles field.
+var cyclePolicies = []string{CyclesStrict, CyclesArchive}
+
+// The cycle policies (stx.yaml's cycles field).
+const (
+	// CyclesStrict makes a build-dependency cycle an error (the default).
+	CyclesStrict = "strict"
+	// CyclesArchive resolves the edges of the computed set of breaks from
+	// the archive.
+	CyclesArchive = "archive"
+)
+
+// checkCycleBreaks checks each cycle-breaks entry on its own: one of binary
+// and source, valid names, no duplicates.
+func checkCycleBreaks(p *Project, d *document) {
+	first := map[[3]string]int{}
 	for i := range p.CycleBreaks {
 		cb := &p.CycleBreaks[i]
 		field := indexPath("cycle-breaks", i)
 		cb.Line = d.at(field).line
-		if cb.Binary != "" && !packageName.MatchString(cb.Binary) {
-			d.errorf(field+".binary", "invalid binary package name %s: %s", quoteShort(cb.Binary), packageNameRule)
-		}
-		if cb.Package == "" || cb.Binary == "" {
+		if d.bad[field] {
 			continue
 		}
-		key := [2]string{cb.Package, cb.Binary}
+		switch {
+		case cb.Binary == "" && cb.Source == "":
+			d.errorf(field, "set one of binary or source")
+		case cb.Binary != "" && cb.Source != "":
+			d.errorf(field+".source", "set only one of binary or source")
+		case cb.Binary != "" && !packageName.MatchString(cb.Binary):
+			d.errorf(field+".binary", "invalid binary package name %s: %s", quoteShort(cb.Binary), packageNameRule)
+		case cb.Source != "" && !packageName.MatchString(cb.Source):
+			d.errorf(field+".source", "invalid source package name %s: %s", quoteShort(cb.Source), packageNameRule)
+		case cb.Source != "" && cb.Source == cb.Package:
+			d.errorf(field+".source", "a package's own binaries always come from the archive (a self build-dependency is no cycle): remove this entry")
+		}
+		if cb.Package == "" || (cb.Binary == "") == (cb.Source == "") {
+			continue
+		}
+		key := [3]string{cb.Package, cb.Binary, cb.Source}
 		if j, dup := first[key]; dup {
 			d.errorf(field, "duplicate of cycle-breaks[%d] on line %d", j, p.CycleBreaks[j].Line)
 			continue
@@ -286,14 +324,16 @@ func checkProject(p *Project, d *document, pkgs []*Package, docs []*document, de
 		return
 	}
 	for i, cb := range p.CycleBreaks {
-		if cb.Package == "" || definedIn[cb.Package] != "" {
-			continue
+		for _, f := range []struct{ name, value string }{{"package", cb.Package}, {"source", cb.Source}} {
+			if f.value == "" || definedIn[f.value] != "" || (f.name == "source" && !packageName.MatchString(f.value)) {
+				continue
+			}
+			msg := fmt.Sprintf("no package named %q in this project", f.value)
+			if s := suggest(f.value, names); s != "" {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			}
+			d.errorf(indexPath("cycle-breaks", i)+"."+f.name, "%s", msg)
 		}
-		msg := fmt.Sprintf("no package named %q in this project", cb.Package)
-		if s := suggest(cb.Package, names); s != "" {
-			msg += fmt.Sprintf("; did you mean %q?", s)
-		}
-		d.errorf(indexPath("cycle-breaks", i)+".package", "%s", msg)
 	}
 }
 

@@ -252,8 +252,8 @@ func (w *Workspace) prepareOne(ctx context.Context, f *sources.Fetcher, pkg *man
 	return &Prepared{Package: pkg, Fetched: fetched, Source: src, Changelog: cl}, nil
 }
 
-// GraphOptions returns the compile options for arch: the project's profiles
-// and cycle breaks, the host as build architecture, and arch-independent
+// GraphOptions returns the compile options for arch: the project's profiles,
+// cycle breaks and cycle policy, the host as build architecture, and arch-independent
 // packages built on the project's first architecture.
 func (w *Workspace) GraphOptions(arch string) graph.Options {
 	p := w.Project
@@ -264,7 +264,10 @@ func (w *Workspace) GraphOptions(arch string) graph.Options {
 		Profiles:  append(slices.Clone(p.Profiles), w.opts.Profiles...),
 	}
 	for _, cb := range p.CycleBreaks {
-		opts.CycleBreaks = append(opts.CycleBreaks, graph.CycleBreak{Package: cb.Package, Binary: cb.Binary})
+		opts.CycleBreaks = append(opts.CycleBreaks, graph.CycleBreak{Package: cb.Package, Binary: cb.Binary, Source: cb.Source})
+	}
+	if p.Cycles == manifests.CyclesArchive {
+		opts.Cycles = graph.CyclesArchive
 	}
 	return opts
 }
