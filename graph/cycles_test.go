@@ -468,3 +468,22 @@ func TestSuggestedBreaksComplete(t *testing.T) {
 		}
 	}
 }
+
+// TestSelectKeepsCuts: a subgraph keeps the cut edges of its packages.
+func TestSelectKeepsCuts(t *testing.T) {
+	g, err := graph.Compile(cyclic(t), graph.Options{Arch: "amd64", Cycles: graph.CyclesArchive})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := g.Select([]string{"d"}, graph.Needs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"a->b/b-dev: cycles: archive: breaks a -> b (via b-dev) -> c (via c-dev) -> a (via a-dev)",
+		"d->d/d-dev: self build-dependency: d builds d-dev itself; the archive's is used",
+	}
+	if got := cuts(s); !reflect.DeepEqual(got, want) || s.Cycles == nil {
+		t.Errorf("cut = %q, want %q", got, want)
+	}
+}

@@ -122,7 +122,7 @@ func (g *Graph) Select(roots []string, dir Direction) (*Graph, error) {
 
 // subgraph copies the nodes marked in keep with the edges among them.
 func (g *Graph) subgraph(keep []bool) *Graph {
-	s := &Graph{Arch: g.Arch, index: map[string]int{}, Warnings: g.Warnings}
+	s := &Graph{Arch: g.Arch, index: map[string]int{}, Warnings: g.Warnings, Cycles: g.Cycles}
 	remap := make([]int, len(g.Nodes))
 	for i, n := range g.Nodes {
 		remap[i] = -1
@@ -142,6 +142,11 @@ func (g *Graph) subgraph(keep []bool) *Graph {
 	for _, x := range g.External {
 		if keep[g.index[x.Package]] {
 			s.External = append(s.External, x)
+		}
+	}
+	for _, c := range g.Cut {
+		if keep[g.index[c.From]] {
+			s.Cut = append(s.Cut, c)
 		}
 	}
 	s.deps = make([][]int, len(s.Nodes))

@@ -55,12 +55,19 @@ chain of build-dependencies by which A needs B is printed.`,
 			}
 			out := cmd.OutOrStdout()
 			var graphs []*graph.Graph
+			var cycleErr error
 			found := false
 			for _, a := range archs {
 				gr, err := ws.Graph(cmd.Context(), a)
 				var ce *graph.CycleError
 				if errors.As(err, &ce) {
-					return exitError{code: exitCycle, err: err}
+					if format != "json" || why || len(args) > 0 {
+						return exitError{code: exitCycle, err: err}
+					}
+					// JSON carries the cycles and the suggested breaks.
+					graphs = append(graphs, gr)
+					cycleErr = exitError{code: exitCycle, err: err}
+					continue
 				}
 				if err != nil {
 					return err
@@ -101,7 +108,10 @@ chain of build-dependencies by which A needs B is printed.`,
 			if why {
 				return nil
 			}
-			return write(out, graphs)
+			if err := write(out, graphs); err != nil {
+				return err
+			}
+			return cycleErr
 		},
 	}
 	f := cmd.Flags()

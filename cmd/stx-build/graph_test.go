@@ -204,3 +204,57 @@ func TestGraphExampleWithArchive(t *testing.T) {
 		t.Errorf("hello and its archive build-deps missing:\n%s", out)
 	}
 }
+
+// TestGraphCycles: on a cycle, --format json still prints the graph with
+// its cycles and the suggested breaks (exit status exitCycle), and with
+// cycles: archive the graph is printed with the edge it cut.
+func TestGraphCycles(t *testing.T) {
+	out, err := run(t, "graph", "-C", "testdata/cycle", "--format", "json")
+	var ee exitError
+	if !errors.As(err, &ee) || ee.code != exitCycle {
+		t.Fatalf("exit: %v, want code %d", err, exitCycle)
+	}
+	var g struct {
+		Cycles []struct {
+			Packages []string `json:"packages"`
+		} `json:"cycles"`
+		Breaks []map[string]string `json:"suggested_breaks"`
+	}
+	if err := json.Unmarshal([]byte(out[:strings.LastIndex(out, "}")+1]), &g); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	if len(g.Cycles) != 1 || len(g.Breaks) != 1 || g.Breaks[0]["package"] == "" {
+		t.Errorf("cycles %v, suggested_breaks %v", g.Cycles, g.Breaks)
+	}
+
+	dir := t.TempDir()
+	err = filepath.WalkDir("testdata/cycle", func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel("testdata/cycle", p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if rel == "stx.yaml" {
+			data = append(data, "cycles: archive\n"...)
+		}
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err = run(t, "graph", "-C", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"cycles: archive: 1 cycle-break applied to 1 cycle component (the fewest possible):", "taken from the archive (cycles: archive)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
