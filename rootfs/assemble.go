@@ -43,6 +43,18 @@ type AssembleSpec struct {
 	CustomizeHooks []string
 }
 
+// LocalPinFile is the apt preferences file that puts the project's local
+// repositories (Release Origin "stx-build") above the archive: priority
+// 1001, so apt installs the project's version of a package even when the
+// archive's is newer. Normalize removes it from the finished root.
+const LocalPinFile = "etc/apt/preferences.d/stx-build-local.pref"
+
+// LocalPin is LocalPinFile's content.
+const LocalPin = "Package: *\nPin: release o=stx-build\nPin-Priority: 1001\n"
+
+// pinHook writes LocalPinFile before mmdebstrap resolves anything.
+var pinHook = `mkdir -p "$1/etc/apt/preferences.d" && printf '` + strings.ReplaceAll(LocalPin, "\n", `\n`) + `' > "$1/` + LocalPinFile + `"`
+
 // AssembleArgs returns the mmdebstrap command line that makes the root
 // described by spec in the directory target.
 func AssembleArgs(spec AssembleSpec, target string) ([]string, error) {
@@ -64,6 +76,12 @@ func AssembleArgs(spec AssembleSpec, target string) ([]string, error) {
 	}
 	if spec.Mirror != "" && len(spec.Components) > 0 {
 		args = append(args, "--components="+strings.Join(spec.Components, ","))
+	}
+	if len(spec.LocalRepos) > 0 {
+		// The project's own packages win over the archive's whatever
+		// their versions (a pinned older release, a rebuild of a binNMU'd
+		// source): apt then takes them even as a downgrade.
+		args = append(args, "--setup-hook="+pinHook)
 	}
 	for _, h := range spec.CustomizeHooks {
 		args = append(args, "--customize-hook="+h)
@@ -166,6 +184,7 @@ var volatile = []struct {
 	{"var/log", false},
 	{"etc/machine-id", true}, // systemd makes a new one at first boot
 	{"etc/apt/sources.list.d/0000sources-list.sources", false},
+	{LocalPinFile, false},
 	{"etc/hostname", false},
 	{"etc/resolv.conf", false},
 	{"tmp", false},

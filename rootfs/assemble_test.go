@@ -37,7 +37,7 @@ func TestAssembleArgs(t *testing.T) {
 	want := []string{
 		"--variant=apt", "--mode=root", "--format=directory", "--architectures=arm64",
 		"--dpkgopt=force-unsafe-io", `--aptopt=APT::Install-Recommends "false"`, `--aptopt=Acquire::Check-Valid-Until "false"`,
-		"--include=a,b", "--customize-hook=echo hi", "bookworm", "/t",
+		"--include=a,b", "--setup-hook=" + pinHook, "--customize-hook=echo hi", "bookworm", "/t",
 		filepath.Join(host, "etc/apt/sources.list.d/debian.sources"),
 		"deb [trusted=yes] copy:///out/arm64/repo stx main",
 	}
@@ -47,6 +47,28 @@ func TestAssembleArgs(t *testing.T) {
 	args, _ = AssembleArgs(AssembleSpec{Suite: "bookworm", Arch: "amd64", Mirror: "http://mirror.example/debian", Components: []string{"main", "contrib"}}, "/t")
 	if got := args[len(args)-1]; got != "http://mirror.example/debian" || !contains(args, "--components=main,contrib") {
 		t.Errorf("mirror args: %q", args)
+	}
+}
+
+// The setup hook writes the pin that puts the project's repositories above
+// the archive, and Normalize removes it again.
+func TestLocalPinHook(t *testing.T) {
+	root := t.TempDir()
+	if out, err := exec.Command("sh", "-c", pinHook, "sh", root).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	got, err := os.ReadFile(filepath.Join(root, LocalPinFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != LocalPin || !strings.Contains(LocalPin, "Pin-Priority: 1001") {
+		t.Errorf("pin file %q, want %q", got, LocalPin)
+	}
+	if err := Normalize(root, time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, LocalPinFile)); err == nil {
+		t.Error("Normalize left the pin in the root")
 	}
 }
 
