@@ -16,7 +16,9 @@ import (
 //     the fewest arcs point backwards, until no move helps;
 //  3. the arcs pointing backwards are a feedback arc set; put back every
 //     one of them that closes no cycle with the arcs kept, so the set is
-//     minimal (no arc of it can be left out).
+//     minimal (no arc of it can be left out);
+//  4. a topological order of the arcs kept starts steps 2 and 3 again, as
+//     long as the set gets lighter.
 //
 // Both the greedy order and its reverse-graph twin are tried and the lighter
 // result kept. Everything is deterministic: ties go to the lower vertex.
@@ -52,17 +54,87 @@ func (f *fasGraph) feedbackArcs() []int {
 	best, bestW := []int(nil), int64(-1)
 	for _, reverse := range []bool{false, true} {
 		order := f.greedyOrder(reverse)
-		f.sift(order)
-		cut := f.minimize(f.backArcs(order))
-		var w int64
-		for _, i := range cut {
-			w += f.arcs[i].weight
+		var cut []int
+		var w int64 = -1
+		// Minimizing can put back arcs the order had to cut; an order of
+		// what is left then starts a new local search, as long as the set
+		// gets lighter.
+		for round := 0; round < maxRounds; round++ {
+			f.sift(order)
+			c := f.minimize(f.backArcs(order))
+			cw := f.weight(c)
+			if w >= 0 && cw >= w {
+				break
+			}
+			cut, w = c, cw
+			order = f.topoOrder(cut)
 		}
 		if bestW < 0 || w < bestW || (w == bestW && len(cut) < len(best)) {
 			best, bestW = cut, w
 		}
 	}
 	return best
+}
+
+// maxRounds bounds the rounds of local search and minimizing.
+const maxRounds = 10
+
+func (f *fasGraph) weight(arcs []int) int64 {
+	var w int64
+	for _, i := range arcs {
+		w += f.arcs[i].weight
+	}
+	return w
+}
+
+// topoOrder orders the vertices so that every arc not in cut points
+// forwards (Kahn's algorithm, the lowest vertex first among the ready).
+func (f *fasGraph) topoOrder(cut []int) []int {
+	isCut := make([]bool, len(f.arcs))
+	for _, i := range cut {
+		isCut[i] = true
+	}
+	indeg := make([]int, f.n)
+	for i, a := range f.arcs {
+		if !isCut[i] {
+			indeg[a.to]++
+		}
+	}
+	h := &intHeap{}
+	for v := 0; v < f.n; v++ {
+		if indeg[v] == 0 {
+			heap.Push(h, v)
+		}
+	}
+	order := make([]int, 0, f.n)
+	for h.Len() > 0 {
+		v := heap.Pop(h).(int)
+		order = append(order, v)
+		for _, i := range f.out[v] {
+			if isCut[i] {
+				continue
+			}
+			to := f.arcs[i].to
+			indeg[to]--
+			if indeg[to] == 0 {
+				heap.Push(h, to)
+			}
+		}
+	}
+	return order
+}
+
+type intHeap []int
+
+func (h intHeap) Len() int           { return len(h) }
+func (h intHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h intHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *intHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *intHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // greedyOrder is Eades, Lin and Smyth's ordering. With reverse, it runs on
@@ -348,9 +420,10 @@ func (f *fasGraph) minimize(cut []int) []int {
 // component cannot make it slow; stopping early still gives a valid bound.
 const disjointCyclesBudget = 20_000_000
 
-// disjointCycles counts arc-disjoint cycles found greedily, shortest first
-// through each vertex in turn: every feedback arc set has at least that
-// many arcs, one per cycle.
+// disjointCycles counts arc-disjoint cycles found greedily, the shortest
+// first (two-cycles, then cycles of at most 3, 4, ... arcs through each
+// vertex in turn): every feedback arc set has at least that many arcs, one
+// per cycle.
 func (f *fasGraph) disjointCycles() int {
 	used := make([]bool, len(f.arcs))
 	count := 0
@@ -367,44 +440,65 @@ func (f *fasGraph) disjointCycles() int {
 	}
 	prevArc := make([]int, f.n)
 	seen := make([]int, f.n)
+	depth := make([]int, f.n)
 	stamp := 0
 	budget := disjointCyclesBudget
 	var queue []int
-	for s := 0; s < f.n && budget > 0; s++ {
-		for budget > 0 {
-			// Shortest cycle through s: BFS from s back to s.
-			stamp++
-			seen[s] = stamp
-			queue = append(queue[:0], s)
-			closing := -1
-			for len(queue) > 0 && closing < 0 {
-				v := queue[0]
-				queue = queue[1:]
-				for _, i := range f.out[v] {
-					budget--
-					if used[i] {
-						continue
+	// shortest finds a shortest cycle through s of at most maxLen arcs
+	// among the unused ones, marks its arcs used and reports whether it
+	// found one.
+	shortest := func(s, maxLen int) bool {
+		stamp++
+		seen[s] = stamp
+		depth[s] = 0
+		queue = append(queue[:0], s)
+		for len(queue) > 0 {
+			v := queue[0]
+			queue = queue[1:]
+			if depth[v] >= maxLen {
+				continue
+			}
+			for _, i := range f.out[v] {
+				budget--
+				if used[i] {
+					continue
+				}
+				w := f.arcs[i].to
+				if w == s {
+					used[i] = true
+					for v := f.arcs[i].from; v != s; v = f.arcs[prevArc[v]].from {
+						used[prevArc[v]] = true
 					}
-					w := f.arcs[i].to
-					if w == s {
-						closing = i
-						break
-					}
-					if seen[w] != stamp {
-						seen[w] = stamp
-						prevArc[w] = i
-						queue = append(queue, w)
-					}
+					return true
+				}
+				if seen[w] != stamp {
+					seen[w] = stamp
+					prevArc[w] = i
+					depth[w] = depth[v] + 1
+					queue = append(queue, w)
 				}
 			}
-			if closing < 0 {
-				break
+		}
+		return false
+	}
+	// Short cycles first, over the whole component, then longer ones:
+	// a long cycle taken early would use arcs several short ones need.
+	for maxLen := 3; maxLen <= f.n && budget > 0; maxLen++ {
+		found := false
+		for s := 0; s < f.n && budget > 0; s++ {
+			for budget > 0 && shortest(s, maxLen) {
+				count++
+				found = true
 			}
-			used[closing] = true
-			for v := f.arcs[closing].from; v != s; v = f.arcs[prevArc[v]].from {
-				used[prevArc[v]] = true
+		}
+		if !found && maxLen >= 8 {
+			// Rarely any longer cycle is left: one last unbounded pass.
+			for s := 0; s < f.n && budget > 0; s++ {
+				for budget > 0 && shortest(s, f.n) {
+					count++
+				}
 			}
-			count++
+			break
 		}
 	}
 	return count
