@@ -232,7 +232,27 @@ func Plan(ctx context.Context, ws *workspace.Workspace, opts Options) (*schedule
 	if opts.NoLocal && len(so.Workers) > 0 {
 		so.Slots = 0
 	}
-	return scheduler.Simulate(dag, so), nil
+	p := scheduler.Simulate(dag, so)
+	if p.Notes, err = cutNotes(ctx, ws, archs); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// cutNotes says which build-dependency edges of each architecture's graph
+// are taken from the archive instead of the project's build, and why.
+func cutNotes(ctx context.Context, ws *workspace.Workspace, archs []string) ([]string, error) {
+	var notes []string
+	for _, arch := range archs {
+		g, err := ws.Graph(ctx, arch)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range g.Cut {
+			notes = append(notes, fmt.Sprintf("%s: %s -> %s (via %s) taken from the archive: %s", arch, c.From, c.To, c.Via, c.Reason))
+		}
+	}
+	return notes, nil
 }
 
 // what says in words what a job builds.

@@ -63,6 +63,11 @@ func WriteText(w io.Writer, p *Plan) error {
 	if len(p.CriticalPath) > 0 {
 		fmt.Fprintln(w, "(* on the critical path)")
 	}
+	for _, n := range p.Notes {
+		if _, err := fmt.Fprintf(w, "note: %s\n", n); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -32,6 +32,10 @@ type Plan struct {
 	Work            float64  `json:"work"`
 	// Items are in order of start, then slot.
 	Items []Item `json:"tasks"`
+	// Notes are lines the caller adds to the plan, such as the
+	// build-dependency edges taken from the archive instead of the
+	// project's build (self build-dependencies, cycles: archive).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Item is one task of a plan.

@@ -257,4 +257,12 @@ func TestGraphCycles(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
+	// plan says which edge it cut.
+	out, err = run(t, "plan", "-C", dir, "--no-tmpfs", "--jobs", "2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "taken from the archive: cycles: archive: breaks "; !strings.Contains(out, want) {
+		t.Errorf("plan output lacks %q:\n%s", want, out)
+	}
 }
