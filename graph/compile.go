@@ -166,9 +166,57 @@ func Compile(srcs []Source, opts Options) (*Graph, error) {
 	if err != nil {
 		return nil, fmt.Errorf("graph: architecture %q: %w", opts.Arch, err)
 	}
-	cross := opts.BuildArch != "" && opts.BuildArch != opts.Arch
+	sorted, err := sortedSources(srcs, opts.Arch)
+	if err != nil {
+		return nil, err
+	}
+	breaks := map[CycleBreak]bool{}
+	for _, cb := range opts.CycleBreaks {
+		if (cb.Binary == "") == (cb.Source == "") {
+			return nil, fmt.Errorf("graph: cycle break for %s: give exactly one of binary and source", cb.Package)
+		}
+		breaks[cb] = false
+	}
 
-	// Sort by name so every later loop is deterministic.
+	g := &Graph{Arch: opts.Arch, index: map[string]int{}}
+	if opts.Archive != nil {
+		g.notInArchive = map[[2]int]bool{}
+	}
+	nodeSrc, nodeProfiles, providers := g.addNodes(sorted, host, opts)
+	r := resolver{g: g, host: host, cross: opts.BuildArch != "" && opts.BuildArch != opts.Arch, providers: providers, breaks: breaks, archive: opts.Archive}
+	for i, s := range nodeSrc {
+		rels := s.BuildDepends.Relations
+		rels = append(rels[:len(rels):len(rels)], s.BuildDependsArch.Relations...)
+		if g.Nodes[i].BuildsIndep {
+			rels = append(rels, s.BuildDependsIndep.Relations...)
+		}
+		for _, rel := range rels {
+			r.resolve(i, rel, nodeProfiles[i])
+		}
+	}
+	g.warnUnused(opts, breaks)
+	g.finishEdges()
+	sort.Strings(g.Warnings)
+	g.Warnings = dedupe(g.Warnings)
+
+	if cyc := g.findCycles(); cyc != nil {
+		g.Cycles = cyc
+		if opts.Cycles != CyclesArchive {
+			g.sortExternal()
+			return g, &CycleError{Arch: opts.Arch, Cycles: cyc.Shown, Components: cyc.Components, Breaks: cyc.Breaks, Bound: cyc.Bound}
+		}
+		g.cutBreaks(cyc)
+	}
+	g.sortExternal()
+	g.sortCut()
+	g.Order = g.topoOrder()
+	g.computeBottomLevels()
+	return g, nil
+}
+
+// sortedSources returns the sources allowed on arch sorted by name, so
+// every later loop is deterministic; a source declared twice is an error.
+func sortedSources(srcs []Source, arch string) ([]*Source, error) {
 	sorted := make([]*Source, 0, len(srcs))
 	seen := make(map[string]string, len(srcs))
 	for i := range srcs {
@@ -177,14 +225,18 @@ func Compile(srcs []Source, opts Options) (*Graph, error) {
 			return nil, fmt.Errorf("graph: source %s declared twice (%s and %s)", s.Name, prev, s.Origin)
 		}
 		seen[s.Name] = s.Origin
-		if !archAllowed(s.Architectures, opts.Arch) {
-			continue
+		if archAllowed(s.Architectures, arch) {
+			sorted = append(sorted, s)
 		}
-		sorted = append(sorted, s)
 	}
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+	return sorted, nil
+}
 
-	g := &Graph{Arch: opts.Arch, index: map[string]int{}}
+// addNodes makes a node of each source that builds a binary on the host
+// architecture and returns, for each node, its source and active profiles,
+// and the producers of every binary and virtual package.
+func (g *Graph) addNodes(sorted []*Source, host *dependency.Arch, opts Options) ([]*Source, []map[string]bool, map[string][]producer) {
 	var nodeSrc []*Source
 	var nodeProfiles []map[string]bool
 	providers := map[string][]producer{}
@@ -230,31 +282,11 @@ func Compile(srcs []Source, opts Options) (*Graph, error) {
 		nodeSrc = append(nodeSrc, s)
 		nodeProfiles = append(nodeProfiles, active)
 	}
+	return nodeSrc, nodeProfiles, providers
+}
 
-	breaks := map[CycleBreak]bool{}
-	for _, cb := range opts.CycleBreaks {
-		if (cb.Binary == "") == (cb.Source == "") {
-			return nil, fmt.Errorf("graph: cycle break for %s: give exactly one of binary and source", cb.Package)
-		}
-		breaks[cb] = false
-	}
-	if opts.Archive != nil {
-		g.notInArchive = map[[2]int]bool{}
-	}
-
-	r := resolver{g: g, host: host, cross: cross, providers: providers, breaks: breaks, archive: opts.Archive}
-	for i, s := range nodeSrc {
-		n := g.Nodes[i]
-		rels := s.BuildDepends.Relations
-		rels = append(rels[:len(rels):len(rels)], s.BuildDependsArch.Relations...)
-		if n.BuildsIndep {
-			rels = append(rels, s.BuildDependsIndep.Relations...)
-		}
-		for _, rel := range rels {
-			r.resolve(i, rel, nodeProfiles[i])
-		}
-	}
-
+// warnUnused warns about each cycle break no relation used.
+func (g *Graph) warnUnused(opts Options, breaks map[CycleBreak]bool) {
 	for _, cb := range opts.CycleBreaks {
 		if used, ok := breaks[cb]; ok && !used {
 			what := "a local " + cb.Binary
@@ -265,24 +297,6 @@ func Compile(srcs []Source, opts Options) (*Graph, error) {
 			breaks[cb] = true // warn once for duplicates
 		}
 	}
-
-	g.finishEdges()
-	sort.Strings(g.Warnings)
-	g.Warnings = dedupe(g.Warnings)
-
-	if cyc := g.findCycles(); cyc != nil {
-		g.Cycles = cyc
-		if opts.Cycles != CyclesArchive {
-			g.sortExternal()
-			return g, &CycleError{Arch: opts.Arch, Cycles: cyc.Shown, Components: cyc.Components, Breaks: cyc.Breaks, Bound: cyc.Bound}
-		}
-		g.cutBreaks(cyc)
-	}
-	g.sortExternal()
-	g.sortCut()
-	g.Order = g.topoOrder()
-	g.computeBottomLevels()
-	return g, nil
 }
 
 func (g *Graph) sortExternal() {
