@@ -98,6 +98,9 @@ type Graph struct {
 	// notInArchive marks node pairs {from, to} with an edge whose relation
 	// the archive is not known to satisfy (only when Options.Archive is set).
 	notInArchive map[[2]int]bool
+	// buildNeeds marks node pairs {from, to} with an edge the build itself
+	// needs, not only its tests (<!nocheck>).
+	buildNeeds map[[2]int]bool
 }
 
 // CutEdge is an edge resolved from the archive, and why.
@@ -178,7 +181,7 @@ func Compile(srcs []Source, opts Options) (*Graph, error) {
 		breaks[cb] = false
 	}
 
-	g := &Graph{Arch: opts.Arch, index: map[string]int{}}
+	g := &Graph{Arch: opts.Arch, index: map[string]int{}, buildNeeds: map[[2]int]bool{}}
 	if opts.Archive != nil {
 		g.notInArchive = map[[2]int]bool{}
 	}
@@ -394,6 +397,9 @@ func (r *resolver) resolve(i int, rel dependency.Relation, active map[string]boo
 		}
 		native := r.cross && p.Arch != nil && p.Arch.CPU == "native"
 		g.Edges = append(g.Edges, Edge{From: n.Name, To: to, Via: c.binary, Relation: text, Native: native})
+		if !testOnly(p) {
+			g.buildNeeds[[2]int{i, c.src}] = true
+		}
 		if r.archive != nil && !archiveSatisfies(r.archive, p) {
 			g.notInArchive[[2]int{i, c.src}] = true
 		}
@@ -460,6 +466,26 @@ func applicable(rel dependency.Relation, host *dependency.Arch, active map[strin
 		kept = append(kept, p)
 	}
 	return kept
+}
+
+// testOnly reports whether p applies only when the tests run: each of its
+// build-profile groups has <!nocheck>.
+func testOnly(p dependency.Possibility) bool {
+	if len(p.StageSets) == 0 {
+		return false
+	}
+	for _, set := range p.StageSets {
+		nocheck := false
+		for _, st := range set.Stages {
+			if st.Name == "nocheck" && st.Not {
+				nocheck = true
+			}
+		}
+		if !nocheck {
+			return false
+		}
+	}
+	return true
 }
 
 // archiveSatisfies reports whether the archive's binary of p's name

@@ -267,13 +267,15 @@ func containsInt(xs []int, x int) bool {
 }
 
 // The weight of cutting the edges from one package to another: an entry
-// costs edgeWeight, plus one for each binary it takes from the archive, so
-// the fewest entries win and then the fewest binaries. Edges whose relation
-// the archive is not known to satisfy cost notInArchiveWeight: more than
-// all other edges of any component together, so they are cut only when
-// they must be.
+// costs edgeWeight, plus buildWeight when the build needs them (not only
+// its tests, <!nocheck>), plus one for each relation it takes from the
+// archive; so the fewest entries win, then those only the tests need, then
+// the fewest relations. Edges whose relation the archive is not known to
+// satisfy cost notInArchiveWeight: more than all other edges of any
+// component together, so they are cut only when they must be.
 const (
-	edgeWeight         = 1 << 10
+	edgeWeight         = 1 << 16
+	buildWeight        = 1 << 8
 	notInArchiveWeight = 1 << 40
 )
 
@@ -284,27 +286,39 @@ func (g *Graph) breakComponent(comp []int) ([]SuggestedBreak, int) {
 	for i, v := range comp {
 		local[v] = i
 	}
-	var arcs []arc
+	// The search runs twice: with the weights, and without the preference
+	// for edges only tests need, which sometimes finds fewer entries; the
+	// lighter result by the weights wins.
+	var arcs, plain []arc
 	for _, u := range comp {
 		for _, v := range g.deps[u] {
 			lv, ok := local[v]
 			if !ok {
 				continue
 			}
-			w := int64(edgeWeight + len(g.edgesBetween(g.Nodes[u].Name, g.Nodes[v].Name)))
+			w := int64(edgeWeight + min(len(g.edgesBetween(g.Nodes[u].Name, g.Nodes[v].Name)), buildWeight-1))
+			pw := w
+			if g.buildNeeds[[2]int{u, v}] {
+				w += buildWeight
+			}
 			if g.notInArchive[[2]int{u, v}] {
-				w = notInArchiveWeight
+				w, pw = notInArchiveWeight, notInArchiveWeight
 			}
 			arcs = append(arcs, arc{from: lv, to: local[u], weight: w}) // v before u
+			plain = append(plain, arc{from: lv, to: local[u], weight: pw})
 		}
 	}
 	f := newFASGraph(len(comp), arcs)
+	cut := f.feedbackArcs()
+	if other := newFASGraph(len(comp), plain).feedbackArcs(); f.weight(other) < f.weight(cut) {
+		cut = other
+	}
 	in := make(map[int]bool, len(comp))
 	for _, v := range comp {
 		in[v] = true
 	}
 	var breaks []SuggestedBreak
-	for _, i := range f.feedbackArcs() {
+	for _, i := range cut {
 		u, v := comp[arcs[i].to], comp[arcs[i].from]
 		breaks = append(breaks, g.suggest(in, u, v))
 	}
@@ -333,6 +347,9 @@ func (g *Graph) suggest(in map[int]bool, u, v int) SuggestedBreak {
 	b.Reason = "breaks " + cycleString(cycle)
 	if len(vias) > 1 {
 		b.Reason = fmt.Sprintf("%s build-depends on %s of %s; %s", from, strings.Join(vias, ", "), to, b.Reason)
+	}
+	if !g.buildNeeds[[2]int{u, v}] {
+		b.Reason += "; only the tests need it (<!nocheck>)"
 	}
 	if g.notInArchive[[2]int{u, v}] {
 		b.Reason += "; the archive is not known to satisfy every relation cut: check it"
