@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/stx-build/stx-build/deb822"
 	"github.com/stx-build/stx-build/debsrc"
 	"github.com/stx-build/stx-build/graph"
@@ -204,6 +206,7 @@ func TestRealClosure(t *testing.T) {
 	if len(ce.Breaks) != ce.Bound.Entries || ce.Bound.LowerBound < 1 || ce.Bound.Entries < ce.Bound.LowerBound {
 		t.Fatalf("bound %+v for %d breaks", ce.Bound, len(ce.Breaks))
 	}
+	checkBlock(t, ce)
 	g, err := graph.Compile(srcs, withBreaks(opts, ce.Breaks))
 	if err != nil {
 		t.Fatalf("the suggested block applied once leaves: %v", err)
@@ -229,6 +232,37 @@ func TestRealClosure(t *testing.T) {
 	if *naive {
 		rounds, entries := naiveIteration(t, srcs, opts)
 		t.Logf("one break per cycle and round: %d rounds, %d entries", rounds, entries)
+	}
+}
+
+// checkBlock checks that the cycle-breaks block of the message is YAML
+// holding exactly the suggested breaks, and that a huge component is not
+// listed in full.
+func checkBlock(t *testing.T, ce *graph.CycleError) {
+	msg := ce.Error()
+	_, block, ok := strings.Cut(msg, "in stx.yaml:\n")
+	if !ok {
+		t.Fatalf("no block in:\n%s", msg)
+	}
+	var doc struct {
+		Breaks []struct{ Package, Binary, Source, Reason string } `yaml:"cycle-breaks"`
+	}
+	if err := yaml.Unmarshal([]byte(block), &doc); err != nil {
+		t.Fatalf("the block is no YAML: %v", err)
+	}
+	if len(doc.Breaks) != len(ce.Breaks) {
+		t.Fatalf("the block has %d entries, want %d", len(doc.Breaks), len(ce.Breaks))
+	}
+	for i, b := range ce.Breaks {
+		d := doc.Breaks[i]
+		if d.Package != b.Package || d.Binary != b.Binary || d.Source != b.Source || d.Reason != b.Reason {
+			t.Errorf("entry %d reads back as %+v, want %+v", i, d, b)
+		}
+	}
+	for _, line := range strings.Split(msg, "\n") {
+		if len(line) > 1000 {
+			t.Errorf("a line of %d characters: %.100s...", len(line), line)
+		}
 	}
 }
 

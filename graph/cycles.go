@@ -79,12 +79,24 @@ func (e *CycleError) Error() string {
 		b.WriteString("\n  ")
 		b.WriteString(cycleString(c))
 		if i < len(e.Components) && len(e.Components[i]) > len(c) {
-			fmt.Fprintf(&b, "\n    (all of %s depend on each other)", strings.Join(e.Components[i], ", "))
+			b.WriteString("\n    " + componentString(e.Components[i]))
 		}
 	}
 	fmt.Fprintf(&b, "\nbreak every cycle at once with %s (%s), in stx.yaml:\n", plural(len(e.Breaks), "entry", "entries"), boundString(e.Bound))
 	writeBreaks(&b, e.Breaks)
 	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// maxNamed is how many packages of a component the error names: the
+// largest components of Debian have hundreds (the JSON output lists all).
+const maxNamed = 12
+
+func componentString(comp []string) string {
+	if len(comp) <= maxNamed {
+		return fmt.Sprintf("(all of %s depend on each other)", strings.Join(comp, ", "))
+	}
+	return fmt.Sprintf("(all %d packages of %s, and %d more, depend on each other; --format json lists them)",
+		len(comp), strings.Join(comp[:maxNamed], ", "), len(comp)-maxNamed)
 }
 
 func boundString(b BreakBound) string {
