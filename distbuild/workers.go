@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/stx-build/stx-build/builders/deb"
 	"github.com/stx-build/stx-build/report"
 	"github.com/stx-build/stx-build/rootfs"
 	"github.com/stx-build/stx-build/runner/buildkit"
@@ -39,7 +38,7 @@ func (r *run) connectWorkers(ctx context.Context, base *rootfs.Base, localBudget
 			img = &bi
 		}
 		b := *r.builder
-		b.Remote = &deb.Remote{
+		b.Executor = &buildkit.Runner{
 			Worker: bw, Base: *img,
 			CacheRef: r.opts.BuildKitCache, InsecureRegistry: r.opts.InsecureRegistry,
 		}

@@ -5,18 +5,12 @@
 package deb
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -97,6 +91,8 @@ type Result struct {
 
 // Builder builds packages. Its fields are shared by concurrent builds.
 type Builder struct {
+	// Runner is the local sandbox: it unpacks the source and resolves the
+	// build-dependencies, and runs the build when Executor is nil.
 	Runner runner.Runner
 	Slots  *ramdisk.Manager
 	Base   *rootfs.Base
@@ -109,8 +105,11 @@ type Builder struct {
 	OutDir string
 	// Jobs is the default make parallelism.
 	Jobs int
-	// Remote, when set, runs the builds on a BuildKit worker (remote.go).
-	Remote *Remote
+	// Executor, when set, runs the environment and build steps elsewhere
+	// (a BuildKit worker: buildkit.Runner), the local part of each build
+	// in a disk slot. Nil: the local sandbox runs them, the whole build
+	// in one slot (tmpfs when it fits). Kernels build locally only.
+	Executor runner.Executor
 }
 
 // Error is a failed build, with the log to look at.
@@ -146,27 +145,7 @@ func (b *Builder) Build(ctx context.Context, req Request) (*Result, error) {
 	}
 	defer logf.Close()
 
-	r := ramdisk.Request{Name: base + "_" + req.Arch, Size: p.TmpfsHint, Disk: p.Disk}
-	var files []string
-	var out ramdisk.Result
-	if b.Remote != nil {
-		files, err = b.buildRemote(ctx, req, res, logf)
-	} else {
-		out, err = ramdisk.RetryOnDisk(ctx, b.Slots, r, func(slot *ramdisk.Slot) error {
-			fmt.Fprintf(logf, "stx-build: %s %s for %s in %s (tmpfs: %v)\n", p.Name, p.Version, req.Arch, slot.Dir, slot.OnTmpfs)
-			tail := &tailBuffer{max: 64 << 10}
-			var err error
-			files, err = b.buildIn(ctx, slot, req, res, io.MultiWriter(logf, tail))
-			if err != nil && ramdisk.LogSaysNoSpace(tail.Bytes()) {
-				// Let the retry logic see it: the build ran out of space.
-				err = fmt.Errorf("%w (%w)", err, syscall.ENOSPC)
-			}
-			return err
-		})
-		res.Retried = len(out.Attempts) > 1
-		res.OnTmpfs = out.OnTmpfs()
-		res.PeakBytes = out.Peak
-	}
+	files, err := b.run(ctx, req, res, logf)
 	res.Total = time.Since(start)
 	status := "ok"
 	if err != nil {
@@ -195,14 +174,120 @@ func (b *Builder) Build(ctx context.Context, req Request) (*Result, error) {
 	return res, nil
 }
 
-// buildIn runs the whole build in one slot and moves the results to OutDir.
-func (b *Builder) buildIn(ctx context.Context, slot *ramdisk.Slot, req Request, res *Result, log io.Writer) ([]string, error) {
+// run runs the build in a slot, once more on disk when tmpfs ran out of
+// space. With an Executor the slot holds only the local part, on disk:
+// the executor places the build tree itself.
+func (b *Builder) run(ctx context.Context, req Request, res *Result, log io.Writer) ([]string, error) {
 	p := req.Package
-	if p.Kernel != nil {
-		return b.buildKernelIn(ctx, slot, req, res, log)
+	ex := b.Executor
+	r := ramdisk.Request{Name: p.Name + "_" + noEpoch(p.Version) + "_" + req.Arch, Size: p.TmpfsHint, Disk: p.Disk}
+	if ex != nil {
+		if p.Kernel != nil {
+			return nil, &Error{Package: p.Name, Arch: req.Arch, Step: "build", Err: errors.New("kernel packages build on the local machine only")}
+		}
+		r.Size, r.Disk = 0, true
+	} else {
+		ex = &runner.LocalExecutor{Runner: b.Runner, Base: b.Base.Dir, LayerDir: b.LayerDir}
 	}
+	var files []string
+	out, err := ramdisk.RetryOnDisk(ctx, b.Slots, r, func(slot *ramdisk.Slot) error {
+		fmt.Fprintf(log, "stx-build: %s %s for %s in %s (tmpfs: %v)\n", p.Name, p.Version, req.Arch, slot.Dir, slot.OnTmpfs)
+		tail := &runner.LogTail{Max: 64 << 10}
+		var err error
+		files, err = b.buildIn(ctx, slot, req, res, ex, io.MultiWriter(log, tail))
+		if err != nil && !errors.Is(err, syscall.ENOSPC) && ramdisk.LogSaysNoSpace(tail.Bytes()) {
+			// Let the retry logic see it: the build ran out of space.
+			err = fmt.Errorf("%w (%w)", err, syscall.ENOSPC)
+		}
+		return err
+	})
+	if b.Executor == nil {
+		res.Retried = len(out.Attempts) > 1
+		res.OnTmpfs = out.OnTmpfs()
+		res.PeakBytes = out.Peak
+	}
+	return files, err
+}
+
+// buildIn runs one build with its local part in slot: unpack the source
+// and resolve the build-dependency set here, then ex runs the build's
+// description (environment, build), and the artifacts are collected.
+func (b *Builder) buildIn(ctx context.Context, slot *ramdisk.Slot, req Request, res *Result, ex runner.Executor, log io.Writer) ([]string, error) {
+	p := req.Package
 	t0 := time.Now()
-	srcDirName := p.Name + "-" + upstreamVersion(p.Version)
+	fail := func(step string, err error) error {
+		return &Error{Package: p.Name, Arch: req.Arch, Step: step, Err: err}
+	}
+	src, err := b.prepare(ctx, slot, req, log)
+	if err != nil {
+		return nil, fail("unpack", err)
+	}
+	ds, err := b.resolveDeps(ctx, slot, req, src.control, log)
+	if err != nil {
+		return nil, fail("build-deps", err)
+	}
+	if src.control != src.dir {
+		if err := os.RemoveAll(filepath.Join(slot.Dir, "build", src.control)); err != nil {
+			return nil, fail("build-deps", err)
+		}
+	}
+	res.LayerKey = ds.Key
+	fmt.Fprintf(log, "stx-build: build-deps layer %s: %d packages\n", ds.Key[:12], len(ds.Inst))
+	desc, err := b.describe(slot, req, src, ds)
+	if err != nil {
+		return nil, fail(src.step, err)
+	}
+	logCommand(log, desc.Steps[len(desc.Steps)-1])
+	prep := time.Since(t0)
+	oc, err := ex.Execute(ctx, desc, slot.Dir, log)
+	if oc != nil {
+		res.LayerCached, res.Setup, res.Build = oc.Cached, prep+oc.Setup, oc.Build
+		if oc.Placed {
+			res.OnTmpfs, res.Retried, res.PeakBytes = oc.OnTmpfs, oc.Retried, oc.PeakBytes
+		}
+	}
+	if err != nil {
+		var se *runner.StepError
+		switch {
+		case errors.Is(err, runner.ErrUnavailable):
+			return nil, err // not the package's failure: the caller may run it elsewhere
+		case errors.As(err, &se) && se.Step == envStepName:
+			return nil, fail("build-deps", se.Err)
+		case errors.As(err, &se):
+			return nil, fail(src.step, se.Err)
+		}
+		return nil, fail(src.step, err)
+	}
+	files, err := b.collect(oc.Dir, req)
+	if err != nil {
+		return nil, fail("collect", err)
+	}
+	return files, nil
+}
+
+// logCommand writes what step runs to the build log.
+func logCommand(log io.Writer, s runner.Step) {
+	if args := s.Args(); len(args) == 3 && args[0] == "/bin/sh" && args[1] == "-ec" {
+		fmt.Fprintf(log, "stx-build: %s script:\n%s", s.Name(), args[2])
+	} else {
+		fmt.Fprintf(log, "stx-build: $ %s\n", strings.Join(args, " "))
+	}
+}
+
+// source is a build's unpacked source in its slot.
+type source struct {
+	// dir is the tree's directory in /build; control the one whose
+	// debian/control apt-get build-dep reads (the tree, or a stanza made
+	// for a kernel).
+	dir, control string
+	// epoch is SOURCE_DATE_EPOCH (0: the build sets its own).
+	epoch int64
+	// step names the build step in errors (dpkg-buildpackage, bindeb-pkg).
+	step string
+}
+
+// prepare unpacks req's source into slot/build, owned by the build user.
+func (b *Builder) prepare(ctx context.Context, slot *ramdisk.Slot, req Request, log io.Writer) (*source, error) {
 	buildDir := filepath.Join(slot.Dir, "build")
 	if err := os.MkdirAll(buildDir, 0o755); err != nil {
 		return nil, err
@@ -210,51 +295,61 @@ func (b *Builder) buildIn(ctx context.Context, slot *ramdisk.Slot, req Request, 
 	if err := os.Chown(buildDir, rootfs.BuildUID, rootfs.BuildGID); err != nil {
 		return nil, err
 	}
-	fail := func(step string, err error) error {
-		return &Error{Package: p.Name, Arch: req.Arch, Step: step, Err: err}
+	if req.Package.Kernel != nil {
+		return b.prepareKernel(ctx, slot, req, log)
 	}
+	return b.prepareSource(ctx, slot, req, log)
+}
 
-	// 1. Source tree at the fixed path /build/<name>-<upstream>.
-	if err := b.unpack(ctx, slot, req, srcDirName, log); err != nil {
-		return nil, fail("unpack", err)
+// prepareSource puts the source tree at /build/<name>-<upstream> and
+// checks its changelog's version.
+func (b *Builder) prepareSource(ctx context.Context, slot *ramdisk.Slot, req Request, log io.Writer) (*source, error) {
+	p := req.Package
+	dir := p.Name + "-" + upstreamVersion(p.Version)
+	if err := b.unpack(ctx, slot, req, dir, log); err != nil {
+		return nil, err
 	}
-	srcTree := filepath.Join(buildDir, srcDirName)
-	clData, err := os.ReadFile(filepath.Join(srcTree, "debian", "changelog"))
+	clFile := filepath.Join(slot.Dir, "build", dir, "debian", "changelog")
+	clData, err := os.ReadFile(clFile)
 	if err != nil {
-		return nil, fail("unpack", err)
+		return nil, err
 	}
-	cl, err := debsrc.ParseChangelog(filepath.Join(srcTree, "debian", "changelog"), clData)
+	cl, err := debsrc.ParseChangelog(clFile, clData)
 	if err != nil {
-		return nil, fail("unpack", err)
+		return nil, err
 	}
 	if cl.Version != p.Version {
-		return nil, fail("unpack", fmt.Errorf("debian/changelog says version %s, expected %s", cl.Version, p.Version))
+		return nil, fmt.Errorf("debian/changelog says version %s, expected %s", cl.Version, p.Version)
 	}
+	return &source{dir: dir, control: dir, epoch: cl.Date.Unix(), step: "dpkg-buildpackage"}, nil
+}
 
-	// 2. The build-dependency layer.
-	layer, cached, err := b.depsLayer(ctx, slot, req, srcDirName, log)
+// describe is the build's description: the environment holding exactly
+// ds on the base, then the build step on it.
+func (b *Builder) describe(slot *ramdisk.Slot, req Request, src *source, ds *depSet) (*runner.Build, error) {
+	p := req.Package
+	env, err := envStep(slot.Dir, ds)
 	if err != nil {
-		return nil, fail("build-deps", err)
+		return nil, err
 	}
-	res.LayerKey, res.LayerCached = filepath.Base(layer), cached
-	res.Setup = time.Since(t0)
-
-	// 3. dpkg-buildpackage, no network, as the build user.
-	t1 := time.Now()
-	spec := b.buildSpecFor(slot.Dir, req, layer, b.Base.Dir, srcDirName, cl.Date.Unix())
-	spec.Stdout, spec.Stderr = log, log
-	fmt.Fprintf(log, "stx-build: $ %s\n", strings.Join(spec.Args, " "))
-	if err := b.Runner.Run(ctx, spec); err != nil {
-		return nil, fail("dpkg-buildpackage", err)
+	var size int64
+	if !p.Disk && b.Slots != nil {
+		size = b.Slots.PaddedSize(p.TmpfsHint)
 	}
-	res.Build = time.Since(t1)
-
-	// 4. Results: move into OutDir atomically, then publish.
-	files, err := b.collect(buildDir, req)
+	var build runner.Step
+	if p.Kernel != nil {
+		build, err = b.kernelStep(slot.Dir, req, src, size)
+	} else {
+		build = b.buildStep(slot.Dir, req, src.dir, src.epoch, size)
+	}
 	if err != nil {
-		return nil, fail("collect", err)
+		return nil, err
 	}
-	return files, nil
+	return &runner.Build{
+		Name:      fmt.Sprintf("%s %s %s", p.Name, p.Version, req.Arch),
+		Steps:     []runner.Step{env, build},
+		Artifacts: artifactExt,
+	}, nil
 }
 
 // unpack puts the source tree at slot/build/<dir>: a local tree is copied
@@ -264,7 +359,7 @@ func (b *Builder) unpack(ctx context.Context, slot *ramdisk.Slot, req Request, d
 	p := req.Package
 	dst := filepath.Join(slot.Dir, "build", dir)
 	var script []string
-	mounts := []runner.Mount{{Source: filepath.Join(slot.Dir, "build"), Target: "/build"}}
+	var inputs []runner.StepMount
 	if p.Local != "" {
 		clFile := filepath.Join(p.Local, "debian", "changelog")
 		data, err := os.ReadFile(clFile)
@@ -282,249 +377,57 @@ func (b *Builder) unpack(ctx context.Context, slot *ramdisk.Slot, req Request, d
 			return err
 		}
 	} else {
-		mounts = append(mounts, runner.Mount{Source: filepath.Dir(p.DSC), Target: "/stx/src", ReadOnly: true})
+		inputs = append(inputs, runner.StepMount{Source: filepath.Dir(p.DSC), Target: "/stx/src"})
 		// Hashes were verified when fetching; dpkg-source has no keyring here.
 		script = append(script, "dpkg-source --no-check --no-copy -x /stx/src/"+shellQuote(filepath.Base(p.DSC))+" /build/"+shellQuote(dir))
 	}
-	if len(p.Patches) > 0 {
-		pdir := filepath.Join(slot.Dir, "patches")
-		if err := os.MkdirAll(pdir, 0o755); err != nil {
-			return err
-		}
-		for i, patch := range p.Patches {
-			data, err := os.ReadFile(patch)
-			if err != nil {
-				return err
-			}
-			name := fmt.Sprintf("%03d.patch", i)
-			if err := os.WriteFile(filepath.Join(pdir, name), data, 0o644); err != nil {
-				return err
-			}
-			script = append(script, fmt.Sprintf("echo 'applying %s'; patch -p1 --batch --forward -d /build/%s < /stx/patches/%s", filepath.Base(patch), shellQuote(dir), name))
-		}
-		mounts = append(mounts, runner.Mount{Source: pdir, Target: "/stx/patches", ReadOnly: true})
+	patch, pdir, err := patchScript(slot, p.Patches, dir)
+	if err != nil {
+		return err
 	}
+	if pdir != "" {
+		script = append(script, patch...)
+		inputs = append(inputs, runner.StepMount{Source: pdir, Target: "/stx/patches"})
+	}
+	return b.runUnpack(ctx, slot, script, inputs, log)
+}
+
+// patchScript copies patches into slot/patches and returns the commands
+// that apply them to /build/<dir> from /stx/patches, and that directory
+// ("" when there are none).
+func patchScript(slot *ramdisk.Slot, patches []string, dir string) ([]string, string, error) {
+	if len(patches) == 0 {
+		return nil, "", nil
+	}
+	pdir := filepath.Join(slot.Dir, "patches")
+	if err := os.MkdirAll(pdir, 0o755); err != nil {
+		return nil, "", err
+	}
+	var script []string
+	for i, patch := range patches {
+		name := fmt.Sprintf("%03d.patch", i)
+		if err := copyFile(patch, filepath.Join(pdir, name), 0o644); err != nil {
+			return nil, "", err
+		}
+		script = append(script, fmt.Sprintf("echo 'applying %s'; patch -p1 --batch --forward -d /build/%s < /stx/patches/%s", filepath.Base(patch), shellQuote(dir), name))
+	}
+	return script, pdir, nil
+}
+
+// runUnpack runs the unpack step, if it has anything to do: script as the
+// build user on the base, with the build tree and the inputs mounted.
+func (b *Builder) runUnpack(ctx context.Context, slot *ramdisk.Slot, script []string, inputs []runner.StepMount, log io.Writer) error {
 	if len(script) == 0 {
 		return nil
 	}
-	return b.Runner.Run(ctx, &runner.Spec{
-		Layers: []string{b.Base.Dir},
-		Upper:  filepath.Join(slot.Dir, "unpack"),
-		Mounts: mounts,
-		Args:   []string{"/bin/sh", "-ec", strings.Join(script, "\n")},
-		Env:    baseEnv(0),
-		Dir:    "/build",
-		UID:    rootfs.BuildUID, GID: rootfs.BuildGID,
-		Stdout: log, Stderr: log,
-	})
-}
-
-// repoMounts mounts every local repository read-only and returns the apt
-// setup commands that use them (highest priority, so a just-built package
-// wins over the archive's).
-func repoMounts(req Request) ([]runner.Mount, string) {
-	var mounts []runner.Mount
-	var lines []string
-	archs := make([]string, 0, len(req.Repos))
-	for a := range req.Repos {
-		archs = append(archs, a)
+	step := runner.NewStep("unpack", "/bin/sh", "-ec", strings.Join(script, "\n")).
+		WithEnv(baseEnv(0)...).WithDir("/build").WithUser(rootfs.BuildUID, rootfs.BuildGID).
+		WithTree(filepath.Join(slot.Dir, "build"), "/build", 0)
+	for _, in := range inputs {
+		step = step.WithInput(in.Source, in.Target)
 	}
-	slices.Sort(archs)
-	for _, a := range archs {
-		target := "/stx/repo-" + a
-		mounts = append(mounts, runner.Mount{Source: req.Repos[a].Dir(), Target: target, ReadOnly: true})
-		lines = append(lines, fmt.Sprintf("deb [trusted=yes arch=%s] file:%s stx main", a, target))
-	}
-	setup := "printf '%s\\n' " + shellQuoteAll(lines) + " > /etc/apt/sources.list.d/stx-local.list\n" +
-		"printf 'Package: *\\nPin: origin \"\"\\nPin-Priority: 1001\\n' > /etc/apt/preferences.d/stx-local\n" +
-		"apt-get -q -o Dir::Etc::SourceList=sources.list.d/stx-local.list -o Dir::Etc::SourceParts=- -o APT::Get::List-Cleanup=0 update\n"
-	return mounts, setup
-}
-
-// buildDepArgs are the apt-get build-dep options for req.
-func (b *Builder) buildDepArgs(req Request, srcDir string) string {
-	args := []string{"apt-get", "-q", "--no-install-recommends"}
-	if req.Arch != b.HostArch {
-		args = append(args, "--host-architecture", req.Arch)
-	}
-	if prof := profiles(req, b.HostArch); len(prof) > 0 {
-		args = append(args, "-P", strings.Join(prof, ","))
-	}
-	switch req.Parts {
-	case "any":
-		args = append(args, "--arch-only")
-	case "all":
-		args = append(args, "--indep-only")
-	}
-	args = append(args, "build-dep")
-	return strings.Join(args, " ") + " %s /build/" + shellQuote(srcDir)
-}
-
-var instLine = regexp.MustCompile(`^Inst (\S+) (?:\[[^\]]*\] )?\((\S+) (.*)\)`)
-
-// depSet is a package's resolved build-dependency set.
-type depSet struct {
-	// Key names the layer holding exactly this set on this base.
-	Key string
-	// Inst are "name[:arch] version[ sha256]" for every package apt
-	// installs, sorted; the digest is there for local packages.
-	Inst []string
-	// Archive are "name[:arch]=version" of the packages from the archive;
-	// Local the files of the packages from the local repositories.
-	Archive []string
-	Local   []string
-	// mounts and setup give a step access to the local repositories.
-	mounts []runner.Mount
-	setup  string
-}
-
-// resolveDeps computes the exact build-dependency set with apt-get
-// build-dep -s on the base, with the local repositories first. The key is
-// the base, the recipe and the set: every package apt would install, with
-// version and architecture, and for packages from the local repositories
-// their .deb digests, so a rebuilt library changes the layer of everything
-// using it.
-func (b *Builder) resolveDeps(ctx context.Context, slot *ramdisk.Slot, req Request, srcDir string, log io.Writer) (*depSet, error) {
-	mounts, setup := repoMounts(req)
-	mounts = append(mounts, runner.Mount{Source: filepath.Join(slot.Dir, "build"), Target: "/build", ReadOnly: true})
-	// The install steps reach the mirror: use the host's current resolver.
-	if _, err := os.Stat("/etc/resolv.conf"); err == nil {
-		mounts = append(mounts, runner.Mount{Source: "/etc/resolv.conf", Target: "/etc/resolv.conf", ReadOnly: true})
-	}
-	var sim bytes.Buffer
-	err := b.Runner.Run(ctx, &runner.Spec{
-		Layers:  []string{b.Base.Dir},
-		Upper:   filepath.Join(slot.Dir, "deps-sim"),
-		Mounts:  mounts,
-		Args:    []string{"/bin/sh", "-ec", setup + fmt.Sprintf(b.buildDepArgs(req, srcDir), "-s")},
-		Env:     baseEnv(0),
-		Dir:     "/",
-		Network: true,
-		Stdout:  io.MultiWriter(&sim, log), Stderr: log,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("resolve build-deps: %w", err)
-	}
-	_ = os.RemoveAll(filepath.Join(slot.Dir, "deps-sim"))
-	local, err := localDebs(req, b.HostArch)
-	if err != nil {
-		return nil, err
-	}
-	ds := &depSet{mounts: mounts, setup: setup}
-	sc := bufio.NewScanner(&sim)
-	for sc.Scan() {
-		m := instLine.FindStringSubmatch(sc.Text())
-		if m == nil {
-			continue
-		}
-		line := m[1] + " " + m[2]
-		if d, ok := local[m[1]+" "+m[2]]; ok {
-			line += " " + d.sha256
-			ds.Local = append(ds.Local, d.path)
-		} else {
-			ds.Archive = append(ds.Archive, m[1]+"="+m[2])
-		}
-		ds.Inst = append(ds.Inst, line)
-	}
-	slices.Sort(ds.Inst)
-	slices.Sort(ds.Archive)
-	slices.Sort(ds.Local)
-	ds.Local = slices.Compact(ds.Local)
-	h := sha256.New()
-	fmt.Fprintf(h, "stx-build deps layer %s\nbase %s\n", Version, b.Base.Key)
-	for _, l := range ds.Inst {
-		fmt.Fprintln(h, l)
-	}
-	ds.Key = hex.EncodeToString(h.Sum(nil))
-	return ds, nil
-}
-
-// depsLayer returns the layer holding exactly the package's build-deps,
-// making and caching it when new.
-func (b *Builder) depsLayer(ctx context.Context, slot *ramdisk.Slot, req Request, srcDir string, log io.Writer) (string, bool, error) {
-	ds, err := b.resolveDeps(ctx, slot, req, srcDir, log)
-	if err != nil {
-		return "", false, err
-	}
-	key := ds.Key
-	final := filepath.Join(b.LayerDir, key)
-	if _, err := os.Stat(filepath.Join(final, ".stx-layer")); err == nil {
-		fmt.Fprintf(log, "stx-build: build-deps layer %s (cached, %d packages)\n", key[:12], len(ds.Inst))
-		return final, true, nil
-	}
-	fmt.Fprintf(log, "stx-build: build-deps layer %s: installing %d packages\n", key[:12], len(ds.Inst))
-	upper := filepath.Join(slot.Dir, "deps")
-	err = b.Runner.Run(ctx, &runner.Spec{
-		Layers:  []string{b.Base.Dir},
-		Upper:   upper,
-		Mounts:  ds.mounts,
-		Args:    []string{"/bin/sh", "-ec", ds.setup + "export DEBIAN_FRONTEND=noninteractive\n" + fmt.Sprintf(b.buildDepArgs(req, srcDir), "-y") + "\n" + cleanAfterInstall},
-		Env:     baseEnv(0),
-		Dir:     "/",
-		Network: true,
-		Stdout:  log, Stderr: log,
-	})
-	if err != nil {
-		return "", false, fmt.Errorf("install build-deps: %w", err)
-	}
-	if err := saveLayer(filepath.Join(upper, "upper"), b.LayerDir, key); err != nil {
-		return "", false, err
-	}
-	return final, false, nil
-}
-
-// cleanAfterInstall drops what an install leaves that no build reads.
-const cleanAfterInstall = "apt-get clean\nrm -rf /var/log/apt /var/log/dpkg.log /var/cache/debconf/*-old"
-
-type localDeb struct{ sha256, path string }
-
-// localDebs maps "name:arch version" of every package in the local
-// repositories to its sha256 and file, and "name version" (how apt names
-// packages of the build machine's architecture and arch:all ones) for
-// those.
-func localDebs(req Request, hostArch string) (map[string]localDeb, error) {
-	m := map[string]localDeb{}
-	for _, r := range req.Repos {
-		entries, err := r.Packages()
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range entries {
-			d := localDeb{sha256: e.SHA256, path: filepath.Join(r.Dir(), e.Filename)}
-			m[e.Package+":"+e.Architecture+" "+e.Version] = d
-			if e.Architecture == hostArch || e.Architecture == "all" {
-				m[e.Package+" "+e.Version] = d
-			}
-		}
-	}
-	return m, nil
-}
-
-// saveLayer copies an overlay upper directory (with its whiteouts and
-// opaque-dir xattrs) into the layer store under key, atomically.
-func saveLayer(upper, dir, key string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(dir, ".tmp-"+key[:12]+"-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	// cp -a keeps devices (whiteouts), ownership, modes and xattrs.
-	if out, err := exec.Command("cp", "-a", "--", upper+"/.", tmp).CombinedOutput(); err != nil {
-		return fmt.Errorf("save layer: cp: %v: %s", err, out)
-	}
-	if err := os.WriteFile(filepath.Join(tmp, ".stx-layer"), []byte(key+"\n"), 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, key)); err != nil {
-		if _, serr := os.Stat(filepath.Join(dir, key, ".stx-layer")); serr == nil {
-			return nil // a concurrent build saved the same layer
-		}
-		return err
-	}
-	return nil
+	local := &runner.LocalExecutor{Runner: b.Runner, Base: b.Base.Dir}
+	return local.RunStep(ctx, step, filepath.Join(slot.Dir, "unpack"), log, log)
 }
 
 // profiles are the build profiles for req: the package's, plus cross and
@@ -538,16 +441,11 @@ func profiles(req Request, hostArch string) []string {
 	return slices.Compact(prof)
 }
 
-// buildSpecFor is the dpkg-buildpackage step in the slot at slotDir.
-func (b *Builder) buildSpecFor(slotDir string, req Request, layer, baseDir, srcDir string, epoch int64) *runner.Spec {
-	p := req.Package
-	jobs := p.Jobs
-	if jobs <= 0 {
-		jobs = b.Jobs
-	}
-	if jobs <= 0 {
-		jobs = 1
-	}
+// buildStep is the dpkg-buildpackage step: no network, as the build
+// user, in the tree at slotDir/build (size: its tmpfs size where it is
+// copied).
+func (b *Builder) buildStep(slotDir string, req Request, srcDir string, epoch, size int64) runner.Step {
+	jobs := b.jobs(req.Package)
 	prof := profiles(req, b.HostArch)
 	opts := []string{"parallel=" + strconv.Itoa(jobs)}
 	if slices.Contains(prof, "nocheck") {
@@ -576,15 +474,20 @@ func (b *Builder) buildSpecFor(slotDir string, req Request, layer, baseDir, srcD
 	if len(prof) > 0 {
 		env = append(env, "DEB_BUILD_PROFILES="+strings.Join(prof, " "))
 	}
-	return &runner.Spec{
-		Layers: []string{layer, baseDir},
-		Upper:  filepath.Join(slotDir, "root"),
-		Mounts: []runner.Mount{{Source: filepath.Join(slotDir, "build"), Target: "/build"}},
-		Args:   args,
-		Env:    env,
-		Dir:    "/build/" + srcDir,
-		UID:    rootfs.BuildUID, GID: rootfs.BuildGID,
+	return runner.NewStep("build", args...).WithEnv(env...).WithDir("/build/"+srcDir).
+		WithUser(rootfs.BuildUID, rootfs.BuildGID).
+		WithTree(filepath.Join(slotDir, "build"), "/build", size)
+}
+
+// jobs is p's make parallelism.
+func (b *Builder) jobs(p Package) int {
+	switch {
+	case p.Jobs > 0:
+		return p.Jobs
+	case b.Jobs > 0:
+		return b.Jobs
 	}
+	return 1
 }
 
 // baseEnv is the fixed environment of every sandboxed step.
@@ -667,39 +570,8 @@ func upstreamVersion(v string) string {
 	return pv.Version
 }
 
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-._/=:,") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-func shellQuoteAll(xs []string) string {
-	q := make([]string, len(xs))
-	for i, x := range xs {
-		q[i] = shellQuote(x)
-	}
-	return strings.Join(q, " ")
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	max int
-	buf []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > 2*t.max {
-		t.buf = append([]byte(nil), t.buf[len(t.buf)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-// Bytes returns up to the last max bytes.
-func (t *tailBuffer) Bytes() []byte {
-	if len(t.buf) > t.max {
-		return t.buf[len(t.buf)-t.max:]
-	}
-	return t.buf
-}
+// shellQuote and shellQuoteAll quote for the sandbox's shell.
+var (
+	shellQuote    = runner.ShellQuote
+	shellQuoteAll = runner.ShellQuoteAll
+)

@@ -96,7 +96,7 @@ func TestProfilesAndArgs(t *testing.T) {
 func TestBuildSpec(t *testing.T) {
 	b := &Builder{HostArch: "amd64", Jobs: 2}
 	req := Request{Arch: "arm64", Parts: "any", Package: Package{Name: "hello", Version: "2.10-3"}}
-	spec := b.buildSpecFor(t.TempDir(), req, "/layer", "/base", "hello-2.10", 1663927200)
+	spec := b.buildStep(t.TempDir(), req, "hello-2.10", 1663927200, 0).Spec([]string{"/layer", "/base"}, "")
 	want := []string{"dpkg-buildpackage", "--no-sign", "-B", "--host-arch=arm64", "--build-profiles=cross,nocheck"}
 	if !reflect.DeepEqual(spec.Args, want) {
 		t.Errorf("args = %q, want %q", spec.Args, want)

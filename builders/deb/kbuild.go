@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/stx-build/stx-build/ramdisk"
 	"github.com/stx-build/stx-build/rootfs"
@@ -132,147 +131,98 @@ func kernelScript(k *Kernel, req Request, hostArch string, jobs int) (string, er
 	return "set -e\n" + strings.Join(s, "\n") + "\n", nil
 }
 
-// buildKernelIn is buildIn for a kernel: unpack the tarball and patches,
-// the build-dep layer from KernelBuildDepends, then configure and
-// make bindeb-pkg in the sandbox without network.
-func (b *Builder) buildKernelIn(ctx context.Context, slot *ramdisk.Slot, req Request, res *Result, log io.Writer) ([]string, error) {
+// prepareKernel unpacks the kernel tarball and applies the patches in
+// the sandbox (the tarball's own mtimes, owned by the build user), copies
+// the config files into slot/kconfig, and writes the build-deps as a
+// source stanza in /build/.stx-kernel, so apt-get build-dep resolves them
+// into a layer like any other package's.
+func (b *Builder) prepareKernel(ctx context.Context, slot *ramdisk.Slot, req Request, log io.Writer) (*source, error) {
 	p := req.Package
 	k := p.Kernel
-	t0 := time.Now()
-	fail := func(step string, err error) error {
-		return &Error{Package: p.Name, Arch: req.Arch, Step: step, Err: err}
+	dir := "linux-" + upstreamVersion(p.Version)
+	if err := writeKernelInputs(slot.Dir, p); err != nil {
+		return nil, err
 	}
-	srcDir := "linux-" + upstreamVersion(p.Version)
-	buildDir := filepath.Join(slot.Dir, "build")
-	kconf := filepath.Join(slot.Dir, "kconfig")
-	ctlDir := filepath.Join(buildDir, ".stx-kernel", "debian")
-	for _, d := range []string{buildDir, kconf, ctlDir} {
+	script := []string{
+		"mkdir /build/" + dir,
+		"tar -xf /stx/tarball/" + shellQuote(filepath.Base(k.Tarball)) + " -C /build/" + dir + " --strip-components=1 --no-same-owner --no-same-permissions",
+	}
+	inputs := []runner.StepMount{{Source: filepath.Dir(k.Tarball), Target: "/stx/tarball"}}
+	patch, pdir, err := patchScript(slot, p.Patches, dir)
+	if err != nil {
+		return nil, err
+	}
+	if pdir != "" {
+		script = append(script, patch...)
+		inputs = append(inputs, runner.StepMount{Source: pdir, Target: "/stx/patches"})
+	}
+	fmt.Fprintf(log, "stx-build: unpacking %s\n", filepath.Base(k.Tarball))
+	if err := b.runUnpack(ctx, slot, script, inputs, log); err != nil {
+		return nil, err
+	}
+	return &source{dir: dir, control: kernelControl, step: "bindeb-pkg"}, nil
+}
+
+// kernelControl is the directory in /build holding the build-deps stanza,
+// removed once they are resolved (it is no part of the tree).
+const kernelControl = ".stx-kernel"
+
+// writeKernelInputs writes the build-deps stanza into slotDir/build and
+// the config files into slotDir/kconfig.
+func writeKernelInputs(slotDir string, p Package) error {
+	k := p.Kernel
+	kconf := filepath.Join(slotDir, "kconfig")
+	ctlDir := filepath.Join(slotDir, "build", kernelControl, "debian")
+	for _, d := range []string{kconf, ctlDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, fail("unpack", err)
+			return err
 		}
 	}
-	if err := os.Chown(buildDir, rootfs.BuildUID, rootfs.BuildGID); err != nil {
-		return nil, fail("unpack", err)
-	}
-	// The build-deps as a source stanza, so apt-get build-dep resolves
-	// them into a layer like any other package's.
 	control := fmt.Sprintf("Source: %s\nBuild-Depends: %s\n\nPackage: %s-stx-builddeps\nArchitecture: any\nDescription: build-dependencies of %s\n", p.Name, k.BuildDepends, p.Name, p.Name)
 	changelog := fmt.Sprintf("%s (%s) stx; urgency=medium\n\n  * kernel\n\n -- stx-build <stx-build@localhost>  Thu, 01 Jan 1970 00:00:00 +0000\n", p.Name, p.Version)
 	if err := os.WriteFile(filepath.Join(ctlDir, "control"), []byte(control), 0o644); err != nil {
-		return nil, fail("unpack", err)
+		return err
 	}
 	if err := os.WriteFile(filepath.Join(ctlDir, "changelog"), []byte(changelog), 0o644); err != nil {
-		return nil, fail("unpack", err)
+		return err
 	}
 	if k.BaseFile != "" {
 		if err := copyFile(k.BaseFile, filepath.Join(kconf, "base.config"), 0o644); err != nil {
-			return nil, fail("unpack", err)
+			return err
 		}
 	}
 	for i, f := range k.Fragments {
 		if err := copyFile(f, filepath.Join(kconf, fmt.Sprintf("%03d.config", i)), 0o644); err != nil {
-			return nil, fail("unpack", err)
+			return err
 		}
 	}
+	return nil
+}
 
-	// 1. Unpack the tarball (its own mtimes, owned by the build user).
-	script := []string{
-		"mkdir /build/" + srcDir,
-		"tar -xf /stx/tarball/" + shellQuote(filepath.Base(k.Tarball)) + " -C /build/" + srcDir + " --strip-components=1 --no-same-owner --no-same-permissions",
-	}
-	mounts := []runner.Mount{
-		{Source: buildDir, Target: "/build"},
-		{Source: filepath.Dir(k.Tarball), Target: "/stx/tarball", ReadOnly: true},
-	}
-	if len(p.Patches) > 0 {
-		pdir := filepath.Join(slot.Dir, "patches")
-		if err := os.MkdirAll(pdir, 0o755); err != nil {
-			return nil, fail("unpack", err)
-		}
-		for i, patch := range p.Patches {
-			name := fmt.Sprintf("%03d.patch", i)
-			if err := copyFile(patch, filepath.Join(pdir, name), 0o644); err != nil {
-				return nil, fail("unpack", err)
-			}
-			script = append(script, fmt.Sprintf("echo 'applying %s'; patch -p1 --batch --forward -d /build/%s < /stx/patches/%s", filepath.Base(patch), srcDir, name))
-		}
-		mounts = append(mounts, runner.Mount{Source: pdir, Target: "/stx/patches", ReadOnly: true})
-	}
-	fmt.Fprintf(log, "stx-build: unpacking %s\n", filepath.Base(k.Tarball))
-	err := b.Runner.Run(ctx, &runner.Spec{
-		Layers: []string{b.Base.Dir},
-		Upper:  filepath.Join(slot.Dir, "unpack"),
-		Mounts: mounts,
-		Args:   []string{"/bin/sh", "-ec", strings.Join(script, "\n")},
-		Env:    baseEnv(0),
-		Dir:    "/build",
-		UID:    rootfs.BuildUID, GID: rootfs.BuildGID,
-		Stdout: log, Stderr: log,
-	})
+// kernelStep is the configure-and-make-bindeb-pkg step: no network, as
+// the build user, with the config files and the signing key (if any)
+// mounted read-only.
+func (b *Builder) kernelStep(slotDir string, req Request, src *source, size int64) (runner.Step, error) {
+	k := req.Package.Kernel
+	sh, err := kernelScript(k, req, b.HostArch, b.jobs(req.Package))
 	if err != nil {
-		return nil, fail("unpack", err)
+		return runner.Step{}, err
 	}
-
-	// 2. The build-dependency layer.
-	layer, cached, err := b.depsLayer(ctx, slot, req, ".stx-kernel", log)
-	if err != nil {
-		return nil, fail("build-deps", err)
-	}
-	res.LayerKey, res.LayerCached = filepath.Base(layer), cached
-	res.Setup = time.Since(t0)
-	if err := os.RemoveAll(filepath.Join(buildDir, ".stx-kernel")); err != nil {
-		return nil, fail("build-deps", err)
-	}
-
-	// 3. Configure and make bindeb-pkg, no network, as the build user.
-	t1 := time.Now()
-	jobs := p.Jobs
-	if jobs <= 0 {
-		jobs = b.Jobs
-	}
-	if jobs <= 0 {
-		jobs = 1
-	}
-	sh, err := kernelScript(k, req, b.HostArch, jobs)
-	if err != nil {
-		return nil, fail("bindeb-pkg", err)
-	}
-	fmt.Fprintf(log, "stx-build: kernel build script:\n%s", sh)
 	env := append(baseEnv(0), "HOME=/nonexistent", "USER="+rootfs.BuildUser, "LOGNAME="+rootfs.BuildUser)
-	mounts = []runner.Mount{
-		{Source: buildDir, Target: "/build"},
-		{Source: kconf, Target: "/stx/kconfig", ReadOnly: true},
-	}
+	s := runner.NewStep("build", "/bin/sh", "-ec", sh).WithEnv(env...).WithDir("/build/"+src.dir).
+		WithUser(rootfs.BuildUID, rootfs.BuildGID).
+		WithTree(filepath.Join(slotDir, "build"), "/build", size).
+		WithInput(filepath.Join(slotDir, "kconfig"), "/stx/kconfig")
 	if k.SigningKey != "" {
 		// A copy only the build user can read, outside the build tree (so
 		// no package picks it up), gone with the slot.
-		dir, err := privateCopy(k.SigningKey, filepath.Join(slot.Dir, "signing"), filepath.Base(signingKeyPath))
+		dir, err := privateCopy(k.SigningKey, filepath.Join(slotDir, "signing"), filepath.Base(signingKeyPath))
 		if err != nil {
-			return nil, fail("bindeb-pkg", fmt.Errorf("module signing key: %w", err))
+			return runner.Step{}, fmt.Errorf("module signing key: %w", err)
 		}
-		mounts = append(mounts, runner.Mount{Source: dir, Target: filepath.Dir(signingKeyPath), ReadOnly: true})
+		s = s.WithInput(dir, filepath.Dir(signingKeyPath))
 	}
-	err = b.Runner.Run(ctx, &runner.Spec{
-		Layers: []string{layer, b.Base.Dir},
-		Upper:  filepath.Join(slot.Dir, "root"),
-		Mounts: mounts,
-		Args:   []string{"/bin/sh", "-ec", sh},
-		Env:    env,
-		Dir:    "/build/" + srcDir,
-		UID:    rootfs.BuildUID, GID: rootfs.BuildGID,
-		Stdout: log, Stderr: log,
-	})
-	if err != nil {
-		return nil, fail("bindeb-pkg", err)
-	}
-	res.Build = time.Since(t1)
-
-	// 4. Results, as for any package.
-	files, err := b.collect(buildDir, req)
-	if err != nil {
-		return nil, fail("collect", err)
-	}
-	return files, nil
+	return s, nil
 }
 
 // privateCopy copies file into a new directory dir as name, both owned by

@@ -10,8 +10,9 @@
 // A Job is pure data: the same job gives the same LLB, so the
 // environment step is a cache hit on every worker that has seen it (or can
 // import it); the build step always runs (results are reused through
-// stx-build's artifact cache, not BuildKit's). Two workers produce the
-// same files the local runner does (see builders/deb).
+// stx-build's artifact cache, not BuildKit's). Runner (executor.go) turns
+// a runner.Build, the description the local sandbox executes too, into a
+// Job: two workers produce the same files the local sandbox does.
 package buildkit
 
 import (
@@ -38,12 +39,15 @@ import (
 	"github.com/tonistiigi/fsutil"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/stx-build/stx-build/runner"
 )
 
 // ErrUnavailable wraps the error of a job that did not run to its end
 // because the worker could not be reached or went away: the job may be
 // run again elsewhere. A job whose command failed is not ErrUnavailable.
-var ErrUnavailable = errors.New("buildkit worker unavailable")
+// It is runner.ErrUnavailable, which callers of any executor check.
+var ErrUnavailable = runner.ErrUnavailable
 
 // BaseImage is a root filesystem as an image in an OCI layout directory.
 type BaseImage struct {

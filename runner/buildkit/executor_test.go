@@ -1,4 +1,4 @@
-package deb
+package buildkit_test
 
 import (
 	"os"
@@ -6,29 +6,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stx-build/stx-build/runner"
+	"github.com/stx-build/stx-build/runner/buildkit"
 )
 
-func TestRemoteDepsScript(t *testing.T) {
-	ds := &depSet{Archive: []string{"gcc=4:12.2.0-3", "libc6-dev:arm64=2.36-9"}}
-	got := remoteDepsScript(ds, true)
-	for _, want := range []string{
-		"apt-get -q -y --no-install-recommends install gcc=4:12.2.0-3 libc6-dev:arm64=2.36-9 /stx/local/*.deb\n",
-		"apt-get clean\n",
-	} {
-		if !strings.Contains(got, want) {
-			t.Errorf("script lacks %q:\n%s", want, got)
-		}
-	}
-	if got := remoteDepsScript(&depSet{}, false); strings.Contains(got, "install") {
-		t.Errorf("nothing to install, but:\n%s", got)
-	}
-}
-
-// TestRemoteBuildScript runs the build script with sh against a fake
+// TestTreeScript runs the build script with sh against a fake
 // root: the tree is copied, the command runs with exactly the given
 // environment, the artifacts and the tree's size land in the out
 // directory, and the command's exit status is the script's.
-func TestRemoteBuildScript(t *testing.T) {
+func TestTreeScript(t *testing.T) {
 	if _, err := exec.LookPath("setpriv"); err != nil {
 		t.Skip("no setpriv")
 	}
@@ -36,9 +23,11 @@ func TestRemoteBuildScript(t *testing.T) {
 		t.Skip("setpriv --reuid needs root")
 	}
 	scriptFor := func(rc string) string {
-		return remoteBuildScript("pkg-1.0", "/build/pkg-1.0",
-			[]string{"PATH=/usr/bin:/bin", "SOURCE_DATE_EPOCH=1700000000"},
-			[]string{"/bin/sh", "-c", "env > ../env.buildinfo; touch ../pkg_1.0_all.deb ../junk.txt; exit " + rc})
+		step := runner.NewStep("build", "/bin/sh", "-c", "env > ../env.buildinfo; touch ../pkg_1.0_all.deb ../junk.txt; exit "+rc).
+			WithEnv("PATH=/usr/bin:/bin", "SOURCE_DATE_EPOCH=1700000000").
+			WithDir("/build/pkg-1.0").WithUser(1000, 1000).
+			WithTree("/unused", "/build", 0)
+		return buildkit.TreeScript(step, []string{".deb", ".udeb", ".ddeb", ".buildinfo", ".changes"})
 	}
 	// The script uses absolute paths: run it against a scratch root by
 	// rewriting them (the sandbox paths are fixed constants).
@@ -56,7 +45,7 @@ func TestRemoteBuildScript(t *testing.T) {
 	if out, err := exec.Command("sh", "-ec", s).CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s\nscript:\n%s", err, out, s)
 	}
-	for _, f := range []string{"pkg_1.0_all.deb", "env.buildinfo", remoteSizeFile} {
+	for _, f := range []string{"pkg_1.0_all.deb", "env.buildinfo", buildkit.SizeFile} {
 		if _, err := os.Stat(filepath.Join(root, "stx/out", f)); err != nil {
 			t.Errorf("out lacks %s", f)
 		}

@@ -1,0 +1,46 @@
+package buildkit
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stx-build/stx-build/runner"
+)
+
+// A build description becomes a job: the kept step its environment (with
+// its input and cache tag), the last its build step with the tree sent and
+// copied into a tmpfs of the tree's size; shapes a job cannot hold are
+// refused.
+func TestJobFromBuild(t *testing.T) {
+	env := runner.NewStep("environment", "/bin/sh", "-ec", "apt-get install x").WithEnv("PATH=/bin").
+		WithNetwork().WithInput("/slot/local-debs", "/stx/local").Keep("0123456789abcdef0123456789abcdef0123")
+	build := runner.NewStep("build", "dpkg-buildpackage", "-b").WithEnv("PATH=/bin", "TZ=UTC").
+		WithDir("/build/p-1").WithUser(1000, 1000).WithTree("/slot/build", "/build", 64<<20)
+	r := &Runner{}
+	j, err := r.job(&runner.Build{Name: "p 1 amd64", Steps: []runner.Step{env, build}, Artifacts: []string{".deb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.DepsScript != "apt-get install x" || j.DepsDir != "/slot/local-debs" || j.DepsMount != "/stx/local" {
+		t.Errorf("environment: %q %q %q", j.DepsScript, j.DepsDir, j.DepsMount)
+	}
+	if j.SourceDir != "/slot/build" || j.BuildMount != "/build" || j.Tmpfs != 64<<20 || j.CacheTag != "env-0123456789abcdef0123456789abcdef" {
+		t.Errorf("build: %+v", j)
+	}
+	for _, w := range []string{"cp -a /stx/src/. /build/", "setpriv --reuid=1000 --regid=1000 --clear-groups -- env -i PATH=/bin TZ=UTC dpkg-buildpackage -b", "cd /build/p-1"} {
+		if !strings.Contains(j.BuildScript, w) {
+			t.Errorf("build script lacks %q:\n%s", w, j.BuildScript)
+		}
+	}
+	for name, steps := range map[string][]runner.Step{
+		"no environment":       {build},
+		"environment not kept": {runner.NewStep("environment", "true").WithNetwork(), build},
+		"build with input":     {env, build.WithInput("/slot/kconfig", "/stx/kconfig")},
+		"build with network":   {env, build.WithNetwork()},
+		"environment as user":  {env.WithUser(1000, 1000), build},
+	} {
+		if _, err := r.job(&runner.Build{Name: name, Steps: steps}); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
