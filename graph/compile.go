@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -303,29 +304,30 @@ func (g *Graph) warnUnused(opts Options, breaks map[CycleBreak]bool) {
 }
 
 func (g *Graph) sortExternal() {
-	sort.Slice(g.External, func(i, j int) bool {
-		a, b := g.External[i], g.External[j]
-		if a.Package != b.Package {
-			return a.Package < b.Package
+	slices.SortFunc(g.External, func(a, b External) int {
+		if c := strings.Compare(a.Package, b.Package); c != 0 {
+			return c
 		}
-		return a.Relation < b.Relation
+		return strings.Compare(a.Relation, b.Relation)
 	})
 }
 
 func (g *Graph) sortCut() {
-	sort.Slice(g.Cut, func(i, j int) bool {
-		a, b := g.Cut[i], g.Cut[j]
-		if a.From != b.From {
-			return a.From < b.From
-		}
-		if a.To != b.To {
-			return a.To < b.To
-		}
-		if a.Via != b.Via {
-			return a.Via < b.Via
-		}
-		return a.Relation < b.Relation
-	})
+	slices.SortFunc(g.Cut, func(a, b CutEdge) int { return compareEdges(a.Edge, b.Edge) })
+}
+
+// compareEdges orders edges by From, To, Via and Relation.
+func compareEdges(a, b Edge) int {
+	if c := strings.Compare(a.From, b.From); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.To, b.To); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Via, b.Via); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Relation, b.Relation)
 }
 
 // resolver holds what resolving relations needs besides the relation.
@@ -367,7 +369,7 @@ func (r *resolver) resolve(i int, rel dependency.Relation, active map[string]boo
 			external(fmt.Sprintf("%s taken from the archive (cycle break)", p.Name))
 			return
 		}
-		chosen, self, tooOld := r.candidates(i, p)
+		chosen, self := r.candidates(i, p)
 		if len(chosen) == 0 {
 			if self != nil {
 				g.Cut = append(g.Cut, CutEdge{
@@ -377,7 +379,7 @@ func (r *resolver) resolve(i int, rel dependency.Relation, active map[string]boo
 				external(fmt.Sprintf("%s is built by %s itself: taken from the archive (self build-dependency)", self.binary, n.Name))
 				return
 			}
-			if len(tooOld) > 0 {
+			if tooOld := r.tooOld(p); len(tooOld) > 0 {
 				notes = append(notes, fmt.Sprintf("%s does not satisfy %s", strings.Join(tooOld, ", "), possibilityString(p)))
 			}
 			continue
@@ -419,14 +421,12 @@ func (r *resolver) isBreak(cb CycleBreak) bool {
 
 // candidates returns the local producers of p that satisfy it, real
 // binaries before Provides, sorted by source name, leaving out source i
-// itself. self is source i's producer when it is the only kind there was;
-// tooOld describes the local producers whose version does not satisfy p.
-func (r *resolver) candidates(i int, p dependency.Possibility) (chosen []producer, self *producer, tooOld []string) {
+// itself. self is source i's producer when it satisfies p.
+func (r *resolver) candidates(i int, p dependency.Possibility) (chosen []producer, self *producer) {
 	g := r.g
 	var real, virt []producer
 	for _, c := range r.providers[p.Name] {
 		if !satisfies(p.Version, c) {
-			tooOld = append(tooOld, fmt.Sprintf("local %s %s", g.Nodes[c.src].Name, describeVersion(c)))
 			continue
 		}
 		if c.src == i {
@@ -446,7 +446,19 @@ func (r *resolver) candidates(i int, p dependency.Possibility) (chosen []produce
 		chosen = virt
 	}
 	sort.Slice(chosen, func(a, b int) bool { return g.Nodes[chosen[a].src].Name < g.Nodes[chosen[b].src].Name })
-	return chosen, self, tooOld
+	return chosen, self
+}
+
+// tooOld describes the local producers of p whose version does not
+// satisfy it.
+func (r *resolver) tooOld(p dependency.Possibility) []string {
+	var out []string
+	for _, c := range r.providers[p.Name] {
+		if !satisfies(p.Version, c) {
+			out = append(out, fmt.Sprintf("local %s %s", r.g.Nodes[c.src].Name, describeVersion(c)))
+		}
+	}
+	return out
 }
 
 // applicable returns the alternatives of rel that apply to the host
@@ -536,19 +548,7 @@ func producerNames(g *Graph, ps []producer) []string {
 
 // finishEdges sorts and deduplicates edges and fills the adjacency lists.
 func (g *Graph) finishEdges() {
-	sort.Slice(g.Edges, func(i, j int) bool {
-		a, b := g.Edges[i], g.Edges[j]
-		if a.From != b.From {
-			return a.From < b.From
-		}
-		if a.To != b.To {
-			return a.To < b.To
-		}
-		if a.Via != b.Via {
-			return a.Via < b.Via
-		}
-		return a.Relation < b.Relation
-	})
+	slices.SortFunc(g.Edges, compareEdges)
 	out := g.Edges[:0]
 	for i, e := range g.Edges {
 		if i > 0 && e == g.Edges[i-1] {
