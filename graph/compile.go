@@ -182,7 +182,7 @@ func Compile(srcs []Source, opts Options) (*Graph, error) {
 		breaks[cb] = false
 	}
 
-	g := &Graph{Arch: opts.Arch, index: map[string]int{}, buildNeeds: map[[2]int]bool{}}
+	g := &Graph{Arch: opts.Arch, index: make(map[string]int, len(sorted)), buildNeeds: map[[2]int]bool{}}
 	if opts.Archive != nil {
 		g.notInArchive = map[[2]int]bool{}
 	}
@@ -241,9 +241,13 @@ func sortedSources(srcs []Source, arch string) ([]*Source, error) {
 // architecture and returns, for each node, its source and active profiles,
 // and the producers of every binary and virtual package.
 func (g *Graph) addNodes(sorted []*Source, host *dependency.Arch, opts Options) ([]*Source, []map[string]bool, map[string][]producer) {
-	var nodeSrc []*Source
-	var nodeProfiles []map[string]bool
-	providers := map[string][]producer{}
+	nodeSrc := make([]*Source, 0, len(sorted))
+	nodeProfiles := make([]map[string]bool, 0, len(sorted))
+	bins := 0
+	for _, s := range sorted {
+		bins += len(s.Binaries)
+	}
+	providers := make(map[string][]producer, bins)
 	for _, s := range sorted {
 		active := activeProfiles(opts.Profiles, s.Profiles)
 		n := &Node{Name: s.Name, Version: s.Version, Cost: s.Cost}
@@ -643,7 +647,11 @@ func possibilityString(p dependency.Possibility) string {
 		b.WriteString(archQualifier(p.Arch))
 	}
 	if p.Version != nil {
-		fmt.Fprintf(&b, " (%s %s)", p.Version.Operator, p.Version.Number)
+		b.WriteString(" (")
+		b.WriteString(p.Version.Operator)
+		b.WriteString(" ")
+		b.WriteString(p.Version.Number)
+		b.WriteString(")")
 	}
 	return b.String()
 }
