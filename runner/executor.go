@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"time"
+
+	"github.com/stx-build/stx-build/internal/flock"
 )
 
 // LocalExecutor executes Builds in the local sandbox: each step is one
@@ -67,8 +69,25 @@ func (l *LocalExecutor) kept(ctx context.Context, s Step, layers []string, dir s
 		return "", false, fmt.Errorf("runner: no layer directory for the root step %s keeps", s.Name())
 	}
 	final := filepath.Join(l.LayerDir, s.Key())
-	if _, err := os.Stat(filepath.Join(final, layerMark)); err == nil {
+	mark := filepath.Join(final, layerMark)
+	if _, err := os.Stat(mark); err == nil {
 		fmt.Fprintf(log, "stx-build: %s %s: cached\n", s.Name(), short(s.Key()))
+		return final, true, nil
+	}
+	// One process makes a layer; another run on the same cache that needs
+	// it meanwhile waits, then uses it.
+	if err := os.MkdirAll(l.LayerDir, 0o755); err != nil {
+		return "", false, err
+	}
+	unlock, err := flock.LockPathWait(ctx, final+".lock", flock.Exclusive, func() {
+		fmt.Fprintf(log, "stx-build: %s %s: waiting for another stx-build run that is making it\n", s.Name(), short(s.Key()))
+	})
+	if err != nil {
+		return "", false, err
+	}
+	defer unlock()
+	if _, err := os.Stat(mark); err == nil {
+		fmt.Fprintf(log, "stx-build: %s %s: cached (made by another run)\n", s.Name(), short(s.Key()))
 		return final, true, nil
 	}
 	upper := filepath.Join(dir, s.Name())
