@@ -266,7 +266,11 @@ func Run(ctx context.Context, ws *workspace.Workspace, opts Options) (*Result, e
 	}
 	// The run's clock (report, events) starts here, with the builds.
 	r.begin = time.Now()
-	r.emitPlan(dag, scheduler.Simulate(dag, sopts))
+	plan := scheduler.Simulate(dag, sopts)
+	if plan.Notes, err = cutNotes(ctx, ws, archs); err != nil {
+		return nil, err
+	}
+	r.emitPlan(dag, plan)
 	out, err := scheduler.Execute(ctx, dag, sopts, r.build, r.observe)
 	res := &Result{Builds: r.builds, Outcome: out}
 	res.Report = r.finish(out, collector, ctx.Err() != nil)
@@ -310,6 +314,7 @@ func (r *run) emitPlan(dag *scheduler.DAG, p *scheduler.Plan) {
 	rp := &report.Plan{
 		Slots: p.Slots, Cores: p.Cores, Budget: p.Budget,
 		Makespan: p.Makespan, LowerBound: p.LowerBound, CriticalPath: p.CriticalPath,
+		Notes: p.Notes,
 	}
 	items := map[string]scheduler.Item{}
 	for _, it := range p.Items {

@@ -26,6 +26,8 @@ type Run struct {
 	// the build that ended last, back through the dependency that ended
 	// last before it started.
 	CriticalPath []string `json:"critical_path"`
+	// Notes are the plan's (edges cut to break cycles, and why).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Task is one task of a run.
@@ -103,6 +105,7 @@ func (c *Collector) Event(e Event) {
 		p := e.Plan
 		c.run.Predicted, c.run.LowerBound = p.Makespan, p.LowerBound
 		c.run.Slots, c.run.Cores, c.run.Budget = p.Slots, p.Cores, p.Budget
+		c.run.Notes = p.Notes
 		for _, pt := range p.Tasks {
 			t := c.task(Event{ID: pt.ID})
 			t.Deps = pt.Deps

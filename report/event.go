@@ -95,6 +95,10 @@ type Plan struct {
 	LowerBound   float64    `json:"lower_bound"`
 	CriticalPath []string   `json:"critical_path"`
 	Tasks        []PlanTask `json:"tasks"`
+	// Notes say what the plan decided beyond the builds: the
+	// build-dependency edges cut to break cycles, taken from the archive,
+	// and why.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // PlanTask is one task of the plan with its estimate.

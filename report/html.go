@@ -279,6 +279,7 @@ code { font-size: 13px; }
 {{range .Bars}}<a{{if .Href}} href="{{.Href}}"{{end}}><rect class="{{.Class}}{{if .Critical}} crit{{end}}" x="{{printf "%.1f" .X}}" y="{{.Y}}" width="{{printf "%.1f" .W}}" height="20" rx="3"><title>{{.Title}}</title></rect>{{if .Label}}<text class="bar-label{{if .Critical}} critlabel{{end}}" x="{{printf "%.1f" .LabelX}}" y="{{.LabelY}}">{{.Label}}</text>{{end}}</a>
 {{end}}</svg>
 {{if .CriticalPath}}<p>Critical path (the chain that set the end): {{.CriticalText}}</p>{{end}}
+{{if .Notes}}<p>Build-dependency edges cut to break cycles (taken from the archive):</p><ul>{{range .Notes}}<li>{{.}}</li>{{end}}</ul>{{end}}
 
 {{if .Failed}}<h2>Failed</h2>
 <table><tr><th>package</th><th>arch</th><th>version</th><th>error</th><th>log</th></tr>

@@ -131,6 +131,7 @@ func TestCollectorAndHTML(t *testing.T) {
 	if got := strings.Join(order, " "); got != "libstx:amd64=built hello:amd64=built stx-hello:amd64=built stx-broken:amd64=failed stx-tools:amd64=skipped" {
 		t.Errorf("tasks %s", got)
 	}
+	r.Notes = []string{"amd64: gettext -> libxml2 (via libxml2-dev) taken from the archive: cycle-breaks"}
 	index, err := WriteHTML(filepath.Join(out, "report"), r)
 	if err != nil {
 		t.Fatal(err)
@@ -140,9 +141,10 @@ func TestCollectorAndHTML(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		`href="../amd64/logs/stx-broken_1.0.log"`, // log links, relative
-		`class="tmpfs crit"`,                      // critical path bars
-		`class="disk"`, `class="failed"`,          // placement and failure
+		`<li>amd64: gettext -&gt; libxml2 (via libxml2-dev) taken from the archive: cycle-breaks</li>`, // cut edges
+		`href="../amd64/logs/stx-broken_1.0.log"`,                                                      // log links, relative
+		`class="tmpfs crit"`,             // critical path bars
+		`class="disk"`, `class="failed"`, // placement and failure
 		`<td>stx-broken:amd64</td></tr>`,         // skipped, with its cause
 		`libstx:amd64 → stx-hello:amd64`,         // critical path text
 		`tmpfs, then disk (ran out of space)`,    // retried build's tooltip

@@ -49,6 +49,9 @@ func Line(e Event) string {
 		if len(p.CriticalPath) > 1 {
 			s += "; critical path " + strings.Join(p.CriticalPath, " -> ")
 		}
+		for _, n := range p.Notes {
+			s += "\nnote: " + n
+		}
 		return s
 	case KindStart:
 		if e.Slot == 0 {
