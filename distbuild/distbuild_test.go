@@ -515,3 +515,26 @@ func sha256File(t *testing.T, p string) string {
 	s := sha256.Sum256(data)
 	return hex.EncodeToString(s[:])
 }
+
+// A project package older than the base root's (sensible-utils 0.0.17-stx1
+// against the archive's 0.0.17+nmu1) is what builds that need it get: the
+// local repositories are pinned above the archive and the environment may
+// downgrade. stx-old-dep's rules fail unless the project's one is there.
+func TestProjectVersionOlderThanBase(t *testing.T) {
+	needBuildHost(t)
+	dir := copyProject(t, t.TempDir(), false, "sensible-utils", "stx-old-dep")
+	res, status, err := build(t, dir, distbuild.Options{Archs: []string{"amd64"}, Packages: []string{"stx-old-dep"}})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, lastLines([]byte(status), 20))
+	}
+	if got := builtNames(res); !reflect.DeepEqual(got, []string{"sensible-utils", "stx-old-dep"}) {
+		t.Errorf("built %q", got)
+	}
+	log, err := os.ReadFile(filepath.Join(dir, "out", "amd64", "logs", "stx-old-dep_1.0.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(log, []byte("sensible-utils")) || !bytes.Contains(log, []byte("0.0.17-stx1")) {
+		t.Errorf("stx-old-dep's log does not show the project's sensible-utils installed:\n%s", lastLines(log, 40))
+	}
+}

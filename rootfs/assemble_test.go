@@ -198,14 +198,26 @@ func TestAssembleReproducible(t *testing.T) {
 	if out, err := exec.Command("dpkg-deb", "--build", "--root-owner-group", pkgRoot, deb).CombinedOutput(); err != nil {
 		t.Fatalf("dpkg-deb: %v %s", err, out)
 	}
+	// The project's sensible-utils, older than the archive's (0.0.17+nmu1
+	// in bookworm, newer in later suites), as a project pinning an old
+	// release or rebuilding a binNMU'd source has: the root must get it.
+	oldRoot := filepath.Join(dir, "old")
+	os.MkdirAll(filepath.Join(oldRoot, "DEBIAN"), 0o755)
+	os.MkdirAll(filepath.Join(oldRoot, "usr/share/stx-test"), 0o755)
+	os.WriteFile(filepath.Join(oldRoot, "DEBIAN/control"), []byte("Package: sensible-utils\nVersion: 0.0.17-stx1\nArchitecture: all\nMaintainer: t <t@stx-build.invalid>\nDescription: the project's own, older than the archive's\n"), 0o644)
+	os.WriteFile(filepath.Join(oldRoot, "usr/share/stx-test/sensible-utils"), []byte("project\n"), 0o644)
+	oldDeb := filepath.Join(dir, "sensible-utils_0.0.17-stx1_all.deb")
+	if out, err := exec.Command("dpkg-deb", "--build", "--root-owner-group", oldRoot, oldDeb).CombinedOutput(); err != nil {
+		t.Fatalf("dpkg-deb: %v %s", err, out)
+	}
 	r, err := repo.Open(filepath.Join(dir, "repo"), "amd64")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Publish(context.Background(), []string{deb}, repo.Options{Date: time.Unix(1704067200, 0)}); err != nil {
+	if err := r.Publish(context.Background(), []string{deb, oldDeb}, repo.Options{Date: time.Unix(1704067200, 0)}); err != nil {
 		t.Fatal(err)
 	}
-	spec := AssembleSpec{Suite: "bookworm", Arch: "amd64", Packages: []string{"stx-assemble-test"}, LocalRepos: []string{r.Dir()}, Epoch: 1704067200}
+	spec := AssembleSpec{Suite: "bookworm", Arch: "amd64", Packages: []string{"stx-assemble-test", "sensible-utils"}, LocalRepos: []string{r.Dir()}, Epoch: 1704067200}
 	var digests []string
 	for i := 0; i < 2; i++ {
 		target := filepath.Join(dir, fmt.Sprintf("root%d", i))
@@ -215,6 +227,12 @@ func TestAssembleReproducible(t *testing.T) {
 		}
 		if data, err := os.ReadFile(filepath.Join(target, "usr/share/stx-test/marker")); err != nil || string(data) != "hello\n" {
 			t.Fatalf("local package not installed: %v", err)
+		}
+		if _, err := os.Stat(filepath.Join(target, "usr/share/stx-test/sensible-utils")); err != nil {
+			t.Errorf("the archive's newer sensible-utils won over the project's older one: %v", err)
+		}
+		if _, err := os.Stat(filepath.Join(target, LocalPinFile)); err == nil {
+			t.Error("the pin is left in the finished root")
 		}
 		d, n := treeDigest(t, target)
 		t.Logf("root %d: %d entries, digest %s", i, n, d[:16])

@@ -225,7 +225,10 @@ func envScript(ds *depSet, haveLocal bool) string {
 	var b strings.Builder
 	b.WriteString("export DEBIAN_FRONTEND=noninteractive\n")
 	if len(ds.Archive) > 0 || haveLocal {
-		b.WriteString("apt-get -q -y --no-install-recommends install")
+		// The set is exact and resolved already; a project package older
+		// than the base root's (a pinned release, a rebuilt binNMU) is a
+		// downgrade apt must be allowed to make.
+		b.WriteString("apt-get -q -y --allow-downgrades --no-install-recommends install")
 		for _, a := range ds.Archive {
 			b.WriteString(" " + shellQuote(a))
 		}

@@ -11,7 +11,7 @@ func TestEnvScript(t *testing.T) {
 	ds := &depSet{Archive: []string{"gcc=4:12.2.0-3", "libc6-dev:arm64=2.36-9"}}
 	got := envScript(ds, true)
 	for _, want := range []string{
-		"apt-get -q -y --no-install-recommends install gcc=4:12.2.0-3 libc6-dev:arm64=2.36-9 /stx/local/*.deb\n",
+		"apt-get -q -y --allow-downgrades --no-install-recommends install gcc=4:12.2.0-3 libc6-dev:arm64=2.36-9 /stx/local/*.deb\n",
 		"apt-get clean\n",
 	} {
 		if !strings.Contains(got, want) {
