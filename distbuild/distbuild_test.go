@@ -538,3 +538,28 @@ func TestProjectVersionOlderThanBase(t *testing.T) {
 		t.Errorf("stx-old-dep's log does not show the project's sensible-utils installed:\n%s", lastLines(log, 40))
 	}
 }
+
+// A build-dependency failure says why, in apt's words and with what to do:
+// stx-nocross names gobject-introspection (not Multi-Arch: foreign) without
+// :native, so its arm64 cross build wants gobject-introspection:arm64, as
+// many real Debian sources do.
+func TestBuildDepsFailureSaysWhy(t *testing.T) {
+	needBuildHost(t)
+	dir := copyProject(t, t.TempDir(), false, "stx-nocross")
+	_, status, err := build(t, dir, distbuild.Options{Archs: []string{"arm64"}, Packages: []string{"stx-nocross"}})
+	if err == nil {
+		t.Fatal("stx-nocross cross-built for arm64")
+	}
+	var be *distbuild.BuildError
+	if !errors.As(err, &be) || len(be.Errs) != 1 {
+		t.Fatalf("error %v, want one failed build", err)
+	}
+	for _, want := range []string{"gobject-introspection:arm64", "stx-nocross is not cross-buildable as written: it needs gobject-introspection for the target architecture arm64"} {
+		if !strings.Contains(be.Errs[0].Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, be.Errs[0])
+		}
+		if !strings.Contains(status, want) {
+			t.Errorf("the run's summary lacks %q:\n%s", want, lastLines([]byte(status), 12))
+		}
+	}
+}

@@ -239,7 +239,8 @@ func (b *Builder) buildIn(ctx context.Context, slot *ramdisk.Slot, req Request, 
 	}
 	logCommand(log, desc.Steps[len(desc.Steps)-1])
 	prep := time.Since(t0)
-	oc, err := ex.Execute(ctx, desc, slot.Dir, log)
+	tail := &runner.LogTail{Max: 16 << 10}
+	oc, err := ex.Execute(ctx, desc, slot.Dir, io.MultiWriter(log, tail))
 	if oc != nil {
 		res.LayerCached, res.Setup, res.Build = oc.Cached, prep+oc.Setup, oc.Build
 		if oc.Placed {
@@ -252,7 +253,7 @@ func (b *Builder) buildIn(ctx context.Context, slot *ramdisk.Slot, req Request, 
 		case errors.Is(err, runner.ErrUnavailable):
 			return nil, err // not the package's failure: the caller may run it elsewhere
 		case errors.As(err, &se) && se.Step == envStepName:
-			return nil, fail("build-deps", se.Err)
+			return nil, fail("build-deps", withCause(se.Err, tail.Bytes(), req.Package.Name, req.Arch, req.Arch != b.HostArch))
 		case errors.As(err, &se):
 			return nil, fail(src.step, se.Err)
 		}

@@ -94,10 +94,11 @@ func (b *Builder) resolveDeps(ctx context.Context, slot *ramdisk.Slot, req Reque
 		WithEnv(baseEnv(0)...).WithNetwork()
 	step = withRepos(step, req).WithInput(filepath.Join(slot.Dir, "build"), "/build")
 	var sim bytes.Buffer
+	tail := &runner.LogTail{Max: 16 << 10}
 	local := &runner.LocalExecutor{Runner: b.Runner, Base: b.Base.Dir}
 	upper := filepath.Join(slot.Dir, "deps-sim")
-	if err := local.RunStep(ctx, step, upper, io.MultiWriter(&sim, log), log); err != nil {
-		return nil, fmt.Errorf("resolve build-deps: %w", err)
+	if err := local.RunStep(ctx, step, upper, io.MultiWriter(&sim, log, tail), io.MultiWriter(log, tail)); err != nil {
+		return nil, withCause(fmt.Errorf("resolve build-deps: %w", err), tail.Bytes(), req.Package.Name, req.Arch, req.Arch != b.HostArch)
 	}
 	_ = os.RemoveAll(upper)
 	debs, err := localDebs(req, b.HostArch)
