@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/stx-build/stx-build/cache/filehash"
@@ -53,7 +54,17 @@ type Options struct {
 	// never fatal: the package is built, or stays only local). Default:
 	// discard.
 	Log io.Writer
+	// Check, when set, checks that an entry's files are what its build
+	// claims (for debs: every package says it comes from that source,
+	// version and architecture). It runs on every file set that enters
+	// the store (Store) and on every restore that copies (a tampered or
+	// swapped entry with a re-hashed manifest is refused and removed).
+	Check CheckFunc
 }
+
+// CheckFunc checks the files of an entry of b (paths, sorted) against
+// what b claims. An error means the entry must not be used.
+type CheckFunc func(ctx context.Context, b Build, files []string) error
 
 // Cache is the local store with its remotes: what the build loop calls.
 // It is safe for concurrent use.
@@ -72,6 +83,7 @@ func Open(opts Options) (*Cache, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.check = opts.Check
 	return &Cache{local: l, opts: opts}, nil
 }
 
@@ -172,6 +184,13 @@ func (c *Cache) pushMissing(ctx context.Context, key Key) {
 // entry of b, locally and on the To remote. Only a local failure is an
 // error; a failed push is reported to Log.
 func (c *Cache) Store(ctx context.Context, b Build, files []string) (*Entry, error) {
+	if c.opts.Check != nil {
+		sorted := slices.Clone(files)
+		slices.Sort(sorted)
+		if err := c.opts.Check(ctx, b, sorted); err != nil {
+			return nil, fmt.Errorf("cache: %s: refused to store: %w", b, err)
+		}
+	}
 	e, err := c.local.Put(ctx, b, files)
 	if err != nil {
 		return nil, err

@@ -135,6 +135,8 @@ func (e *Entry) Size() int64 {
 // concurrent use.
 type Local struct {
 	dir string
+	// check is Options.Check of the Cache that opened it.
+	check CheckFunc
 }
 
 // OpenLocal opens (creating) the store in dir. It removes what crashed runs
@@ -460,6 +462,19 @@ func (l *Local) Restore(ctx context.Context, key Key, dest string, hasher *fileh
 			err = fmt.Errorf("%s: sha256 %s, manifest says %s", f.Name, sum, f.SHA256)
 		}
 		if err != nil {
+			_ = l.discard(key)
+			return nil, fmt.Errorf("cache entry %s (%s): %w: %v (entry removed)", key.Short(), e.Manifest.Build, ErrCorrupt, err)
+		}
+	}
+	if l.check != nil {
+		var files []string
+		for _, f := range e.Manifest.Files {
+			files = append(files, filepath.Join(tmp, f.Name))
+		}
+		if err := l.check(ctx, e.Manifest.Build, files); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
 			_ = l.discard(key)
 			return nil, fmt.Errorf("cache entry %s (%s): %w: %v (entry removed)", key.Short(), e.Manifest.Build, ErrCorrupt, err)
 		}

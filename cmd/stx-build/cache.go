@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/stx-build/stx-build/builders/deb"
 	"github.com/stx-build/stx-build/cache"
 	"github.com/stx-build/stx-build/cache/filehash"
 	"github.com/stx-build/stx-build/cache/oci"
@@ -47,8 +49,15 @@ func (cf *cacheFlags) open(cacheDir string, log io.Writer) (*cache.Cache, *fileh
 	h := filehash.New(filepath.Join(cacheDir, cache.StatCacheDir))
 	c, err := cache.Open(cache.Options{
 		Dir: filepath.Join(cacheDir, cache.ArtifactsDir), From: from, To: to, Hasher: h, Log: log,
+		Check: checkDebs,
 	})
 	return c, h, err
+}
+
+// checkDebs is the cache's content check: a package build's artifacts
+// must say they are of its source, version and architecture.
+func checkDebs(ctx context.Context, b cache.Build, files []string) error {
+	return deb.CheckArtifacts(ctx, b.Package, b.Version, b.Arch, files)
 }
 
 // localCache opens the local artifact cache for the packages image, iso
