@@ -105,6 +105,9 @@ type Builder struct {
 	OutDir string
 	// Jobs is the default make parallelism.
 	Jobs int
+	// MaxArtifact is the largest single artifact (.deb, .buildinfo, ...)
+	// a build may produce, in bytes (0: DefaultMaxArtifact).
+	MaxArtifact int64
 	// Executor, when set, runs the environment and build steps elsewhere
 	// (a BuildKit worker: buildkit.Runner), the local part of each build
 	// in a disk slot. Nil: the local sandbox runs them, the whole build
@@ -502,58 +505,6 @@ func baseEnv(epoch int64) []string {
 		env = append(env, "SOURCE_DATE_EPOCH="+strconv.FormatInt(epoch, 10))
 	}
 	return env
-}
-
-var artifactExt = []string{".deb", ".udeb", ".ddeb", ".buildinfo", ".changes"}
-
-// collect moves the build's artifacts into OutDir/<arch>/debs/<name>_<ver>/,
-// replacing an earlier result only once the new one is complete.
-func (b *Builder) collect(buildDir string, req Request) ([]string, error) {
-	entries, err := os.ReadDir(buildDir)
-	if err != nil {
-		return nil, err
-	}
-	name := req.Package.Name + "_" + noEpoch(req.Package.Version)
-	dest := filepath.Join(b.OutDir, req.Arch, "debs", name)
-	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-		return nil, err
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dest), ".tmp-"+name+"-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return nil, err
-	}
-	var files []string
-	for _, e := range entries {
-		if e.IsDir() || !slices.Contains(artifactExt, filepath.Ext(e.Name())) {
-			continue
-		}
-		if err := copyFile(filepath.Join(buildDir, e.Name()), filepath.Join(tmp, e.Name()), 0o644); err != nil {
-			return nil, err
-		}
-		files = append(files, e.Name())
-	}
-	if !slices.ContainsFunc(files, func(f string) bool { return strings.HasSuffix(f, ".deb") || strings.HasSuffix(f, ".udeb") }) {
-		return nil, fmt.Errorf("dpkg-buildpackage produced no .deb in %s", buildDir)
-	}
-	old := dest + ".old"
-	_ = os.RemoveAll(old)
-	if err := os.Rename(dest, old); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	if err := os.Rename(tmp, dest); err != nil {
-		_ = os.Rename(old, dest)
-		return nil, err
-	}
-	_ = os.RemoveAll(old)
-	slices.Sort(files)
-	for i, f := range files {
-		files[i] = filepath.Join(dest, f)
-	}
-	return files, nil
 }
 
 func noEpoch(v string) string {

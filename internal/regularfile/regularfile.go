@@ -10,7 +10,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Refusal is a file that Read will not read. Its message says what the file
@@ -96,6 +99,79 @@ func Kind(m fs.FileMode) string {
 	case m&fs.ModeDevice != 0:
 		return "a block device"
 	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	}
+	return "a special file"
+}
+
+// OpenIn opens name, an entry of the directory dir, if it is a regular
+// file of at most limit bytes; otherwise it returns a *Refusal. It never
+// follows a symlink (not even in name: a name with a slash is refused) and
+// never opens what is not a regular file: it looks at the entry first, then
+// opens it relative to dir with O_NOFOLLOW and O_NONBLOCK and checks that
+// what it opened is still that regular file, so an entry swapped meanwhile
+// (for a FIFO, a device, a symlink to a host file) is refused, not read. The
+// caller reads at most limit bytes from the returned file (its size was
+// checked; a file that grows is the caller's to bound).
+func OpenIn(dir *os.File, name string, limit int64) (*os.File, fs.FileInfo, error) {
+	if name == "" || name == "." || name == ".." || strings.ContainsRune(name, '/') {
+		return nil, nil, &Refusal{fmt.Sprintf("%q is not a plain file name", name)}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(int(dir.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return nil, nil, &fs.PathError{Op: "stat", Path: name, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, nil, &Refusal{"is " + kindOf(st.Mode) + ", not a regular file"}
+	}
+	if st.Size > limit {
+		return nil, nil, tooLarge(limit)
+	}
+	fd, err := unix.Openat(int(dir.Fd()), name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	if err != nil {
+		if err == unix.ELOOP {
+			return nil, nil, &Refusal{"became a symbolic link while it was being opened"}
+		}
+		return nil, nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), filepath.Join(dir.Name(), name))
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	var opened unix.Stat_t
+	if err := unix.Fstat(fd, &opened); err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if opened.Dev != st.Dev || opened.Ino != st.Ino || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, &Refusal{"changed while it was being opened"}
+	}
+	if fi.Size() > limit {
+		f.Close()
+		return nil, nil, tooLarge(limit)
+	}
+	return f, fi, nil
+}
+
+// kindOf is Kind for a raw stat mode.
+func kindOf(mode uint32) string {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return "a regular file"
+	case unix.S_IFDIR:
+		return "a directory"
+	case unix.S_IFIFO:
+		return "a named pipe (FIFO)"
+	case unix.S_IFSOCK:
+		return "a socket"
+	case unix.S_IFCHR:
+		return "a character device"
+	case unix.S_IFBLK:
+		return "a block device"
+	case unix.S_IFLNK:
 		return "a symbolic link"
 	}
 	return "a special file"

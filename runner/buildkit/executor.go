@@ -148,7 +148,8 @@ func script(args []string) string {
 // sent at /stx/src into the (empty) tree mount and give it to the step's
 // user, run the step's command as that user with exactly its environment
 // (as the local sandbox does), then copy the artifacts and the tree's
-// size to /stx/out. The command's exit status is the script's.
+// size to /stx/out. The command's exit status is the script's; a result
+// that is not a regular file (a symlink, a FIFO, a device) fails it.
 func TreeScript(s runner.Step, artifacts []string) string {
 	tree, _ := s.Tree()
 	uid, gid := s.User()
@@ -158,9 +159,17 @@ func TreeScript(s runner.Step, artifacts []string) string {
 	fmt.Fprintf(&b, "cd %s\n", runner.ShellQuote(s.Dir()))
 	fmt.Fprintf(&b, "rc=0\nsetpriv --reuid=%d --regid=%d --clear-groups -- env -i %s %s || rc=$?\n",
 		uid, gid, runner.ShellQuoteAll(s.Env()), runner.ShellQuoteAll(s.Args()))
+	if uid != 0 {
+		// What the build left running cannot change the results below.
+		fmt.Fprintf(&b, "setpriv --reuid=%d --regid=%d --clear-groups -- sh -c 'kill -KILL -1' 2>/dev/null || true\n", uid, gid)
+	}
 	fmt.Fprintf(&b, "du -sxb %s | cut -f1 > %s/%s\n", runner.ShellQuote(tree.Target), outMount, SizeFile)
-	fmt.Fprintf(&b, "for f in %s/*; do case \"$f\" in *%s) cp \"$f\" %s/;; esac; done\n",
-		runner.ShellQuote(tree.Target), strings.Join(artifacts, "|*"), outMount)
+	// Only regular files leave a build: cp -RP never follows a symlink nor
+	// opens a FIFO or a device (it would copy them as what they are, and
+	// the host's collect refuses them too); anything else fails the build.
+	fmt.Fprintf(&b, "for f in %s/*; do case \"$f\" in *%s)\n", runner.ShellQuote(tree.Target), strings.Join(artifacts, "|*"))
+	b.WriteString("\tif [ -L \"$f\" ] || [ ! -f \"$f\" ]; then echo \"stx-build: build result ${f##*/} is not a regular file: only regular files leave a build\" >&2; [ $rc -ne 0 ] || rc=1; continue; fi\n")
+	fmt.Fprintf(&b, "\tcp -RP -- \"$f\" %s/;; esac; done\n", outMount)
 	b.WriteString("exit $rc\n")
 	return b.String()
 }
