@@ -56,3 +56,8 @@ func editDistance(a, b string) int {
 	}
 	return d[len(a)][len(b)]
 }
+
+// Suggest returns the candidate closest to word, or "" when none is close
+// enough to be a likely typo or abbreviation: the one rule for "did you
+// mean" shared by the readers of other formats (manifests/starlingx).
+func Suggest(word string, candidates []string) string { return suggest(word, candidates) }
