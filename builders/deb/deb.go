@@ -425,7 +425,7 @@ func (b *Builder) runUnpack(ctx context.Context, slot *ramdisk.Slot, script []st
 		return nil
 	}
 	step := runner.NewStep("unpack", "/bin/sh", "-ec", strings.Join(script, "\n")).
-		WithEnv(baseEnv(0)...).WithDir("/build").WithUser(rootfs.BuildUID, rootfs.BuildGID).
+		WithEnv(userEnv(0)...).WithDir("/build").WithUser(rootfs.BuildUID, rootfs.BuildGID).
 		WithTree(filepath.Join(slot.Dir, "build"), "/build", 0)
 	for _, in := range inputs {
 		step = step.WithInput(in.Source, in.Target)
@@ -470,11 +470,7 @@ func (b *Builder) buildStep(slotDir string, req Request, srcDir string, epoch, s
 	if len(prof) > 0 {
 		args = append(args, "--build-profiles="+strings.Join(prof, ","))
 	}
-	env := append(baseEnv(epoch),
-		"DEB_BUILD_OPTIONS="+strings.Join(opts, " "),
-		"HOME=/nonexistent",
-		"USER="+rootfs.BuildUser, "LOGNAME="+rootfs.BuildUser,
-	)
+	env := append(userEnv(epoch), "DEB_BUILD_OPTIONS="+strings.Join(opts, " "))
 	if len(prof) > 0 {
 		env = append(env, "DEB_BUILD_PROFILES="+strings.Join(prof, " "))
 	}
@@ -494,7 +490,16 @@ func (b *Builder) jobs(p Package) int {
 	return 1
 }
 
-// baseEnv is the fixed environment of every sandboxed step.
+// userEnv is the fixed environment of the steps that run as the build
+// user: baseEnv with HOME=/nonexistent (one HOME: a build must not depend
+// on a home directory, as on Debian's buildds) and the user's name.
+func userEnv(epoch int64) []string {
+	env := slices.DeleteFunc(baseEnv(epoch), func(kv string) bool { return strings.HasPrefix(kv, "HOME=") })
+	return append(env, "HOME=/nonexistent", "USER="+rootfs.BuildUser, "LOGNAME="+rootfs.BuildUser)
+}
+
+// baseEnv is the fixed environment of the steps that run as root
+// (HOME=/root); userEnv is the build user's.
 func baseEnv(epoch int64) []string {
 	env := []string{
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",

@@ -107,6 +107,15 @@ func TestBuildSpec(t *testing.T) {
 			t.Errorf("env lacks %s:\n%s", w, env)
 		}
 	}
+	// One HOME (issue 20): a duplicate would be read as its first value.
+	seen := map[string]string{}
+	for _, kv := range spec.Env {
+		k, _, _ := strings.Cut(kv, "=")
+		if prev, ok := seen[k]; ok {
+			t.Errorf("env has %s twice: %s and %s", k, prev, kv)
+		}
+		seen[k] = kv
+	}
 	if spec.Network || spec.UID != 1000 || spec.Dir != "/build/hello-2.10" {
 		t.Errorf("spec: network %v uid %d dir %s", spec.Network, spec.UID, spec.Dir)
 	}

@@ -208,7 +208,7 @@ func (b *Builder) kernelStep(slotDir string, req Request, src *source, size int6
 	if err != nil {
 		return runner.Step{}, err
 	}
-	env := append(baseEnv(0), "HOME=/nonexistent", "USER="+rootfs.BuildUser, "LOGNAME="+rootfs.BuildUser)
+	env := userEnv(0)
 	s := runner.NewStep("build", "/bin/sh", "-ec", sh).WithEnv(env...).WithDir("/build/"+src.dir).
 		WithUser(rootfs.BuildUID, rootfs.BuildGID).
 		WithTree(filepath.Join(slotDir, "build"), "/build", size).
