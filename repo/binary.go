@@ -15,6 +15,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"pault.ag/go/debian/control"
@@ -93,6 +94,67 @@ func dpkgDebControl(ctx context.Context, path string) ([]byte, error) {
 // readBinary describes the .deb (or .udeb) at path: its control stanza and
 // the checksums of its bytes. Filename is left empty.
 func readBinary(ctx context.Context, read controlReader, path string) (binary, error) {
+	b, err := readControlOf(ctx, read, path)
+	if err != nil {
+		return binary{}, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return binary{}, err
+	}
+	defer f.Close()
+	sum := newSummer()
+	if _, err := io.Copy(sum, f); err != nil {
+		return binary{}, err
+	}
+	sum.fill(&b)
+	return b, nil
+}
+
+// byContent indexes the pool cache's binaries by their bytes' SHA256 and
+// size.
+func byContent(cache map[string]poolFile) map[string]binary {
+	out := make(map[string]binary, len(cache))
+	for _, f := range cache {
+		out[contentID(f.SHA256, f.Size)] = f.binary
+	}
+	return out
+}
+
+func contentID(sha256 string, size int64) string { return sha256 + " " + strconv.FormatInt(size, 10) }
+
+// describe is readBinary, except that a file with the bytes of a binary in
+// known takes that one's control stanza (same bytes, same control file)
+// instead of running read. Filename is left empty.
+func describe(ctx context.Context, read controlReader, path string, known map[string]binary) (binary, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return binary{}, err
+	}
+	sum := newSummer()
+	_, err = io.Copy(sum, f)
+	f.Close()
+	if err != nil {
+		return binary{}, err
+	}
+	var got binary
+	sum.fill(&got)
+	if k, ok := known[contentID(got.SHA256, got.Size)]; ok && k.Udeb == strings.HasSuffix(path, ".udeb") &&
+		k.MD5sum == got.MD5sum && k.SHA1 == got.SHA1 {
+		k.Filename = ""
+		return k, nil
+	}
+	b, err := readControlOf(ctx, read, path)
+	if err != nil {
+		return binary{}, err
+	}
+	b.Size, b.MD5sum, b.SHA1, b.SHA256 = got.Size, got.MD5sum, got.SHA1, got.SHA256
+	return b, nil
+}
+
+// readControlOf is the binary at path as its control file describes it,
+// without checksums.
+func readControlOf(ctx context.Context, read controlReader, path string) (binary, error) {
 	path, err := filepath.Abs(path) // never mistaken for an option
 	if err != nil {
 		return binary{}, err
@@ -106,16 +168,6 @@ func readBinary(ctx context.Context, read controlReader, path string) (binary, e
 		return binary{}, fmt.Errorf("DEBIAN/control: %w", err)
 	}
 	b.Udeb = b.Udeb || strings.HasSuffix(path, ".udeb")
-	f, err := os.Open(path)
-	if err != nil {
-		return binary{}, err
-	}
-	defer f.Close()
-	sum := newSummer()
-	if _, err := io.Copy(sum, f); err != nil {
-		return binary{}, err
-	}
-	sum.fill(&b)
 	return b, nil
 }
 

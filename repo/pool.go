@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -83,6 +84,9 @@ func (r *Repo) saveCache(files []poolFile) error {
 	data, err := json.Marshal(c) // map keys are sorted: stable output
 	if err != nil {
 		return err
+	}
+	if old, err := os.ReadFile(r.path(cacheFile)); err == nil && bytes.Equal(old, data) {
+		return nil // no fsync for what is on disk already
 	}
 	return atomicfile.Write(r.path(cacheFile), data, fileMode)
 }

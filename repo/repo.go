@@ -28,6 +28,7 @@ package repo
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -206,11 +207,15 @@ func (r *Repo) publish(ctx context.Context, debs []string, opts Options) (err er
 		return fail("%w", err)
 	}
 
-	// The binaries being published, one per slot.
+	// The binaries being published, one per slot. A file whose bytes the
+	// pool holds already is described from the pool's cache, without
+	// running dpkg-deb: republishing unchanged debs costs their hashing.
+	cache := r.loadCache()
+	known := byContent(cache)
 	incoming := map[key]binary{}
 	from := map[key]string{}
 	for _, p := range sortedUnique(debs) {
-		b, err := readBinary(ctx, r.readControl, p)
+		b, err := describe(ctx, r.readControl, p, known)
 		if err != nil {
 			return fail("%s: %w", p, err)
 		}
@@ -228,7 +233,7 @@ func (r *Repo) publish(ctx context.Context, debs []string, opts Options) (err er
 		incoming[k], from[k] = b, p
 	}
 
-	pool, err := r.scanPool(ctx, r.loadCache())
+	pool, err := r.scanPool(ctx, cache)
 	if err != nil {
 		return fail("%w", err)
 	}
@@ -298,13 +303,23 @@ func (r *Repo) publish(ctx context.Context, debs []string, opts Options) (err er
 		return fail("%w", err)
 	}
 
-	// Write the new indexes beside the live ones.
+	// Write the new indexes beside the live ones, unless nothing changes:
+	// the same pool and the same indexes as the live generation (a no-op
+	// rebuild republishes every package it restores). A signature of
+	// Release, when there is one, is added to files here.
 	bins := make([]binary, 0, len(chosen))
 	for _, f := range chosen {
 		bins = append(bins, f.binary)
 	}
+	files := renderDists(r.arch, bins, opts)
+	if len(moves) == 0 && len(losers) == 0 && r.liveHolds(live, files) {
+		if err := r.saveCache(append(keep, sortedPoolFiles(chosen)...)); err != nil {
+			return fail("published, but tidying up failed: %w", err)
+		}
+		return nil
+	}
 	next := live + 1
-	if err := r.writeGen(next, renderDists(r.arch, bins, opts)); err != nil {
+	if err := r.writeGen(next, files); err != nil {
 		return fail("write indexes: %w", err)
 	}
 	if err := r.step("index"); err != nil {
@@ -378,6 +393,41 @@ func (r *Repo) publish(ctx context.Context, debs []string, opts Options) (err er
 		return fail("published, but tidying up failed: %w", err)
 	}
 	return nil
+}
+
+// liveHolds tells whether generation live consists of exactly files, byte
+// for byte.
+func (r *Repo) liveHolds(live int, files []distFile) bool {
+	if live == 0 {
+		return false
+	}
+	gen := r.path(genName(live))
+	n := 0
+	err := filepath.WalkDir(gen, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			n++
+		}
+		return err
+	})
+	if err != nil || n != len(files) {
+		return false
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(gen, filepath.FromSlash(f.path)))
+		if err != nil || !bytes.Equal(data, f.data) {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedPoolFiles(m map[key]poolFile) []poolFile {
+	out := make([]poolFile, 0, len(m))
+	for _, f := range m {
+		out = append(out, f)
+	}
+	slices.SortFunc(out, func(a, b poolFile) int { return strings.Compare(a.Filename, b.Filename) })
+	return out
 }
 
 // step runs the test hook for a step of publish.
