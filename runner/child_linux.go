@@ -109,6 +109,9 @@ func childMain() int {
 	if err := dropCapabilities(); err != nil {
 		return fail(err)
 	}
+	if err := restrictThread(); err != nil {
+		return fail(err)
+	}
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT)
 	pid, err := syscall.ForkExec(argv0, cfg.Args, &syscall.ProcAttr{
@@ -307,7 +310,16 @@ func mountExtra(root string, m Mount) error {
 	if err != nil {
 		return fmt.Errorf("mount %s on %s: %w", m.Source, m.Target, err)
 	}
-	return bindMount(m.Source, p, m.ReadOnly)
+	// What a step's tree or inputs hold (a setuid file, a device node)
+	// gives no privileges inside.
+	if err := mount(m.Source, p, "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
+		return err
+	}
+	flags := uintptr(syscall.MS_NOSUID | syscall.MS_NODEV)
+	if m.ReadOnly {
+		flags |= syscall.MS_RDONLY
+	}
+	return remount(p, flags)
 }
 
 // pivotRoot makes root the process's "/" and detaches the host's root.

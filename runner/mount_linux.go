@@ -62,7 +62,10 @@ func mountOverlay(layers []string, upper, work, target string) error {
 		defer syscall.Chdir("/")
 		data = short
 	}
-	if err := syscall.Mount("overlay", target, "overlay", 0, data); err != nil {
+	// nosuid: a setuid binary in a layer (one a package's maintainer
+	// script left there, say) must not make a later step root; nodev: the
+	// sandbox's devices are its /dev's.
+	if err := syscall.Mount("overlay", target, "overlay", syscall.MS_NOSUID|syscall.MS_NODEV, data); err != nil {
 		return fmt.Errorf("mount overlay on %s: %w (%s; the kernel log has overlayfs's reason)", target, err, data)
 	}
 	return nil
@@ -91,23 +94,23 @@ func bindMount(source, target string, readOnly bool) error {
 		return err
 	}
 	if readOnly {
-		return remountReadOnly(target)
+		return remount(target, syscall.MS_RDONLY)
 	}
 	return nil
 }
 
-// remountReadOnly makes the mount at target and those below it read-only:
-// a bind remount only changes one mount, and submounts of a recursive bind
-// stay writable otherwise.
-func remountReadOnly(target string) error {
+// remount adds flags (MS_RDONLY, MS_NOSUID, MS_NODEV) to the mount at
+// target and to those below it: a bind remount only changes one mount,
+// and submounts of a recursive bind keep their flags otherwise.
+func remount(target string, add uintptr) error {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
-		return fmt.Errorf("remount %s read-only: %w", target, err)
+		return fmt.Errorf("remount %s: %w", target, err)
 	}
 	entries, err := parseMountInfo(f)
 	f.Close()
 	if err != nil {
-		return fmt.Errorf("remount %s read-only: %w", target, err)
+		return fmt.Errorf("remount %s: %w", target, err)
 	}
 	found := false
 	for _, e := range entries {
@@ -117,9 +120,11 @@ func remountReadOnly(target string) error {
 		found = true
 		// A bind remount replaces the per-mount flags: keep the ones
 		// that restrict.
-		flags := uintptr(syscall.MS_BIND | syscall.MS_REMOUNT | syscall.MS_RDONLY)
+		flags := syscall.MS_BIND | syscall.MS_REMOUNT | add
 		for _, o := range strings.Split(e.Options, ",") {
 			switch o {
+			case "ro":
+				flags |= syscall.MS_RDONLY
 			case "nosuid":
 				flags |= syscall.MS_NOSUID
 			case "nodev":
@@ -135,11 +140,11 @@ func remountReadOnly(target string) error {
 			}
 		}
 		if err := syscall.Mount("", e.Point, "", flags, ""); err != nil {
-			return fmt.Errorf("remount %s read-only: %w", e.Point, err)
+			return fmt.Errorf("remount %s: %w", e.Point, err)
 		}
 	}
 	if !found {
-		return fmt.Errorf("remount %s read-only: not in /proc/self/mountinfo", target)
+		return fmt.Errorf("remount %s: not in /proc/self/mountinfo", target)
 	}
 	return nil
 }
