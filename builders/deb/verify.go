@@ -1,11 +1,9 @@
 package deb
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -27,10 +25,13 @@ const maxMetaFile = 4 << 20
 // published as another package.
 func CheckArtifacts(ctx context.Context, source, version, arch string, files []string) error {
 	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		var err error
 		switch filepath.Ext(f) {
 		case ".deb", ".udeb", ".ddeb":
-			err = checkBinary(ctx, f, source, version, arch)
+			err = checkBinary(f, source, version, arch)
 		case ".buildinfo", ".changes":
 			err = checkMeta(f, source, version)
 		}
@@ -41,9 +42,8 @@ func CheckArtifacts(ctx context.Context, source, version, arch string, files []s
 	return nil
 }
 
-// checkBinary reads the identifying fields of a binary package with
-// dpkg-deb (the control member is usually xz-compressed; see repo).
-func checkBinary(ctx context.Context, path, source, version, arch string) error {
+// checkBinary reads the identifying fields of a binary package.
+func checkBinary(path, source, version, arch string) error {
 	fi, err := os.Lstat(path)
 	if err != nil {
 		return err
@@ -51,16 +51,13 @@ func checkBinary(ctx context.Context, path, source, version, arch string) error 
 	if err := regularfile.Check(fi, 1<<40); err != nil {
 		return err
 	}
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "dpkg-deb", "--field", path, "Package", "Source", "Version", "Architecture")
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.Env = []string{"LC_ALL=C", "PATH=" + os.Getenv("PATH")}
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("not a readable Debian package: %v: %s", err, strings.TrimSpace(stderr.String()))
+	raw, err := readDebControl(path)
+	if err != nil {
+		return fmt.Errorf("not a readable Debian package: %w", err)
 	}
-	paras, err := deb822.Parse(path, stdout.Bytes())
-	if err != nil || len(paras) != 1 {
-		return fmt.Errorf("control fields unreadable: %v", err)
+	paras, err := deb822.Parse(path, raw)
+	if err != nil || len(paras) == 0 {
+		return fmt.Errorf("control file unreadable: %v", err)
 	}
 	p := &paras[0]
 	return matchClaim(p.Value("Package"), p.Value("Source"), p.Value("Version"), p.Value("Architecture"), source, version, arch)

@@ -14,12 +14,17 @@
 //
 // Pull refuses an entry unless every blob's sha256 and size match the
 // registry manifest and the file list in the config, so a tampered or
-// truncated blob is never restored.
+// truncated blob is never restored. With Options.SignKey every entry
+// pushed is signed (ed25519, AnnotationSignature over the key and the
+// config digest); with Options.TrustedKeys Pull refuses entries that are
+// unsigned or signed by another key (ErrUntrusted): whoever can push to
+// the registry cannot replace a package for those who pull.
 package oci
 
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -72,6 +77,11 @@ type Options struct {
 	Keychain authn.Keychain
 	// Transport is the HTTP transport (default: remote.DefaultTransport).
 	Transport http.RoundTripper
+	// SignKey, when set, signs every entry pushed (AnnotationSignature).
+	SignKey ed25519.PrivateKey
+	// TrustedKeys, when not empty, make Pull refuse (ErrUntrusted) every
+	// entry that is not signed by one of them.
+	TrustedKeys []ed25519.PublicKey
 }
 
 // Remote is a repository in a registry holding cache entries by key.
@@ -79,6 +89,8 @@ type Remote struct {
 	repo     name.Repository
 	keychain authn.Keychain
 	tr       http.RoundTripper
+	signKey  ed25519.PrivateKey
+	trusted  []ed25519.PublicKey
 }
 
 // New returns the remote for a repository reference without tag or digest,
@@ -88,7 +100,7 @@ func New(ref string, opts Options) (*Remote, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cache registry %q: want a repository (host/path, no tag or digest): %w", ref, err)
 	}
-	r := &Remote{repo: repo, keychain: opts.Keychain, tr: opts.Transport}
+	r := &Remote{repo: repo, keychain: opts.Keychain, tr: opts.Transport, signKey: opts.SignKey, trusted: opts.TrustedKeys}
 	if r.keychain == nil {
 		r.keychain = authn.DefaultKeychain
 	}
@@ -175,7 +187,7 @@ func (r *Remote) Push(ctx context.Context, e *cache.Entry) error {
 	} else if ok {
 		return nil
 	}
-	img, err := newArtifact(e)
+	img, err := newArtifact(e, r.signKey)
 	if err != nil {
 		return err
 	}
@@ -214,6 +226,11 @@ func (r *Remote) Pull(ctx context.Context, key cache.Key, dir string) error {
 	}
 	if m.Config.Size > maxConfigSize || m.Config.Digest.Algorithm != "sha256" {
 		return corrupt("config blob %s of %d bytes refused", m.Config.Digest, m.Config.Size)
+	}
+	if len(r.trusted) > 0 {
+		if err := verify(r.trusted, m.Annotations[AnnotationSignature], key, m.Config.Digest); err != nil {
+			return fmt.Errorf("%s: %w", tag, err)
+		}
 	}
 	img, err := desc.Image()
 	if err != nil {
@@ -307,7 +324,7 @@ type artifact struct {
 	layers   map[v1.Hash]*fileLayer
 }
 
-func newArtifact(e *cache.Entry) (v1.Image, error) {
+func newArtifact(e *cache.Entry, signKey ed25519.PrivateKey) (v1.Image, error) {
 	config, err := os.ReadFile(filepath.Join(e.Dir, cache.ManifestFile))
 	if err != nil {
 		return nil, err
@@ -327,6 +344,9 @@ func newArtifact(e *cache.Entry) (v1.Image, error) {
 			AnnotationKey: string(b.Key), AnnotationPackage: b.Package,
 			AnnotationVersion: b.Version, AnnotationArch: b.Arch,
 		},
+	}
+	if signKey != nil {
+		m.Annotations[AnnotationSignature] = sign(signKey, b.Key, m.Config.Digest)
 	}
 	a := &artifact{config: config, layers: map[v1.Hash]*fileLayer{}}
 	for _, f := range e.Manifest.Files {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,6 +27,8 @@ type cacheFlags struct {
 	from     []string
 	to       string
 	insecure bool
+	signKey  string
+	trust    []string
 }
 
 // addCacheFlags adds --cache-from, --cache-insecure and, with push,
@@ -36,13 +40,52 @@ func addCacheFlags(f *pflag.FlagSet, push bool) *cacheFlags {
 		f.StringVar(&cf.to, "cache-to", "", "OCI registry repository to push build artifacts to")
 	}
 	f.BoolVar(&cf.insecure, "cache-insecure", false, "talk plain HTTP to the cache registries (always allowed for localhost and 127.0.0.1)")
+	if push {
+		f.StringVar(&cf.signKey, "cache-sign-key", os.Getenv("STX_CACHE_SIGN_KEY"), "ed25519 private key (PEM) that signs every entry pushed to --cache-to (stx-build cache keygen; default $STX_CACHE_SIGN_KEY)")
+	}
+	f.StringSliceVar(&cf.trust, "cache-trust", envList("STX_CACHE_TRUST"), "public key (PEM) whose signatures --cache-from entries must carry (repeatable; unsigned or otherwise signed entries are refused and built; default $STX_CACHE_TRUST, comma-separated)")
 	return cf
+}
+
+// envList is a comma-separated environment variable as a list.
+func envList(name string) []string {
+	var out []string
+	for _, v := range strings.Split(os.Getenv(name), ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// remoteOptions loads the signing and trusted keys the flags name.
+func (cf *cacheFlags) remoteOptions() (oci.Options, error) {
+	opts := oci.Options{Insecure: cf.insecure}
+	if cf.signKey != "" {
+		k, err := oci.LoadPrivateKey(cf.signKey)
+		if err != nil {
+			return opts, fmt.Errorf("--cache-sign-key: %w", err)
+		}
+		opts.SignKey = k
+	}
+	for _, p := range cf.trust {
+		k, err := oci.LoadPublicKey(p)
+		if err != nil {
+			return opts, fmt.Errorf("--cache-trust: %w", err)
+		}
+		opts.TrustedKeys = append(opts.TrustedKeys, k)
+	}
+	return opts, nil
 }
 
 // open opens the artifact cache in cacheDir with the remotes the flags
 // name; log receives remote problems.
 func (cf *cacheFlags) open(cacheDir string, log io.Writer) (*cache.Cache, *filehash.Hasher, error) {
-	from, to, err := oci.Remotes(cf.from, cf.to, oci.Options{Insecure: cf.insecure})
+	ropts, err := cf.remoteOptions()
+	if err != nil {
+		return nil, nil, err
+	}
+	from, to, err := oci.Remotes(cf.from, cf.to, ropts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -78,7 +121,7 @@ digest of everything that decides what the build produces), under
 CACHE/artifacts, and optionally in an OCI registry (--cache-from,
 --cache-to). See docs/cache.md.`,
 	}
-	cmd.AddCommand(newCacheStatsCmd(g), newCachePruneCmd(g), newCacheVerifyCmd(g), newCacheKeysCmd(g), newCacheExplainCmd(g))
+	cmd.AddCommand(newCacheStatsCmd(g), newCachePruneCmd(g), newCacheVerifyCmd(g), newCacheKeysCmd(g), newCacheExplainCmd(g), newCacheKeygenCmd())
 	return cmd
 }
 
@@ -148,6 +191,26 @@ func newCacheVerifyCmd(g *globalFlags) *cobra.Command {
 				}
 			}
 			return err
+		},
+	}
+}
+
+func newCacheKeygenCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "keygen PREFIX",
+		Short: "Make a key pair that signs cache registry entries (PREFIX.key, PREFIX.pub)",
+		Long: `Writes a new ed25519 key pair: PREFIX.key (private, mode 0600) for the
+machines that push (--cache-sign-key) and PREFIX.pub for everyone who pulls
+(--cache-trust). The files are PEM, as openssl genpkey -algorithm ed25519
+writes them. See docs/cache.md.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := oci.GenerateKey(args[0]+".key", args[0]+".pub")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "key %s: private %s.key, public %s.pub\n", id, args[0], args[0])
+			return nil
 		},
 	}
 }
