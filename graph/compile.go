@@ -91,6 +91,10 @@ type Graph struct {
 	// a complete set of breaks (see CycleError). With CyclesArchive those
 	// breaks were applied (see Cut) and the graph has an Order.
 	Cycles *Cycles
+	// Unresolved lists packages of the project whose sources could not be
+	// read, so the graph was compiled without them (set by the caller,
+	// which knows why; Compile leaves it empty).
+	Unresolved []Unresolved
 
 	index map[string]int
 	deps  [][]int // node -> nodes it build-depends on, sorted
@@ -157,6 +161,12 @@ type producer struct {
 	binary   string
 	provides bool
 	version  string // binary version, or the provided version ("" unversioned)
+}
+
+// Unresolved is a package left out of the graph, with the reason.
+type Unresolved struct {
+	Package string `json:"package"`
+	Reason  string `json:"reason"`
 }
 
 // Compile builds the graph of srcs for opts.Arch. On a build-dependency

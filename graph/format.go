@@ -25,6 +25,9 @@ type jsonGraph struct {
 	SuggestedBreaks  []SuggestedBreak `json:"suggested_breaks"`
 	BreaksLowerBound int              `json:"breaks_lower_bound"`
 	CutEdges         []CutEdge        `json:"cut_edges"`
+	// Unresolved are the project's packages left out of the graph because
+	// their sources could not be read (a partial world).
+	Unresolved []Unresolved `json:"unresolved"`
 }
 
 type jsonCycle struct {
@@ -54,14 +57,15 @@ type jsonCritical struct {
 // as [], never null, so consumers need no special cases).
 func (g *Graph) MarshalJSON() ([]byte, error) {
 	out := jsonGraph{
-		Arch:     g.Arch,
-		Nodes:    make([]jsonNode, 0, len(g.Nodes)),
-		Edges:    nonNil(g.Edges),
-		Order:    nonNil(g.Order),
-		External: nonNil(g.External),
-		Warnings: nonNil(g.Warnings),
-		Cycles:   []jsonCycle{},
-		CutEdges: nonNil(g.Cut),
+		Arch:       g.Arch,
+		Nodes:      make([]jsonNode, 0, len(g.Nodes)),
+		Edges:      nonNil(g.Edges),
+		Order:      nonNil(g.Order),
+		External:   nonNil(g.External),
+		Warnings:   nonNil(g.Warnings),
+		Cycles:     []jsonCycle{},
+		CutEdges:   nonNil(g.Cut),
+		Unresolved: nonNil(g.Unresolved),
 	}
 	if c := g.Cycles; c != nil {
 		for i := range c.Shown {
@@ -137,6 +141,12 @@ func WriteText(w io.Writer, g *Graph) error {
 		}
 	}
 	writeCut(ew, g)
+	if len(g.Unresolved) > 0 {
+		ew.printf("\nunresolved (left out of the graph; their build-deps and what needs them are unknown):\n")
+		for _, u := range g.Unresolved {
+			ew.printf("  %s: %s\n", u.Package, u.Reason)
+		}
+	}
 	for _, warn := range g.Warnings {
 		ew.printf("warning: %s\n", warn)
 	}

@@ -51,7 +51,7 @@ func Load(dir string) (*Project, error) {
 		return nil, errs.asError()
 	}
 	defaultPackages := len(p.Packages) == 0
-	if defaultPackages {
+	if defaultPackages && p.StarlingX == nil {
 		p.Packages = []string{"packages"}
 	}
 	if len(p.Components) == 0 {

@@ -44,10 +44,31 @@ type Project struct {
 	// makes a cycle an error; "archive" resolves the edges of the computed
 	// set of breaks from the archive without their being listed.
 	Cycles string `yaml:"cycles"`
+	// StarlingX takes packages from a StarlingX source tree, read on every
+	// run (docs/starlingx.md). The packages directories are then optional.
+	StarlingX *StarlingX `yaml:"starlingx"`
 
 	// PackageList holds the loaded package manifests, sorted by name.
 	PackageList []*Package `yaml:"-"`
 }
+
+// StarlingX names a StarlingX tree and what to build from it. The suite is
+// the codename whose package lists and meta_data.yaml apply.
+type StarlingX struct {
+	// Root is MY_REPO_ROOT_DIR (holding cgcs-root/ and stx-tools/),
+	// relative to stx.yaml.
+	Root string `yaml:"root" required:"true"`
+	// BuildType is std (the default), rt or sign.
+	BuildType string `yaml:"build-type"`
+	// Layer, when set, reads only the repos of that layer (distro, flock, ...).
+	Layer string `yaml:"layer"`
+	// Exclude lists source packages of the tree not to build (for example
+	// those whose sources cannot be fetched here).
+	Exclude []string `yaml:"exclude"`
+}
+
+// StarlingX build types.
+var starlingXBuildTypes = []string{"std", "rt", "sign"}
 
 // CycleBreak says: when building Package, satisfy build-dependencies on
 // Binary, or on any binary of the project's source package Source, from the

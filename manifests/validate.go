@@ -66,6 +66,7 @@ func validateProject(p *Project, d *document) {
 	checkProfiles(d, "profiles", p.Profiles)
 	checkAllowOutside(p, d)
 	checkCycleBreaks(p, d)
+	checkStarlingX(p, d)
 	if p.Cycles != "" && !slices.Contains(cyclePolicies, p.Cycles) {
 		msg := fmt.Sprintf("unknown cycle policy %s (one of: %s)", quoteShort(p.Cycles), strings.Join(cyclePolicies, ", "))
 		if s := suggest(p.Cycles, cyclePolicies); s != "" {
@@ -320,7 +321,8 @@ func checkProject(p *Project, d *document, pkgs []*Package, docs []*document, de
 			}
 		}
 	}
-	if !decodedAll {
+	if !decodedAll || p.StarlingX != nil {
+		// A StarlingX tree's packages are read later (workspace).
 		return
 	}
 	for i, cb := range p.CycleBreaks {
@@ -454,4 +456,33 @@ func isDSCURL(s string) bool {
 		return false
 	}
 	return (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && strings.HasSuffix(u.Path, ".dsc")
+}
+
+// checkStarlingX checks the starlingx field: its root must be a directory
+// holding cgcs-root/stx (it may be outside the project: naming it is the
+// permission), its build type one StarlingX knows.
+func checkStarlingX(p *Project, d *document) {
+	s := p.StarlingX
+	if s == nil {
+		return
+	}
+	if s.BuildType == "" {
+		s.BuildType = "std"
+	}
+	if !slices.Contains(starlingXBuildTypes, s.BuildType) {
+		d.errorf("starlingx.build-type", "unknown build type %s (one of: %s)", quoteShort(s.BuildType), strings.Join(starlingXBuildTypes, ", "))
+	}
+	if s.Root == "" || d.bad["starlingx.root"] {
+		return
+	}
+	root := s.Root
+	if !filepath.IsAbs(root) {
+		root = filepath.Join(p.Dir, root)
+	}
+	fi, err := os.Stat(filepath.Join(root, "cgcs-root", "stx"))
+	if err != nil || !fi.IsDir() {
+		d.errorf("starlingx.root", "%s is no StarlingX tree (MY_REPO_ROOT_DIR): it has no cgcs-root/stx directory", quoteShort(s.Root))
+		return
+	}
+	s.Root = root
 }
