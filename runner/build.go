@@ -66,6 +66,7 @@ type Step struct {
 	mounts   []StepMount
 	keep     bool
 	key      string
+	limits   Limits
 }
 
 // NewStep returns a step named name ("environment", "build") that runs
@@ -86,6 +87,12 @@ func (s Step) WithUser(uid, gid int) Step { s.uid, s.gid = uid, gid; return s }
 // WithNetwork returns s with the network (to install packages); steps
 // have none by default.
 func (s Step) WithNetwork() Step { s.network = true; return s }
+
+// WithLimits returns s with resource limits l (zero fields: defaults).
+func (s Step) WithLimits(l Limits) Step { s.limits = l; return s }
+
+// Limits are the step's resource limits as given (zero: defaults).
+func (s Step) Limits() Limits { return s.limits }
 
 // WithInput returns s with host content source mounted read-only at target.
 func (s Step) WithInput(source, target string) Step {
@@ -152,7 +159,7 @@ func (s Step) Spec(layers []string, upper string) *Spec {
 	spec := &Spec{
 		Layers: slices.Clone(layers), Upper: upper,
 		Args: s.Args(), Env: s.Env(), Dir: s.dir,
-		UID: s.uid, GID: s.gid, Network: s.network,
+		UID: s.uid, GID: s.gid, Network: s.network, Limits: s.limits,
 	}
 	if spec.Env == nil {
 		spec.Env = []string{}

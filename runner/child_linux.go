@@ -263,7 +263,7 @@ func mountDev(root string) error {
 	if err := os.Mkdir(shm, 0o755); err != nil {
 		return fmt.Errorf("mount /dev/shm: %w", err)
 	}
-	if err := mount("shm", shm, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "mode=1777"); err != nil {
+	if err := mount("shm", shm, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "mode=1777,size="+strconv.Itoa(DefaultShmSize)); err != nil {
 		return err
 	}
 	for _, l := range [][2]string{

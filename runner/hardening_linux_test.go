@@ -1,6 +1,8 @@
 package runner
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -155,5 +157,53 @@ func TestSetuidInLayer(t *testing.T) {
 	build.UID, build.GID = 1000, 1000
 	if got := report(mustRun(t, r, build)); got["euid"] != "1000" {
 		t.Errorf("a setuid-root program in a layer ran with euid %s, want 1000", got["euid"])
+	}
+}
+
+// TestPidsLimit reproduces issue 20's fork storm: a build that starts
+// 5,000 processes hits the sandbox's pids limit and fails saying so.
+func TestPidsLimit(t *testing.T) {
+	r, base := sandbox(t)
+	if Cgroups().Parents["pids"] == "" {
+		t.Skipf("no pids controller: %v", Cgroups().Missing)
+	}
+	spec := newSpec(t, base, "sh", "-c", `i=0; while [ $i -lt 5000 ]; do sleep 60 & i=$((i+1)); done; echo all started`)
+	spec.Limits.Pids = 200
+	res := run(t, r, spec)
+	var ee *ExitError
+	if !errors.As(res.err, &ee) || !strings.Contains(res.err.Error(), "pids limit 200 reached") {
+		t.Fatalf("5,000 processes: %v (stdout %q), want an exit error saying the pids limit 200 was reached", res.err, res.stdout)
+	}
+	t.Logf("%v", res.err)
+	assertNoSandboxCgroups(t)
+}
+
+// TestMemoryLimit fills /dev/shm (tmpfs pages are charged to the
+// sandbox) beyond a 64 MiB memory limit: the writer is OOM-killed and the
+// error says why.
+func TestMemoryLimit(t *testing.T) {
+	r, base := sandbox(t)
+	if Cgroups().Parents["memory"] == "" {
+		t.Skipf("no memory controller: %v", Cgroups().Missing)
+	}
+	spec := newSpec(t, base, "sh", "-c", `head -c 200000000 /dev/zero | sort > /dev/null`)
+	spec.Limits.Memory = 64 << 20
+	res := run(t, r, spec)
+	if res.err == nil || !strings.Contains(res.err.Error(), "memory limit 64.0 MiB reached (OOM kill)") {
+		t.Fatalf("200 MB sort under a 64 MiB limit: %v, want the memory limit reached", res.err)
+	}
+	t.Logf("%v", res.err)
+	assertNoSandboxCgroups(t)
+}
+
+// assertNoSandboxCgroups checks that no cgroup of this process's
+// sandboxes is left.
+func assertNoSandboxCgroups(t *testing.T) {
+	t.Helper()
+	for c, parent := range Cgroups().Parents {
+		left, _ := filepath.Glob(filepath.Join(parent, fmt.Sprintf("stx-build-%d-*", os.Getpid())))
+		if len(left) > 0 {
+			t.Errorf("%s: cgroups left: %v", c, left)
+		}
 	}
 }

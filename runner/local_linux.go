@@ -28,7 +28,11 @@ func (local) Run(ctx context.Context, spec *Spec) error {
 	if err != nil {
 		return err
 	}
-	return runChild(ctx, cfg, spec.Stdin, spec.Stdout, spec.Stderr)
+	cg, err := newSandboxCgroup(Cgroups(), spec.Limits)
+	if err != nil {
+		return &SetupError{Msg: err.Error()}
+	}
+	return runChild(ctx, cfg, cg, spec.Stdin, spec.Stdout, spec.Stderr)
 }
 
 // Usable implements Runner: it checks for root, then sets up a real
@@ -52,7 +56,7 @@ func (local) Usable(ctx context.Context) error {
 		return fmt.Errorf("runner: probe: %w", err)
 	}
 	cfg.Probe = true
-	err = runChild(ctx, cfg, nil, nil, nil)
+	err = runChild(ctx, cfg, nil, nil, nil, nil)
 	var se *SetupError
 	switch {
 	case err == nil:
@@ -157,9 +161,13 @@ func copyDirMeta(dst, src string) error {
 	return syscall.Chmod(dst, st.Mode&0o7777)
 }
 
-// runChild starts the sandbox init (this binary, re-executed), hands it
-// cfg and turns its report into Run's result.
-func runChild(ctx context.Context, cfg *childConfig, stdin io.Reader, stdout, stderr io.Writer) error {
+// runChild starts the sandbox init (this binary, re-executed) in cgroup
+// cg (nil: none), hands it cfg and turns its report into Run's result.
+// cg is removed before it returns.
+func runChild(ctx context.Context, cfg *childConfig, cg *sandboxCgroup, stdin io.Reader, stdout, stderr io.Writer) error {
+	if cg != nil {
+		defer cg.remove()
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -204,6 +212,14 @@ func runChild(ctx context.Context, cfg *childConfig, stdin io.Reader, stdout, st
 	}
 	specR.Close()
 	statusW.Close()
+	if cg != nil {
+		// The init waits for its spec before it starts anything.
+		if err := cg.add(cmd.Process.Pid); err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			return &SetupError{Msg: err.Error()}
+		}
+	}
 	// A write error means the child died early; its status or exit says why.
 	_ = json.NewEncoder(specW).Encode(cfg)
 	specW.Close()
@@ -227,9 +243,9 @@ func runChild(ctx context.Context, cfg *childConfig, stdin io.Reader, stdout, st
 	case last.Error != "":
 		return &SetupError{Msg: last.Error, Errno: syscall.Errno(last.Errno)}
 	case last.Signal != 0:
-		return &ExitError{Code: 128 + last.Signal, Signal: syscall.Signal(last.Signal)}
+		return &ExitError{Code: 128 + last.Signal, Signal: syscall.Signal(last.Signal), LimitsHit: cg.hits()}
 	case last.Code != 0:
-		return &ExitError{Code: last.Code}
+		return &ExitError{Code: last.Code, LimitsHit: cg.hits()}
 	}
 	return nil
 }

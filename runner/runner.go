@@ -79,6 +79,8 @@ type Spec struct {
 	Network bool
 	// Hostname defaults to DefaultHostname.
 	Hostname string
+	// Limits are the sandbox's resource limits (zero fields: defaults).
+	Limits Limits
 
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
@@ -102,13 +104,20 @@ type ExitError struct {
 	Code int
 	// Signal is the signal that killed the command, or 0.
 	Signal syscall.Signal
+	// LimitsHit are the sandbox's resource limits it ran into, as
+	// reasons ("pids limit 4096 reached (...)"), the likely cause.
+	LimitsHit []string
 }
 
 func (e *ExitError) Error() string {
+	msg := fmt.Sprintf("sandbox command exited with status %d", e.Code)
 	if e.Signal != 0 {
-		return fmt.Sprintf("sandbox command killed by signal %d (%v)", int(e.Signal), e.Signal)
+		msg = fmt.Sprintf("sandbox command killed by signal %d (%v)", int(e.Signal), e.Signal)
 	}
-	return fmt.Sprintf("sandbox command exited with status %d", e.Code)
+	if len(e.LimitsHit) > 0 {
+		msg += ": " + strings.Join(e.LimitsHit, "; ")
+	}
+	return msg
 }
 
 // SetupError reports a failure before the command started: mounting the
@@ -156,6 +165,9 @@ func (s *Spec) validate() error {
 	}
 	if s.UID < 0 || s.GID < 0 {
 		return fmt.Errorf("runner: negative uid %d or gid %d", s.UID, s.GID)
+	}
+	if s.Limits.Pids < 0 || s.Limits.Memory < 0 {
+		return fmt.Errorf("runner: negative limits %+v", s.Limits)
 	}
 	if len(s.Hostname) > 64 {
 		return fmt.Errorf("runner: hostname %q is longer than 64 bytes", s.Hostname)

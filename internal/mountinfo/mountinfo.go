@@ -17,6 +17,9 @@ type Mount struct {
 	Point   string // mount point, unescaped
 	Options string // per-mount options, e.g. "rw,nosuid,relatime"
 	FSType  string // file system type, after the "-" separator
+	// SuperOptions are the file system's options, the last field (for a
+	// cgroup v1 hierarchy, its controllers: "rw,pids").
+	SuperOptions string
 }
 
 // Read lists the mounts of this process's mount namespace.
@@ -43,7 +46,11 @@ func Parse(r io.Reader) ([]Mount, error) {
 		if len(f) < 6 || sep < 6 || sep+1 >= len(f) {
 			return nil, fmt.Errorf("mountinfo line %d: malformed: %q", n, sc.Text())
 		}
-		out = append(out, Mount{Point: Unescape(f[4]), Options: f[5], FSType: f[sep+1]})
+		m := Mount{Point: Unescape(f[4]), Options: f[5], FSType: f[sep+1]}
+		if sep+3 < len(f) {
+			m.SuperOptions = f[sep+3]
+		}
+		out = append(out, m)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("mountinfo: %w", err)
