@@ -199,7 +199,14 @@ func ParseChangelog(file string, data []byte) (Changelog, error) {
 			continue
 		}
 		if strings.HasPrefix(l, " -- ") {
-			_, date, ok := strings.Cut(l, "  ")
+			// The date follows the maintainer's address; dpkg-parsechangelog
+			// also accepts extra spaces after "--" (" --  Name <a@b>  date").
+			date, ok := "", false
+			if i := strings.LastIndex(l, ">  "); i >= 0 {
+				date, ok = l[i+3:], true
+			} else {
+				_, date, ok = strings.Cut(strings.TrimPrefix(l, " -- "), "  ")
+			}
 			if !ok {
 				return c, &deb822.ParseError{File: file, Line: i + 1, Field: "trailer", Msg: "expected two spaces between maintainer and date"}
 			}

@@ -55,6 +55,11 @@ type Workspace struct {
 	// same, except that kernel tarballs are neither fetched nor verified
 	// (the graph needs only their manifests).
 	graphInput []*Prepared
+
+	// stx is the StarlingX tree the project reads, if any; unresolved
+	// lists its packages the last preparation could not read.
+	stx        *stxTree
+	unresolved []graph.Unresolved
 }
 
 // Prepared is one package with its source located and its declarations read.
@@ -117,15 +122,23 @@ func Open(opts Options) (*Workspace, error) {
 	if opts.SourceDateEpoch != nil {
 		epoch = sourceDateEpoch{set: true, t: opts.SourceDateEpoch.UTC()}
 	}
-	return &Workspace{Project: p, opts: opts, epoch: epoch}, nil
+	w := &Workspace{Project: p, opts: opts, epoch: epoch}
+	if err := w.openStarlingX(); err != nil {
+		return nil, err
+	}
+	return w, nil
 }
 
 // CacheDir returns the cache directory in use.
 func (w *Workspace) CacheDir() string { return w.opts.CacheDir }
 
-// needsApt reports whether any package comes from the archive by name.
-func (w *Workspace) needsApt() bool {
+// needsApt reports whether any package comes from the archive by name;
+// a StarlingX tree's packages count only when they are fetched (stx).
+func (w *Workspace) needsApt(stx bool) bool {
 	for _, p := range w.Project.PackageList {
+		if _, err := w.stxPackage(p); err == nil && !stx {
+			continue
+		}
 		if p.Source.Debian != "" {
 			return true
 		}
@@ -166,15 +179,20 @@ func (w *Workspace) Prepare(ctx context.Context) ([]*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(w.unresolved) > 0 {
+		return nil, &UnresolvedError{Packages: w.unresolved}
+	}
 	w.prepared = out
 	return out, nil
 }
 
 // prepareAll prepares every package; without tarballs, kernel packages
-// are declared from their manifests alone.
+// are declared from their manifests alone and a StarlingX tree's packages
+// from what the tree holds (nothing is fetched for them). Tree packages
+// that cannot be prepared are left out and listed in w.unresolved.
 func (w *Workspace) prepareAll(ctx context.Context, tarballs bool) ([]*Prepared, error) {
 	var env *aptenv.Env
-	if w.needsApt() {
+	if w.needsApt(tarballs) {
 		var err error
 		if env, err = w.AptEnv(ctx); err != nil {
 			return nil, err
@@ -182,13 +200,16 @@ func (w *Workspace) prepareAll(ctx context.Context, tarballs bool) ([]*Prepared,
 	}
 	f := w.fetcherFor(env)
 	out := make([]*Prepared, len(w.Project.PackageList))
+	reasons := make([]string, len(w.Project.PackageList))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
 	for i, pkg := range w.Project.PackageList {
 		g.Go(func() error {
 			var pr *Prepared
 			var err error
-			if pkg.IsKernel() {
+			if sp, serr := w.stxPackage(pkg); serr == nil {
+				pr, reasons[i], err = w.prepareStarlingX(gctx, f, pkg, sp, tarballs)
+			} else if pkg.IsKernel() {
 				pr, err = w.prepareKernel(gctx, pkg, tarballs)
 			} else {
 				pr, err = w.prepareOne(gctx, f, pkg)
@@ -203,7 +224,16 @@ func (w *Workspace) prepareAll(ctx context.Context, tarballs bool) ([]*Prepared,
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	return out, nil
+	w.unresolved = nil
+	kept := out[:0]
+	for i, pr := range out {
+		if reasons[i] != "" {
+			w.unresolved = append(w.unresolved, graph.Unresolved{Package: w.Project.PackageList[i].Name, Reason: reasons[i]})
+			continue
+		}
+		kept = append(kept, pr)
+	}
+	return kept, nil
 }
 
 // fetcherFor returns a source fetcher into the cache, using env (may be
@@ -308,5 +338,9 @@ func (w *Workspace) Graph(ctx context.Context, arch string) (*graph.Graph, error
 		}
 		prepared = w.graphInput
 	}
-	return graph.Compile(w.SourcesFor(prepared, arch), w.GraphOptions(arch))
+	g, err := graph.Compile(w.SourcesFor(prepared, arch), w.GraphOptions(arch))
+	if g != nil {
+		g.Unresolved = w.unresolved
+	}
+	return g, err
 }
