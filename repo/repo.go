@@ -128,6 +128,19 @@ func (r *Repo) SourcesLine() string {
 	return "deb [trusted=yes] file:" + r.dir + " " + suite + " " + component
 }
 
+// SignedSourcesLine is the sources.list line of a signed repository at
+// uri (e.g. "file:/stx/repo-amd64" where a sandbox mounts it, or
+// "copy:///path") whose Release apt must verify with the keyring at
+// keyring (a path as the reader sees it). arch, when set, limits it to
+// one architecture.
+func SignedSourcesLine(uri, keyring, arch string) string {
+	opts := "signed-by=" + keyring
+	if arch != "" {
+		opts += " arch=" + arch
+	}
+	return "deb [" + opts + "] " + uri + " " + suite + " " + component
+}
+
 func (r *Repo) path(elem ...string) string {
 	return filepath.Join(append([]string{r.dir}, elem...)...)
 }
@@ -140,6 +153,10 @@ type Options struct {
 	// Origin and Label are Release's fields of those names (defaults
 	// "stx-build" and "stx-build local"); apt pinning can match them.
 	Origin, Label string
+	// Signer, when set, signs Release (InRelease and Release.gpg, dated
+	// Date); consumers then verify the repository with its keyring
+	// (SignedSourcesLine) instead of trusting it.
+	Signer *Signer
 }
 
 func (o Options) withDefaults() Options {
@@ -312,6 +329,11 @@ func (r *Repo) publish(ctx context.Context, debs []string, opts Options) (err er
 		bins = append(bins, f.binary)
 	}
 	files := renderDists(r.arch, bins, opts)
+	if opts.Signer != nil {
+		if files, err = signDists(opts.Signer, files, opts.Date); err != nil {
+			return fail("%w", err)
+		}
+	}
 	if len(moves) == 0 && len(losers) == 0 && r.liveHolds(live, files) {
 		if err := r.saveCache(append(keep, sortedPoolFiles(chosen)...)); err != nil {
 			return fail("published, but tidying up failed: %w", err)

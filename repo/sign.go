@@ -1,0 +1,196 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+
+	"github.com/stx-build/stx-build/internal/atomicfile"
+	"github.com/stx-build/stx-build/internal/flock"
+	"github.com/stx-build/stx-build/internal/regularfile"
+)
+
+// Signer signs a repository's Release file (InRelease, clear-signed, and
+// Release.gpg, detached) so that apt verifies the repository instead of
+// trusting it (no [trusted=yes]): a consumer names the public keyring in
+// its sources line (SourcesLine, signed-by=).
+//
+// Signatures are deterministic: an Ed25519 key (deterministic signatures,
+// no salt notation) and the signature time taken from Options.Date
+// (SOURCE_DATE_EPOCH), so the same packages and key give the same bytes.
+type Signer struct {
+	entity  *openpgp.Entity
+	keyring []byte // the public key, binary (what signed-by reads)
+}
+
+// Files of a signing key directory (KeyDir).
+const (
+	secretKeyFile = "repo-signing.asc" // armored secret key, mode 0600
+	// KeyringFile is the public keyring in a key directory, for
+	// signed-by=.
+	KeyringFile = "repo-signing.gpg"
+	keyLockFile = ".lock"
+)
+
+// keyEpoch is the creation time of generated keys: before any
+// SOURCE_DATE_EPOCH a project uses, so that no signature predates its key.
+var keyEpoch = time.Unix(86400, 0).UTC()
+
+// maxKeySize bounds a key file read.
+const maxKeySize = 1 << 20
+
+func signConfig(now time.Time) *packet.Config {
+	no := false
+	return &packet.Config{
+		Algorithm:                             packet.PubKeyAlgoEdDSA,
+		DefaultHash:                           crypto.SHA256,
+		Time:                                  func() time.Time { return now },
+		NonDeterministicSignaturesViaNotation: &no,
+	}
+}
+
+// OpenSigner returns the signer of the key in dir (KeyDir), generating a
+// throwaway key there the first time (an Ed25519 key that only this cache
+// holds; concurrent runs share it). A key a project configures is read
+// with LoadSigner instead.
+func OpenSigner(ctx context.Context, dir string) (*Signer, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("repository signing key: %w", err)
+	}
+	unlock, err := flock.LockPath(ctx, filepath.Join(dir, keyLockFile), flock.Exclusive)
+	if err != nil {
+		return nil, fmt.Errorf("repository signing key: %w", err)
+	}
+	defer unlock()
+	secret := filepath.Join(dir, secretKeyFile)
+	if _, err := os.Lstat(secret); errors.Is(err, os.ErrNotExist) {
+		if err := generateKey(secret); err != nil {
+			return nil, fmt.Errorf("repository signing key: %w", err)
+		}
+	}
+	s, err := LoadSigner(secret)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.WriteKeyring(filepath.Join(dir, KeyringFile)); err != nil {
+		return nil, fmt.Errorf("repository signing key: %w", err)
+	}
+	return s, nil
+}
+
+func generateKey(path string) error {
+	e, err := openpgp.NewEntity("stx-build local repository", "throwaway key of one cache", "stx-build@localhost", signConfig(keyEpoch))
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	w, err := armor.Encode(&buf, openpgp.PrivateKeyType, nil)
+	if err != nil {
+		return err
+	}
+	if err := e.SerializePrivate(w, signConfig(keyEpoch)); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return atomicfile.Write(path, buf.Bytes(), 0o600)
+}
+
+// LoadSigner reads an OpenPGP secret key (armored or binary, without a
+// passphrase: `gpg --export-secret-keys --armor KEYID`); its first key
+// signs.
+func LoadSigner(path string) (*Signer, error) {
+	data, err := regularfile.Read(path, maxKeySize)
+	if err != nil {
+		return nil, fmt.Errorf("repository signing key %s: %w", path, err)
+	}
+	var el openpgp.EntityList
+	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("-----BEGIN")) {
+		el, err = openpgp.ReadArmoredKeyRing(bytes.NewReader(data))
+	} else {
+		el, err = openpgp.ReadKeyRing(bytes.NewReader(data))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("repository signing key %s: %w", path, err)
+	}
+	if len(el) == 0 || el[0].PrivateKey == nil {
+		return nil, fmt.Errorf("repository signing key %s: no secret key", path)
+	}
+	if el[0].PrivateKey.Encrypted {
+		return nil, fmt.Errorf("repository signing key %s: the key has a passphrase; export one without", path)
+	}
+	var pub bytes.Buffer
+	if err := el[0].Serialize(&pub); err != nil {
+		return nil, fmt.Errorf("repository signing key %s: %w", path, err)
+	}
+	return &Signer{entity: el[0], keyring: pub.Bytes()}, nil
+}
+
+// String names the key in messages: its fingerprint, or "no key".
+func (s *Signer) String() string {
+	if s == nil {
+		return "no key"
+	}
+	return s.Fingerprint()
+}
+
+// Fingerprint is the signing key's fingerprint (hex).
+func (s *Signer) Fingerprint() string { return fmt.Sprintf("%X", s.entity.PrimaryKey.Fingerprint) }
+
+// Keyring is the public key as a binary OpenPGP keyring.
+func (s *Signer) Keyring() []byte { return bytes.Clone(s.keyring) }
+
+// WriteKeyring writes the public keyring to path unless it holds it.
+func (s *Signer) WriteKeyring(path string) error {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, s.keyring) {
+		return nil
+	}
+	return atomicfile.Write(path, s.keyring, 0o644)
+}
+
+// sign returns InRelease and Release.gpg for release, signed at date.
+func (s *Signer) sign(release []byte, date time.Time) (inRelease, detached []byte, err error) {
+	cfg := signConfig(date)
+	var in bytes.Buffer
+	w, err := clearsign.Encode(&in, s.entity.PrivateKey, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := w.Write(release); err != nil {
+		return nil, nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, nil, err
+	}
+	var det bytes.Buffer
+	if err := openpgp.ArmoredDetachSign(&det, s.entity, bytes.NewReader(release), cfg); err != nil {
+		return nil, nil, err
+	}
+	return in.Bytes(), det.Bytes(), nil
+}
+
+// signDists adds InRelease and Release.gpg beside the Release in files.
+func signDists(s *Signer, files []distFile, date time.Time) ([]distFile, error) {
+	for _, f := range files {
+		if f.path != suite+"/Release" {
+			continue
+		}
+		in, det, err := s.sign(f.data, date)
+		if err != nil {
+			return nil, fmt.Errorf("sign Release: %w", err)
+		}
+		return append(files, distFile{suite + "/InRelease", in}, distFile{suite + "/Release.gpg", det}), nil
+	}
+	return files, nil
+}
