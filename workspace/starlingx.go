@@ -11,8 +11,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/stx-build/stx-build/debsrc"
 	"github.com/stx-build/stx-build/deb822"
+	"github.com/stx-build/stx-build/debsrc"
 	"github.com/stx-build/stx-build/graph"
 	"github.com/stx-build/stx-build/manifests"
 	"github.com/stx-build/stx-build/manifests/starlingx"
