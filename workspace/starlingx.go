@@ -297,3 +297,45 @@ func (w *Workspace) stxResolved(name string) bool {
 	}
 	return true
 }
+
+// stxPrecheck lists the tree packages Prepare cannot prepare whatever it
+// fetches: source kinds stx-build does not prepare yet, and src_path or
+// src_files the tree does not hold. Checking them first lets a build
+// refuse before it fetches anything.
+func (w *Workspace) stxPrecheck() []graph.Unresolved {
+	var out []graph.Unresolved
+	for _, pkg := range w.Project.PackageList {
+		sp, err := w.stxPackage(pkg)
+		if err != nil {
+			continue
+		}
+		if reason := w.stxUnpreparable(sp); reason != "" {
+			out = append(out, graph.Unresolved{Package: pkg.Name, Reason: reason})
+		}
+	}
+	return out
+}
+
+// stxUnpreparable is why sp cannot be prepared here, "" when it can be
+// tried.
+func (w *Workspace) stxUnpreparable(sp *starlingx.Package) string {
+	tr := w.stx.tree
+	switch sp.Kind {
+	case starlingx.KindDLPath, starlingx.KindDLHook:
+		return fmt.Sprintf("%s: %s sources are not prepared by stx-build yet (docs/starlingx.md)", sp.MetaFile, sp.Kind)
+	case starlingx.KindSrcPath:
+		if sp.DebFolder == "" {
+			return fmt.Sprintf("%s: src_path package without deb_folder", sp.MetaFile)
+		}
+		paths := tr.SrcFiles(sp)
+		if d := tr.SrcPath(sp); d != "" {
+			paths = append([]string{d}, paths...)
+		}
+		for _, p := range paths {
+			if _, err := os.Stat(p); err != nil {
+				return fmt.Sprintf("%s: %s is not in the tree", sp.MetaFile, tr.RelPath(p))
+			}
+		}
+	}
+	return ""
+}

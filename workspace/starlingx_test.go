@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -187,4 +188,84 @@ func uniq(xs []string) []string {
 		}
 	}
 	return out
+}
+
+// TestStarlingXPrepare assembles a src_path package from a small tree and
+// checks that a package stx-build cannot prepare stops Prepare until it is
+// excluded.
+func TestStarlingXPrepare(t *testing.T) {
+	root := t.TempDir()
+	repo := filepath.Join(root, "cgcs-root", "stx", "r")
+	files := map[string]string{
+		"debian_trixie_pkg_dirs_std":               "tool\nhooked\n",
+		"tool/debian/all/meta_data.yaml":           "debver: 1.0-1\nsrc_path: src\nsrc_files:\n  - extra.conf\nrevision:\n  dist: $STX_DIST\n  PKG_GITREVCOUNT: true\n  stx_patch: 2\n",
+		"tool/src/main.sh":                         "echo hi\n",
+		"tool/extra.conf":                          "x=1\n",
+		"tool/debian/all/files/README":             "readme\n",
+		"tool/debian/all/deb_folder/control":       "Source: tool\nBuild-Depends: debhelper-compat (= 13)\nXS-Build-Size: 2GB\n\nPackage: tool@KERNEL_TYPE@\nArchitecture: all\nDescription: t\n x\n",
+		"tool/debian/all/deb_folder/changelog":     "tool (1.0-1) unstable; urgency=medium\n\n  * x\n\n -- A <a@b.c>  Thu, 16 Apr 2026 13:49:15 -0400\n",
+		"tool/debian/all/deb_folder/source/format": "3.0 (native)\n",
+		"hooked/debian/all/meta_data.yaml":         "debname: hooked\ndebver: 2.0\ndl_hook: dl_hook\n",
+	}
+	for name, content := range files {
+		write(t, filepath.Join(repo, name), content)
+	}
+	proj := t.TempDir()
+	y := "name: s\nsuite: trixie\narchitectures: [amd64]\nstarlingx:\n  root: " + root + "\n"
+	write(t, filepath.Join(proj, "stx.yaml"), y)
+	w, err := Open(Options{Dir: proj, CacheDir: t.TempDir(), HostArch: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.Prepare(context.Background())
+	var ue *UnresolvedError
+	if !errors.As(err, &ue) || len(ue.Packages) != 1 || ue.Packages[0].Package != "hooked" {
+		t.Fatalf("Prepare: %v, want hooked unresolved", err)
+	}
+	if !strings.Contains(err.Error(), "dl_hook sources are not prepared") || !strings.Contains(err.Error(), "starlingx.exclude") {
+		t.Errorf("error does not say why or what to do: %v", err)
+	}
+
+	write(t, filepath.Join(proj, "stx.yaml"), y+"  exclude: [hooked]\n")
+	w, err = Open(Options{Dir: proj, CacheDir: t.TempDir(), HostArch: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prepared, err := w.Prepare(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(prepared) != 1 {
+		t.Fatalf("%d packages prepared, want 1", len(prepared))
+	}
+	pr := prepared[0]
+	dir := pr.Fetched.Dir
+	for name, want := range map[string]string{
+		"main.sh":          "echo hi\n",
+		"extra.conf":       "x=1\n",
+		"README":           "readme\n",
+		"debian/control":   strings.ReplaceAll(files["tool/debian/all/deb_folder/control"], "@KERNEL_TYPE@", ""),
+		"debian/changelog": "tool (1.0-1.stx.2) stable; urgency=medium\n\n  * Built from the StarlingX tree by stx-build.\n\n -- A <a@b.c>  Thu, 16 Apr 2026 13:49:15 -0400\n\n" + files["tool/debian/all/deb_folder/changelog"],
+	} {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || string(got) != want {
+			t.Errorf("%s: %q (%v), want %q", name, got, err, want)
+		}
+	}
+	if pr.Source.Version != "1.0-1.stx.2" {
+		t.Errorf("version %s, want 1.0-1.stx.2 (not a git checkout: stx_patch only)", pr.Source.Version)
+	}
+	if pr.Package.Build.Tmpfs != "2GB" || !pr.Package.Build.Nocheck {
+		t.Errorf("build options %+v: want tmpfs 2GB (XS-Build-Size) and nocheck", pr.Package.Build)
+	}
+}
+
+func write(t *testing.T, file, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

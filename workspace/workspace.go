@@ -21,6 +21,7 @@ import (
 	"github.com/stx-build/stx-build/debsrc"
 	"github.com/stx-build/stx-build/graph"
 	"github.com/stx-build/stx-build/manifests"
+	"github.com/stx-build/stx-build/repo"
 	"github.com/stx-build/stx-build/sources"
 )
 
@@ -49,6 +50,8 @@ type Workspace struct {
 	Project *manifests.Project
 	opts    Options
 	epoch   sourceDateEpoch
+	// repoSigner is RepoSigner's, once made.
+	repoSigner *repo.Signer
 
 	prepared []*Prepared
 	// graphInput is what Graph compiles when Prepare has not run: the
@@ -174,6 +177,11 @@ func (w *Workspace) AptEnv(ctx context.Context) (*aptenv.Env, error) {
 func (w *Workspace) Prepare(ctx context.Context) ([]*Prepared, error) {
 	if w.prepared != nil {
 		return w.prepared, nil
+	}
+	if w.stx != nil {
+		if un := w.stxPrecheck(); len(un) > 0 {
+			return nil, &UnresolvedError{Packages: un}
+		}
 	}
 	out, err := w.prepareAll(ctx, true)
 	if err != nil {

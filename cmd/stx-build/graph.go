@@ -14,6 +14,10 @@ import (
 // it from other failures.
 const exitCycle = 3
 
+// exitUnresolved is the exit status of a graph printed without some of
+// the project's packages (their sources could not be read here).
+const exitUnresolved = 4
+
 func newGraphCmd(g *globalFlags) *cobra.Command {
 	var (
 		arch       string
@@ -25,6 +29,9 @@ func newGraphCmd(g *globalFlags) *cobra.Command {
 		Use:   "graph [PKG...]",
 		Short: "Print the build-dependency graph of the project",
 		Long: `Compile the project's package manifests into the build-dependency DAG and print it.
+
+Packages of a StarlingX tree whose sources cannot be read here are left
+out, listed as unresolved with the reason (exit status 4).
 
 With PKG arguments, only those packages and everything they need (or, with
 --dependents, everything that needs them) are shown. With --why A B, the
@@ -45,6 +52,7 @@ chain of build-dependencies by which A needs B is printed.`,
 			if err != nil {
 				return err
 			}
+			printStarlingXDiagnostics(cmd.ErrOrStderr(), ws)
 			var want []string
 			if arch != "" {
 				want = []string{arch}
@@ -111,7 +119,10 @@ chain of build-dependencies by which A needs B is printed.`,
 			if err := write(out, graphs); err != nil {
 				return err
 			}
-			return cycleErr
+			if cycleErr != nil {
+				return cycleErr
+			}
+			return unresolvedError(graphs)
 		},
 	}
 	f := cmd.Flags()

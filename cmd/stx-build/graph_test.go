@@ -266,3 +266,45 @@ func TestGraphCycles(t *testing.T) {
 		t.Errorf("plan output lacks %q:\n%s", want, out)
 	}
 }
+
+// TestGraphStarlingXPartial prints the graph of a project reading the
+// StarlingX sample: the packages whose debian/ is in the tree are in it,
+// the others are listed as unresolved, and the exit status is 4.
+func TestGraphStarlingXPartial(t *testing.T) {
+	sample, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "starlingx-sample"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(sample, "cgcs-root", "stx")); err != nil {
+		t.Skipf("StarlingX sample tree not found at %s (it lives in ../shared beside the repository)", sample)
+	}
+	proj := t.TempDir()
+	y := "name: starlingx\nsuite: trixie\narchitectures: [amd64]\nstarlingx:\n  root: " + sample + "\n  build-type: std\n"
+	if err := os.WriteFile(filepath.Join(proj, "stx.yaml"), []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "graph", "-C", proj, "--format", "json")
+	var ee exitError
+	if !errors.As(err, &ee) || ee.code != exitUnresolved {
+		t.Fatalf("err = %v, want exit status %d", err, exitUnresolved)
+	}
+	// Diagnostics go to stderr, which run merges: the JSON starts at "{".
+	var g struct {
+		Nodes      []struct{ Name string }
+		Edges      []struct{ From, To string }
+		Unresolved []struct{ Package, Reason string }
+	}
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &g); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(g.Nodes) != 25 || len(g.Unresolved) != 20 || len(g.Edges) == 0 {
+		t.Errorf("%d nodes, %d unresolved, %d edges; want 25, 20 and some", len(g.Nodes), len(g.Unresolved), len(g.Edges))
+	}
+	if !strings.Contains(out, "deb_name: unknown key") {
+		t.Errorf("the tree's diagnostics are not reported:\n%.2000s", out)
+	}
+	text, err := run(t, "graph", "-C", proj)
+	if !errors.As(err, &ee) || ee.code != exitUnresolved || !strings.Contains(text, "unresolved (left out of the graph") {
+		t.Errorf("text: err %v, output:\n%s", err, text)
+	}
+}

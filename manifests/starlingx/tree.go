@@ -451,3 +451,6 @@ func (t *Tree) Names() []string {
 	sort.Strings(out)
 	return out
 }
+
+// RelPath names an absolute path relative to the root in messages.
+func (t *Tree) RelPath(abs string) string { return t.rel(abs) }
