@@ -24,6 +24,7 @@ import (
 	"github.com/stx-build/stx-build/repo"
 	"github.com/stx-build/stx-build/rootfs"
 	"github.com/stx-build/stx-build/runner"
+	"github.com/stx-build/stx-build/store"
 )
 
 // Version is the builder recipe version; part of layer keys.
@@ -67,6 +68,10 @@ type Request struct {
 	Repos map[string]*repo.Repo
 	// ReleaseDate is the Date of the repositories' Release files.
 	ReleaseDate time.Time
+	// RepoKeyring is the public keyring (a file alone in its directory)
+	// that verifies Repos: apt in the sandbox checks their signed
+	// InRelease with it. Empty: the repositories are trusted unchecked.
+	RepoKeyring string
 }
 
 // Result describes a finished build.
@@ -100,6 +105,9 @@ type Builder struct {
 	HostArch string
 	// LayerDir holds cached build-dependency layers.
 	LayerDir string
+	// Store keeps the archive packages build environments install (nil:
+	// "store" beside LayerDir).
+	Store *store.Store
 	// OutDir receives results: OutDir/<arch>/debs/<name>_<version>/ and
 	// OutDir/<arch>/logs/<name>_<version>.log.
 	OutDir string
@@ -332,7 +340,7 @@ func (b *Builder) prepareSource(ctx context.Context, slot *ramdisk.Slot, req Req
 // ds on the base, then the build step on it.
 func (b *Builder) describe(slot *ramdisk.Slot, req Request, src *source, ds *depSet) (*runner.Build, error) {
 	p := req.Package
-	env, err := envStep(slot.Dir, ds)
+	env, err := envStep(slot.Dir, ds, b.store())
 	if err != nil {
 		return nil, err
 	}

@@ -8,14 +8,18 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/stx-build/stx-build/ramdisk"
+	"github.com/stx-build/stx-build/repo"
 	"github.com/stx-build/stx-build/runner"
+	"github.com/stx-build/stx-build/store"
 )
 
 // repoArchs are the architectures of req's local repositories, sorted.
@@ -33,8 +37,14 @@ func withRepos(s runner.Step, req Request) runner.Step {
 	for _, a := range repoArchs(req) {
 		s = s.WithInput(req.Repos[a].Dir(), "/stx/repo-"+a)
 	}
+	if req.RepoKeyring != "" && len(req.Repos) > 0 {
+		s = s.WithInput(filepath.Dir(req.RepoKeyring), repoKeyDir)
+	}
 	return s
 }
+
+// repoKeyDir is where a sandbox sees the directory of Request.RepoKeyring.
+const repoKeyDir = "/stx/repo-key"
 
 // repoSetup are the apt setup commands that use the repositories
 // withRepos mounts (highest priority, so a just-built package wins over
@@ -42,7 +52,11 @@ func withRepos(s runner.Step, req Request) runner.Step {
 func repoSetup(req Request) string {
 	var lines []string
 	for _, a := range repoArchs(req) {
-		lines = append(lines, fmt.Sprintf("deb [trusted=yes arch=%s] file:/stx/repo-%s stx main", a, a))
+		if req.RepoKeyring != "" {
+			lines = append(lines, repo.SignedSourcesLine("file:/stx/repo-"+a, repoKeyDir+"/"+filepath.Base(req.RepoKeyring), a))
+		} else {
+			lines = append(lines, fmt.Sprintf("deb [trusted=yes arch=%s] file:/stx/repo-%s stx main", a, a))
+		}
 	}
 	return "printf '%s\\n' " + shellQuoteAll(lines) + " > /etc/apt/sources.list.d/stx-local.list\n" +
 		"printf 'Package: *\\nPin: origin \"\"\\nPin-Priority: 1001\\n' > /etc/apt/preferences.d/stx-local\n" +
@@ -81,6 +95,9 @@ type depSet struct {
 	// Local the files of the packages from the local repositories.
 	Archive []string
 	Local   []string
+	// Fetch are the archive packages' files, where apt would download
+	// them from, with the index's size and sha256, sorted by name.
+	Fetch []store.Item
 }
 
 // resolveDeps computes the exact build-dependency set with apt-get
@@ -90,8 +107,13 @@ type depSet struct {
 // their .deb digests, so a rebuilt library changes the layer of everything
 // using it.
 func (b *Builder) resolveDeps(ctx context.Context, slot *ramdisk.Slot, req Request, srcDir string, log io.Writer) (*depSet, error) {
-	step := runner.NewStep("resolve", "/bin/sh", "-ec", repoSetup(req)+fmt.Sprintf(b.buildDepArgs(req, srcDir), "-s")).
-		WithEnv(baseEnv(0)...).WithNetwork()
+	// The simulation names the set; --print-uris, for the same set, where
+	// each archive package comes from and its size and sha256 (from the
+	// Packages index the set was resolved against). Neither runs package
+	// code.
+	args := b.buildDepArgs(req, srcDir)
+	script := repoSetup(req) + fmt.Sprintf(args, "-s") + "\n" + fmt.Sprintf(args, printURIs) + "\n"
+	step := runner.NewStep("resolve", "/bin/sh", "-ec", script).WithEnv(baseEnv(0)...).WithNetwork()
 	step = withRepos(step, req).WithInput(filepath.Join(slot.Dir, "build"), "/build")
 	var sim bytes.Buffer
 	tail := &runner.LogTail{Max: 16 << 10}
@@ -105,22 +127,64 @@ func (b *Builder) resolveDeps(ctx context.Context, slot *ramdisk.Slot, req Reque
 	if err != nil {
 		return nil, err
 	}
-	ds := parseSimulation(&sim, debs)
+	ds, err := parseSimulation(&sim, debs)
+	if err != nil {
+		return nil, fmt.Errorf("resolve build-deps: %w", err)
+	}
 	h := sha256.New()
 	fmt.Fprintf(h, "stx-build deps layer %s\nbase %s\n", Version, b.Base.Key)
 	for _, l := range ds.Inst {
 		fmt.Fprintln(h, l)
 	}
 	ds.Key = hex.EncodeToString(h.Sum(nil))
+	if err := b.fetchDeps(ctx, ds, log); err != nil {
+		return nil, err
+	}
 	return ds, nil
 }
 
+// printURIs are the apt-get options that print, instead of installing,
+// what would be downloaded: 'URL' file size SHA256:hex per package.
+const printURIs = "--print-uris -qq -o Acquire::ForceHash=SHA256"
+
+// fetchDeps has the set's archive packages in the store, fetched on the
+// host by Go code and checked against the index's size and sha256: no
+// package code runs, and the environment step needs no network.
+func (b *Builder) fetchDeps(ctx context.Context, ds *depSet, log io.Writer) error {
+	st := b.store()
+	missing := len(st.Missing(ds.Fetch))
+	if _, err := st.FetchAll(ctx, ds.Fetch); err != nil {
+		return fmt.Errorf("build-deps: %w", err)
+	}
+	if missing > 0 {
+		fmt.Fprintf(log, "stx-build: build-deps: fetched %d of %d archive packages into %s\n", missing, len(ds.Fetch), st.Dir)
+	}
+	return nil
+}
+
+// store is the package store: Store, or "store" beside LayerDir in the
+// cache.
+func (b *Builder) store() *store.Store {
+	if b.Store != nil {
+		return b.Store
+	}
+	return store.New(filepath.Join(filepath.Dir(b.LayerDir), "store"))
+}
+
 // parseSimulation reads the set from apt-get -s output: what it would
-// install, from the archive or (with their digests) from local.
-func parseSimulation(sim io.Reader, local map[string]localDeb) *depSet {
+// install, from the archive or (with their digests) from local; and from
+// the --print-uris lines, where each archive package is fetched from.
+func parseSimulation(sim io.Reader, local map[string]localDeb) (*depSet, error) {
 	ds := &depSet{}
+	var uris []store.Item
 	sc := bufio.NewScanner(sim)
 	for sc.Scan() {
+		if it, ok, err := parseURILine(sc.Text()); err != nil {
+			return nil, err
+		} else if ok {
+			uris = append(uris, it)
+			continue
+		}
 		m := instLine.FindStringSubmatch(sc.Text())
 		if m == nil {
 			continue
@@ -138,7 +202,78 @@ func parseSimulation(sim io.Reader, local map[string]localDeb) *depSet {
 	slices.Sort(ds.Archive)
 	slices.Sort(ds.Local)
 	ds.Local = slices.Compact(ds.Local)
-	return ds
+	var err error
+	ds.Fetch, err = archiveFiles(ds.Archive, uris)
+	return ds, err
+}
+
+// parseURILine reads one line of apt-get --print-uris: 'URL' file size
+// SHA256:hex. Lines of other kinds: ok false.
+func parseURILine(l string) (it store.Item, ok bool, err error) {
+	if !strings.HasPrefix(l, "'") {
+		return it, false, nil
+	}
+	f := strings.Fields(l)
+	if len(f) != 4 || !strings.HasSuffix(f[0], "'") || len(f[0]) < 3 {
+		return it, false, fmt.Errorf("apt-get --print-uris: unexpected line %q", l)
+	}
+	sum, ok := strings.CutPrefix(f[3], "SHA256:")
+	size, err := strconv.ParseInt(f[2], 10, 64)
+	if !ok || err != nil || size < 0 {
+		return it, false, fmt.Errorf("apt-get --print-uris: no size and SHA256 in %q", l)
+	}
+	return store.Item{Name: f[1], URL: f[0][1 : len(f[0])-1], SHA256: strings.ToLower(sum), Size: size}, true, nil
+}
+
+// archiveFiles are the downloads of the archive packages (name[:arch]=
+// version), matched by apt's archive file name (name_version_arch.deb,
+// quoted); packages from the local repositories (file: URLs) are not
+// among them. Every archive package must have one.
+func archiveFiles(archive []string, uris []store.Item) ([]store.Item, error) {
+	byPkg := map[string]store.Item{}
+	for _, it := range uris {
+		if strings.HasPrefix(it.URL, "file:/stx/repo-") {
+			continue
+		}
+		name, version, arch, err := debFileName(it.Name)
+		if err != nil {
+			return nil, err
+		}
+		byPkg[name+" "+version] = it
+		byPkg[name+":"+arch+" "+version] = it
+	}
+	var out []store.Item
+	var missing []string
+	for _, a := range archive {
+		name, version, _ := strings.Cut(a, "=")
+		it, ok := byPkg[name+" "+version]
+		if !ok {
+			missing = append(missing, a)
+			continue
+		}
+		out = append(out, it)
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("apt-get --print-uris names no download for %s", strings.Join(missing, ", "))
+	}
+	store.SortItems(out)
+	return slices.CompactFunc(out, func(a, b store.Item) bool { return a.Name == b.Name }), nil
+}
+
+// debFileName splits apt's archive file name name_version_arch.deb, whose
+// parts are %-quoted (an epoch's colon is %3a).
+func debFileName(file string) (name, version, arch string, err error) {
+	base, ok := strings.CutSuffix(file, ".deb")
+	parts := strings.Split(base, "_")
+	if !ok || len(parts) != 3 || file != filepath.Base(file) {
+		return "", "", "", fmt.Errorf("apt-get --print-uris: %q is not name_version_arch.deb", file)
+	}
+	for i, p := range parts {
+		if parts[i], err = url.PathUnescape(p); err != nil || parts[i] == "" {
+			return "", "", "", fmt.Errorf("apt-get --print-uris: %q is not name_version_arch.deb", file)
+		}
+	}
+	return parts[0], parts[1], parts[2], nil
 }
 
 // cleanAfterInstall drops what an install leaves that no build reads.
@@ -171,37 +306,34 @@ func localDebs(req Request, hostArch string) (map[string]localDeb, error) {
 // envStepName names the environment step.
 const envStepName = "environment"
 
-// localDebsMount is where the environment step sees the set's local
-// packages.
-const localDebsMount = "/stx/local"
+// debsMount is where the environment step sees the set's packages: the
+// archive's in archive/ (under apt's archive file names), the local ones
+// in local/.
+const debsMount = "/stx/debs"
 
-// envStep installs exactly ds on the base as root with the network, the
-// set's local packages linked into slotDir/local-debs; its root is kept
-// under ds.Key.
-func envStep(slotDir string, ds *depSet) (runner.Step, error) {
-	debDir, err := linkLocalDebs(slotDir, ds.Local)
-	if err != nil {
+// envStep installs exactly ds on the base as root, with no network: its
+// packages, fetched and checked already, linked into slotDir/debs from st
+// and the local repositories; its root is kept under ds.Key.
+func envStep(slotDir string, ds *depSet, st *store.Store) (runner.Step, error) {
+	debDir := filepath.Join(slotDir, "debs")
+	if err := st.Link(ds.Fetch, filepath.Join(debDir, "archive")); err != nil {
 		return runner.Step{}, err
 	}
-	s := runner.NewStep(envStepName, "/bin/sh", "-ec", envScript(ds, debDir != "")).
-		WithEnv(baseEnv(0)...).WithNetwork().Keep(ds.Key)
-	if debDir != "" {
-		s = s.WithInput(debDir, localDebsMount)
+	if err := linkLocalDebs(filepath.Join(debDir, "local"), ds.Local); err != nil {
+		return runner.Step{}, err
 	}
+	s := runner.NewStep(envStepName, "/bin/sh", "-ec", envScript(ds)).
+		WithEnv(baseEnv(0)...).Keep(ds.Key).WithInput(debDir, debsMount)
 	return s, nil
 }
 
-// linkLocalDebs links (or copies) files into slotDir/local-debs, one copy
-// of each name: only the set's local packages reach the environment step,
-// so its inputs are the set itself. An arch:all package sits in every
-// architecture's repository, and those are the same file. No files: "".
-func linkLocalDebs(slotDir string, files []string) (string, error) {
-	if len(files) == 0 {
-		return "", nil
-	}
-	debDir := filepath.Join(slotDir, "local-debs")
+// linkLocalDebs links (or copies) files into debDir, one copy of each
+// name: only the set's local packages reach the environment step, so its
+// inputs are the set itself. An arch:all package sits in every
+// architecture's repository, and those are the same file.
+func linkLocalDebs(debDir string, files []string) error {
 	if err := os.MkdirAll(debDir, 0o755); err != nil {
-		return "", err
+		return err
 	}
 	seen := map[string]bool{}
 	for _, f := range files {
@@ -212,20 +344,27 @@ func linkLocalDebs(slotDir string, files []string) (string, error) {
 		seen[name] = true
 		if err := os.Link(f, filepath.Join(debDir, name)); err != nil {
 			if err := copyFile(f, filepath.Join(debDir, name), 0o644); err != nil {
-				return "", err
+				return err
 			}
 		}
 	}
-	return debDir, nil
+	return nil
 }
 
 // envScript installs exactly the resolved set: the archive's packages by
 // name and version from the base's package lists (the ones the set was
-// resolved against), the local ones from their files.
-func envScript(ds *depSet, haveLocal bool) string {
+// resolved against), found in apt's archive cache as links to the files
+// fetched for them (so apt downloads nothing: there is no network to
+// download from), the local ones from their files. The install is the
+// one a download would have made: same command, same set, same order.
+// (Not --no-download: with it apt mishandles the local files.)
+func envScript(ds *depSet) string {
 	var b strings.Builder
 	b.WriteString("export DEBIAN_FRONTEND=noninteractive\n")
-	if len(ds.Archive) > 0 || haveLocal {
+	if len(ds.Fetch) > 0 {
+		b.WriteString("ln -s " + debsMount + "/archive/*.deb /var/cache/apt/archives/\n")
+	}
+	if len(ds.Archive) > 0 || len(ds.Local) > 0 {
 		// The set is exact and resolved already; a project package older
 		// than the base root's (a pinned release, a rebuilt binNMU) is a
 		// downgrade apt must be allowed to make.
@@ -233,11 +372,12 @@ func envScript(ds *depSet, haveLocal bool) string {
 		for _, a := range ds.Archive {
 			b.WriteString(" " + shellQuote(a))
 		}
-		if haveLocal {
-			b.WriteString(" " + localDebsMount + "/*.deb")
+		if len(ds.Local) > 0 {
+			b.WriteString(" " + debsMount + "/local/*.deb")
 		}
 		b.WriteString("\n")
 	}
+	// apt-get clean removes the links with what apt cached.
 	b.WriteString(cleanAfterInstall + "\n")
 	return b.String()
 }

@@ -70,11 +70,13 @@ type Job struct {
 	// Hostname is the sandbox's host name.
 	Hostname string
 
-	// DepsScript runs as root with network on Base, with DepsDir (if any)
-	// mounted read-only at DepsMount; its root filesystem is the build's.
-	DepsScript string
-	DepsDir    string
-	DepsMount  string
+	// DepsScript runs as root on Base, with DepsDir (if any) mounted
+	// read-only at DepsMount, and the network only when DepsNetwork is
+	// set; its root filesystem is the build's.
+	DepsScript  string
+	DepsDir     string
+	DepsMount   string
+	DepsNetwork bool
 
 	// SourceDir is mounted read-only at SourceMount during the build.
 	SourceDir   string
@@ -233,9 +235,13 @@ func (j *Job) Definition(ctx context.Context) (*llb.Definition, error) {
 	}
 	base = base.With(env...).Dir("/").User("0:0")
 
+	depsNet := pb.NetMode_NONE
+	if j.DepsNetwork {
+		depsNet = pb.NetMode_UNSET
+	}
 	depsOpts := []llb.RunOption{
 		llb.Args([]string{"/bin/sh", "-ec", j.DepsScript}),
-		llb.Network(pb.NetMode_UNSET),
+		llb.Network(depsNet),
 		llb.WithCustomName("stx-build environment: " + j.Name),
 	}
 	if j.DepsDir != "" {

@@ -100,8 +100,8 @@ func (r *Runner) Execute(ctx context.Context, b *runner.Build, dir string, log i
 }
 
 // job turns b into a Job: b must be a kept environment step run as root
-// with the network and at most one input, then a build step without
-// network whose only mount is its tree.
+// with at most one input (and the network only if it asks for it), then a
+// build step without network whose only mount is its tree.
 func (r *Runner) job(b *runner.Build) (*Job, error) {
 	if err := b.Validate(); err != nil {
 		return nil, err
@@ -110,8 +110,8 @@ func (r *Runner) job(b *runner.Build) (*Job, error) {
 		return nil, fmt.Errorf("buildkit: build %s: want a kept environment step and a build step, have %d steps", b.Name, len(b.Steps))
 	}
 	env, build := b.Steps[0], b.Steps[1]
-	if uid, gid := env.User(); uid != 0 || gid != 0 || !env.Network() || len(env.Mounts()) > 1 {
-		return nil, fmt.Errorf("buildkit: build %s: step %s must run as root with the network and at most one input", b.Name, env.Name())
+	if uid, gid := env.User(); uid != 0 || gid != 0 || len(env.Mounts()) > 1 {
+		return nil, fmt.Errorf("buildkit: build %s: step %s must run as root with at most one input", b.Name, env.Name())
 	}
 	tree, _ := build.Tree()
 	if build.Network() || len(build.Mounts()) != 1 {
@@ -122,8 +122,8 @@ func (r *Runner) job(b *runner.Build) (*Job, error) {
 		Base:       r.Base,
 		Env:        env.Env(),
 		Hostname:   runner.DefaultHostname,
-		DepsScript: script(env.Args()),
-		SourceDir:  tree.Source, SourceMount: treeMount,
+		DepsScript: script(env.Args()), DepsNetwork: env.Network(),
+		SourceDir: tree.Source, SourceMount: treeMount,
 		BuildScript: TreeScript(build, b.Artifacts),
 		BuildMount:  tree.Target, Tmpfs: tree.Size,
 		OutMount: outMount,

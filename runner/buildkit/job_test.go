@@ -13,7 +13,7 @@ import (
 // refused.
 func TestJobFromBuild(t *testing.T) {
 	env := runner.NewStep("environment", "/bin/sh", "-ec", "apt-get install x").WithEnv("PATH=/bin").
-		WithNetwork().WithInput("/slot/local-debs", "/stx/local").Keep("0123456789abcdef0123456789abcdef0123")
+		WithInput("/slot/debs", "/stx/debs").Keep("0123456789abcdef0123456789abcdef0123")
 	build := runner.NewStep("build", "dpkg-buildpackage", "-b").WithEnv("PATH=/bin", "TZ=UTC").
 		WithDir("/build/p-1").WithUser(1000, 1000).WithTree("/slot/build", "/build", 64<<20)
 	r := &Runner{}
@@ -21,8 +21,12 @@ func TestJobFromBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j.DepsScript != "apt-get install x" || j.DepsDir != "/slot/local-debs" || j.DepsMount != "/stx/local" {
-		t.Errorf("environment: %q %q %q", j.DepsScript, j.DepsDir, j.DepsMount)
+	if j.DepsScript != "apt-get install x" || j.DepsDir != "/slot/debs" || j.DepsMount != "/stx/debs" || j.DepsNetwork {
+		t.Errorf("environment: %q %q %q network %v", j.DepsScript, j.DepsDir, j.DepsMount, j.DepsNetwork)
+	}
+	// An environment step that asks for the network gets it, no other.
+	if j, err := r.job(&runner.Build{Name: "p", Steps: []runner.Step{env.WithNetwork(), build}}); err != nil || !j.DepsNetwork {
+		t.Errorf("environment with network: %v", err)
 	}
 	if j.SourceDir != "/slot/build" || j.BuildMount != "/build" || j.Tmpfs != 64<<20 || j.CacheTag != "env-0123456789abcdef0123456789abcdef" {
 		t.Errorf("build: %+v", j)
@@ -33,11 +37,12 @@ func TestJobFromBuild(t *testing.T) {
 		}
 	}
 	for name, steps := range map[string][]runner.Step{
-		"no environment":       {build},
-		"environment not kept": {runner.NewStep("environment", "true").WithNetwork(), build},
-		"build with input":     {env, build.WithInput("/slot/kconfig", "/stx/kconfig")},
-		"build with network":   {env, build.WithNetwork()},
-		"environment as user":  {env.WithUser(1000, 1000), build},
+		"no environment":        {build},
+		"environment not kept":  {runner.NewStep("environment", "true").WithNetwork(), build},
+		"build with input":      {env, build.WithInput("/slot/kconfig", "/stx/kconfig")},
+		"build with network":    {env, build.WithNetwork()},
+		"environment as user":   {env.WithUser(1000, 1000), build},
+		"environment, 2 inputs": {env.WithInput("/slot/x", "/stx/x"), build},
 	} {
 		if _, err := r.job(&runner.Build{Name: name, Steps: steps}); err == nil {
 			t.Errorf("%s: no error", name)
