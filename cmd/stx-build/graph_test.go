@@ -288,13 +288,14 @@ func TestGraphStarlingXPartial(t *testing.T) {
 	if !errors.As(err, &ee) || ee.code != exitUnresolved {
 		t.Fatalf("err = %v, want exit status %d", err, exitUnresolved)
 	}
-	// Diagnostics go to stderr, which run merges: the JSON starts at "{".
+	// Diagnostics go to stderr, which run merges: the JSON starts at a
+	// line that is "{".
 	var g struct {
 		Nodes      []struct{ Name string }
 		Edges      []struct{ From, To string }
 		Unresolved []struct{ Package, Reason string }
 	}
-	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &g); err != nil {
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "\n{\n")+1:]), &g); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	if len(g.Nodes) != 25 || len(g.Unresolved) != 20 || len(g.Edges) == 0 {
