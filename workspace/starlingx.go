@@ -254,7 +254,9 @@ func (w *Workspace) prepareStarlingX(ctx context.Context, f *sources.Fetcher, pk
 	case fetch:
 		return nil, fmt.Sprintf("%s: %s sources are not prepared by stx-build yet (see docs/starlingx.md); its graph comes from deb_folder", sp.MetaFile, sp.Kind), nil
 	default:
+		// The version the assembled tree will carry: <version><dist>.<N>.
 		fetched = &sources.Fetched{Kind: sources.KindLocal, Dir: sp.DebFolder}
+		src.Version += w.stx.tree.Revision(ctx, sp).Suffix
 	}
 	if src.Name != pkg.Name {
 		return nil, "", fmt.Errorf("%s: the source package is named %q, the tree's name for it is %q (debname or the directory)", sp.MetaFile, src.Name, pkg.Name)
