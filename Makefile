@@ -95,7 +95,7 @@ lint:
 # TestExampleISO (builders/iso/testdata/golden.json). The image digest and
 # the ISOs are built for real: root and the network, as for make test.
 golden:
-	$(GO) test -count=1 -run Golden ./graph/ ./cmd/... ./repo/ ./aptenv/ ./report/ -update
+	$(GO) test -count=1 -run Golden ./graph/ ./cmd/... ./repo/ ./aptenv/ ./report/ ./store/ -update
 	$(GO) test -count=1 -run Golden -timeout 30m ./builders/image/ -update
 	$(GO) test -count=1 -run TestExampleISO -timeout 60m ./builders/iso/ -update
 

@@ -1,0 +1,274 @@
+package store
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// LockVersion is the format version stx.lock files carry in their first
+// line ("stx-lock 1"). A reader refuses other versions.
+const LockVersion = 1
+
+// LockFile is the lock's name beside stx.yaml.
+const LockFile = "stx.lock"
+
+// Lock pins every archive package a project installs: per suite and
+// architecture, each package's version, size and sha256 and where it was
+// fetched, and the digests of the archive's Release files the set was
+// resolved against. Written sorted, one line per package, so that a
+// change of the archive shows as a small diff.
+type Lock struct {
+	// Sets are sorted by suite, then architecture.
+	Sets []*LockSet
+}
+
+// LockSet is what one suite and architecture's environments install.
+type LockSet struct {
+	Suite, Arch string
+	// Releases are the InRelease/Release files the set was resolved
+	// against (by their apt list file name), sorted by name.
+	Releases []LockRelease
+	// Packages are sorted by name, architecture, version.
+	Packages []LockedPackage
+}
+
+// LockRelease is one archive Release file and its digest.
+type LockRelease struct {
+	Name, SHA256 string
+}
+
+// LockedPackage is one archive binary package.
+type LockedPackage struct {
+	Name, Version, Arch string
+	Size                int64
+	SHA256              string
+	// URL is where it was fetched from.
+	URL string
+}
+
+// Item is p as a store item named by apt's archive file name.
+func (p LockedPackage) Item() Item {
+	return Item{Name: DebFileName(p.Name, p.Version, p.Arch), URL: p.URL, SHA256: p.SHA256, Size: p.Size}
+}
+
+// DebFileName is apt's archive file name of a package:
+// name_version_arch.deb with '_', ':' (and '%' and non-printable
+// characters) %-quoted, as apt-get --print-uris prints it.
+func DebFileName(name, version, arch string) string {
+	return aptQuote(name, "_:") + "_" + aptQuote(version, "_:") + "_" + aptQuote(arch, "_:.") + ".deb"
+}
+
+func aptQuote(s, bad string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if strings.IndexByte(bad, c) >= 0 || c == '%' || c <= 0x20 || c >= 0x7f {
+			fmt.Fprintf(&b, "%%%02x", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// Set returns the set of suite and arch, adding an empty one if there is
+// none.
+func (l *Lock) Set(suite, arch string) *LockSet {
+	for _, s := range l.Sets {
+		if s.Suite == suite && s.Arch == arch {
+			return s
+		}
+	}
+	s := &LockSet{Suite: suite, Arch: arch}
+	l.Sets = append(l.Sets, s)
+	l.sort()
+	return s
+}
+
+// Find returns the set of suite and arch, or nil.
+func (l *Lock) Find(suite, arch string) *LockSet {
+	for _, s := range l.Sets {
+		if s.Suite == suite && s.Arch == arch {
+			return s
+		}
+	}
+	return nil
+}
+
+// Add puts p into s, replacing the entry of the same name, architecture
+// and version.
+func (s *LockSet) Add(p LockedPackage) {
+	i, found := slices.BinarySearchFunc(s.Packages, p, comparePackages)
+	if found {
+		s.Packages[i] = p
+		return
+	}
+	s.Packages = slices.Insert(s.Packages, i, p)
+}
+
+// Versions returns the entries of package name (any architecture).
+func (s *LockSet) Versions(name string) []LockedPackage {
+	var out []LockedPackage
+	for _, p := range s.Packages {
+		if p.Name == name {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Lookup returns the entry of name, version and arch ("" matches any).
+func (s *LockSet) Lookup(name, version, arch string) (LockedPackage, bool) {
+	for _, p := range s.Packages {
+		if p.Name == name && p.Version == version && (arch == "" || p.Arch == arch) {
+			return p, true
+		}
+	}
+	return LockedPackage{}, false
+}
+
+func comparePackages(a, b LockedPackage) int {
+	if c := strings.Compare(a.Name, b.Name); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Arch, b.Arch); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Version, b.Version)
+}
+
+func (l *Lock) sort() {
+	slices.SortFunc(l.Sets, func(a, b *LockSet) int {
+		if c := strings.Compare(a.Suite, b.Suite); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Arch, b.Arch)
+	})
+}
+
+// Items are every package of the lock as store items, sorted and
+// without duplicates (an arch:all package locked for two architectures
+// is one file).
+func (l *Lock) Items() []Item {
+	var out []Item
+	for _, s := range l.Sets {
+		for _, p := range s.Packages {
+			out = append(out, p.Item())
+		}
+	}
+	SortItems(out)
+	return slices.CompactFunc(out, func(a, b Item) bool { return a.Name == b.Name && a.SHA256 == b.SHA256 })
+}
+
+const lockHeader = `# stx.lock: the archive packages this project's builds install, pinned
+# with their checksums. Written by stx-build lock; update with
+# stx-build lock --update; fetch into the store with stx-build fetch.
+`
+
+// Marshal writes the lock in its text form: a version line, then per
+// set a "[suite arch]" line, its release lines and one line per package
+// ("name version arch size sha256 url"), everything sorted.
+func (l *Lock) Marshal() []byte {
+	l.sort()
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "stx-lock %d\n%s", LockVersion, lockHeader)
+	for _, s := range l.Sets {
+		slices.SortFunc(s.Releases, func(a, b LockRelease) int { return strings.Compare(a.Name, b.Name) })
+		slices.SortFunc(s.Packages, comparePackages)
+		fmt.Fprintf(&b, "\n[%s %s]\n", s.Suite, s.Arch)
+		for _, r := range s.Releases {
+			fmt.Fprintf(&b, "release %s sha256:%s\n", r.Name, r.SHA256)
+		}
+		for _, p := range s.Packages {
+			fmt.Fprintf(&b, "%s %s %s %d sha256:%s %s\n", p.Name, p.Version, p.Arch, p.Size, p.SHA256, p.URL)
+		}
+	}
+	return b.Bytes()
+}
+
+// ParseLock reads a lock; file names it in errors, which carry the line
+// (every problem is reported, one per line).
+func ParseLock(file string, r io.Reader) (*Lock, error) {
+	l := &Lock{}
+	var errs []string
+	bad := func(n int, format string, args ...any) {
+		errs = append(errs, fmt.Sprintf("%s:%d: %s", file, n, fmt.Sprintf(format, args...)))
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var cur *LockSet
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if n == 1 {
+			if line != fmt.Sprintf("stx-lock %d", LockVersion) {
+				bad(n, "first line is %q, want \"stx-lock %d\" (a lock of another stx-build version?)", line, LockVersion)
+				break
+			}
+			continue
+		}
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.HasPrefix(line, "[") {
+			f := strings.Fields(strings.Trim(line, "[]"))
+			if !strings.HasSuffix(line, "]") || len(f) != 2 {
+				bad(n, "set header %q: want [suite arch]", line)
+				continue
+			}
+			if l.Find(f[0], f[1]) != nil {
+				bad(n, "set [%s %s] appears twice", f[0], f[1])
+			}
+			cur = l.Set(f[0], f[1])
+			continue
+		}
+		if cur == nil {
+			bad(n, "%q before any [suite arch] line", line)
+			continue
+		}
+		f := strings.Fields(line)
+		if f[0] == "release" {
+			sum, ok := strings.CutPrefix(f[len(f)-1], "sha256:")
+			if len(f) != 3 || !ok || checkSum(sum) != nil {
+				bad(n, "release line %q: want release NAME sha256:HEX", line)
+				continue
+			}
+			cur.Releases = append(cur.Releases, LockRelease{Name: f[1], SHA256: sum})
+			continue
+		}
+		if len(f) != 6 {
+			bad(n, "package line has %d fields, want name version arch size sha256:HEX url", len(f))
+			continue
+		}
+		size, err := strconv.ParseInt(f[3], 10, 64)
+		sum, ok := strings.CutPrefix(f[4], "sha256:")
+		switch {
+		case err != nil || size < 0:
+			bad(n, "%s: size %q is not a byte count", f[0], f[3])
+		case !ok || checkSum(sum) != nil:
+			bad(n, "%s: %q is not sha256:<64 lower-case hex digits>", f[0], f[4])
+		default:
+			p := LockedPackage{Name: f[0], Version: f[1], Arch: f[2], Size: size, SHA256: sum, URL: f[5]}
+			if _, dup := cur.Lookup(p.Name, p.Version, p.Arch); dup {
+				bad(n, "%s %s %s appears twice in [%s %s]", p.Name, p.Version, p.Arch, cur.Suite, cur.Arch)
+			}
+			cur.Add(p)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if n == 0 {
+		errs = append(errs, file+": empty (want a first line \"stx-lock 1\")")
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%s", strings.Join(errs, "\n"))
+	}
+	return l, nil
+}
