@@ -33,14 +33,18 @@ type Signer struct {
 	keyring []byte // the public key, binary (what signed-by reads)
 }
 
-// Files of a signing key directory (KeyDir).
+// Files of a signing key directory (OpenSigner).
 const (
 	secretKeyFile = "repo-signing.asc" // armored secret key, mode 0600
-	// KeyringFile is the public keyring in a key directory, for
-	// signed-by=.
+	keyLockFile   = ".lock"
+	// KeyringFile is the public keyring, in the key directory's public/
+	// subdirectory (KeyringPath): a directory that holds nothing secret,
+	// so a sandbox can mount it.
 	KeyringFile = "repo-signing.gpg"
-	keyLockFile = ".lock"
 )
+
+// KeyringPath is the public keyring of the key directory dir.
+func KeyringPath(dir string) string { return filepath.Join(dir, "public", KeyringFile) }
 
 // keyEpoch is the creation time of generated keys: before any
 // SOURCE_DATE_EPOCH a project uses, so that no signature predates its key.
@@ -82,7 +86,7 @@ func OpenSigner(ctx context.Context, dir string) (*Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.WriteKeyring(filepath.Join(dir, KeyringFile)); err != nil {
+	if err := s.WriteKeyring(KeyringPath(dir)); err != nil {
 		return nil, fmt.Errorf("repository signing key: %w", err)
 	}
 	return s, nil
@@ -155,6 +159,9 @@ func (s *Signer) Keyring() []byte { return bytes.Clone(s.keyring) }
 func (s *Signer) WriteKeyring(path string) error {
 	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, s.keyring) {
 		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
 	}
 	return atomicfile.Write(path, s.keyring, 0o644)
 }

@@ -2,11 +2,13 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/stx-build/stx-build/internal/flock"
@@ -20,9 +22,16 @@ type LocalExecutor struct {
 	Runner Runner
 	// Base is the base root directory every build starts from.
 	Base string
-	// LayerDir holds the kept roots (build environments) by key.
+	// LayerDir holds the kept roots (build environments) by key, each
+	// with its seal (see checkSeal).
 	LayerDir string
 }
+
+// checkedLayers are the saved layers whose seal this process checked.
+var checkedLayers = struct {
+	sync.Mutex
+	m map[string]bool
+}{m: map[string]bool{}}
 
 // Usable implements Executor: the sandbox's Usable.
 func (l *LocalExecutor) Usable(ctx context.Context) error { return l.Runner.Usable(ctx) }
@@ -70,7 +79,7 @@ func (l *LocalExecutor) kept(ctx context.Context, s Step, layers []string, dir s
 	}
 	final := filepath.Join(l.LayerDir, s.Key())
 	mark := filepath.Join(final, layerMark)
-	if _, err := os.Stat(mark); err == nil {
+	if _, err := os.Stat(mark); err == nil && l.sealed(final, s, log) {
 		fmt.Fprintf(log, "stx-build: %s %s: cached\n", s.Name(), short(s.Key()))
 		return final, true, nil
 	}
@@ -86,9 +95,12 @@ func (l *LocalExecutor) kept(ctx context.Context, s Step, layers []string, dir s
 		return "", false, err
 	}
 	defer unlock()
-	if _, err := os.Stat(mark); err == nil {
+	if _, err := os.Stat(mark); err == nil && l.sealed(final, s, log) {
 		fmt.Fprintf(log, "stx-build: %s %s: cached (made by another run)\n", s.Name(), short(s.Key()))
 		return final, true, nil
+	}
+	if err := discardLayer(final); err != nil {
+		return "", false, err
 	}
 	upper := filepath.Join(dir, s.Name())
 	if err := l.run(ctx, s, layers, upper, log); err != nil {
@@ -119,6 +131,43 @@ func (l *LocalExecutor) spec(s Step, layers []string, upper string) *Spec {
 	return spec
 }
 
+// sealed reports whether the saved layer at final matches its seal,
+// checking it once per process; a layer that does not is reported to log
+// (it is then made again).
+func (l *LocalExecutor) sealed(final string, s Step, log io.Writer) bool {
+	checkedLayers.Lock()
+	defer checkedLayers.Unlock()
+	if checkedLayers.m[final] {
+		return true
+	}
+	if err := checkSeal(final, final+sealSuffix); err != nil {
+		fmt.Fprintf(log, "stx-build: %s %s: the saved layer is refused (%v): making it again\n", s.Name(), short(s.Key()), err)
+		return false
+	}
+	checkedLayers.m[final] = true
+	return true
+}
+
+// discardLayer removes a saved layer and its seal (the caller holds the
+// layer's lock): moved aside first, so no half-removed tree is ever used.
+func discardLayer(final string) error {
+	if _, err := os.Lstat(final); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	trash, err := os.MkdirTemp(filepath.Dir(final), ".trash-")
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(final, filepath.Join(trash, "layer")); err != nil {
+		return err
+	}
+	os.Remove(final + sealSuffix)
+	checkedLayers.Lock()
+	delete(checkedLayers.m, final)
+	checkedLayers.Unlock()
+	return os.RemoveAll(trash)
+}
+
 // layerMark marks a complete saved layer.
 const layerMark = ".stx-layer"
 
@@ -140,6 +189,9 @@ func saveLayer(upper, dir, key string) error {
 		return fmt.Errorf("save layer: cp: %v: %s", err, out)
 	}
 	if err := os.WriteFile(filepath.Join(tmp, layerMark), []byte(key+"\n"), 0o644); err != nil {
+		return err
+	}
+	if err := writeSeal(tmp, filepath.Join(dir, key+sealSuffix)); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, filepath.Join(dir, key)); err != nil {
