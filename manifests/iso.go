@@ -55,7 +55,11 @@ type ISO struct {
 	// Packages are installed into the live root from the local repository
 	// and the archive: "name" or "name=version". The live root must have an
 	// init (systemd-sysv).
-	Packages []string `yaml:"packages" required:"true"`
+	Packages []string `yaml:"packages"`
+	// PackagesFrom "starlingx" adds the ISO package lists of the project's
+	// StarlingX tree (debian-<codename>-image.inc and every repo's
+	// *_iso_image*.inc) to Packages; Packages may then be empty.
+	PackagesFrom string `yaml:"packages-from"`
 	// Kernel selects the kernel package.
 	Kernel ISOKernel `yaml:"kernel"`
 	// Cmdline holds extra kernel arguments for every menu entry.
@@ -71,6 +75,10 @@ type ISO struct {
 	// Squashfs tunes the live root's image.
 	Squashfs ISOSquashfs `yaml:"squashfs"`
 }
+
+// PackagesFromStarlingX is the packages-from value that takes the ISO
+// package lists of the project's StarlingX tree.
+const PackagesFromStarlingX = "starlingx"
 
 // ISOKernel selects the kernel.
 type ISOKernel struct {
@@ -288,6 +296,14 @@ func validateISO(p *Project, m *ISO, d *document, t *tree) {
 			msg = fmt.Sprintf("unknown variant %s; did you mean %q?", quoteShort(m.Variant), s)
 		}
 		d.errorf("variant", "%s", msg)
+	}
+	switch {
+	case m.PackagesFrom == "" && len(m.Packages) == 0 && !d.bad["packages"]:
+		d.errorf("packages", "missing required field")
+	case m.PackagesFrom != "" && m.PackagesFrom != PackagesFromStarlingX:
+		d.errorf("packages-from", "unknown list %s (the one known is %q)", quoteShort(m.PackagesFrom), PackagesFromStarlingX)
+	case m.PackagesFrom != "" && p.StarlingX == nil:
+		d.errorf("packages-from", "%s names no StarlingX tree (starlingx: root)", ProjectFile)
 	}
 	seen := map[string]int{}
 	for i, pkg := range m.Packages {

@@ -341,3 +341,24 @@ func (w *Workspace) stxUnpreparable(sp *starlingx.Package) string {
 	}
 	return ""
 }
+
+// StarlingXISOPackages returns own followed by the ISO package lists of
+// the project's StarlingX tree that own does not name already (by package
+// name; own entries may pin name=version).
+func (w *Workspace) StarlingXISOPackages(own []string) []string {
+	if w.stx == nil {
+		return own
+	}
+	named := map[string]bool{}
+	for _, p := range own {
+		name, _, _ := strings.Cut(p, "=")
+		named[name] = true
+	}
+	out := slices.Clone(own)
+	for _, p := range w.stx.tree.ISOPackages() {
+		if !named[p] {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -41,6 +41,9 @@ func Select(ws *workspace.Workspace, archs []string) (*Selection, error) {
 	if m == nil {
 		return nil, fmt.Errorf("%s has %w", p.Dir, ErrNoManifest)
 	}
+	if m.PackagesFrom == manifests.PackagesFromStarlingX {
+		m.Packages = ws.StarlingXISOPackages(m.Packages)
+	}
 	sel, err := workspace.CheckArchs(archs, m.EffectiveArchitectures(p), m.Display)
 	if err != nil {
 		return nil, err
