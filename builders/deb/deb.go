@@ -108,6 +108,13 @@ type Builder struct {
 	// Store keeps the archive packages build environments install (nil:
 	// "store" beside LayerDir).
 	Store *store.Store
+	// Lock, when set, pins the archive packages: resolutions pick the
+	// locked versions, and a package the lock does not hold (or holds
+	// with another file) fails the build, naming it (docs/lock.md).
+	Lock *store.Lock
+	// OnResolved, when set, receives every resolved set's archive
+	// packages (stx-build lock collects them). Called concurrently.
+	OnResolved func(suite, arch string, pkgs []store.LockedPackage)
 	// OutDir receives results: OutDir/<arch>/debs/<name>_<version>/ and
 	// OutDir/<arch>/logs/<name>_<version>.log.
 	OutDir string

@@ -112,7 +112,11 @@ func (b *Builder) resolveDeps(ctx context.Context, slot *ramdisk.Slot, req Reque
 	// Packages index the set was resolved against). Neither runs package
 	// code.
 	args := b.buildDepArgs(req, srcDir)
-	script := repoSetup(req) + fmt.Sprintf(args, "-s") + "\n" + fmt.Sprintf(args, printURIs) + "\n"
+	debs, err := localDebs(req, b.HostArch)
+	if err != nil {
+		return nil, err
+	}
+	script := repoSetup(req) + lockPins(b.lockSet(req), debs) + fmt.Sprintf(args, "-s") + "\n" + fmt.Sprintf(args, printURIs) + "\n"
 	step := runner.NewStep("resolve", "/bin/sh", "-ec", script).WithEnv(baseEnv(0)...).WithNetwork()
 	step = withRepos(step, req).WithInput(filepath.Join(slot.Dir, "build"), "/build")
 	var sim bytes.Buffer
@@ -123,13 +127,21 @@ func (b *Builder) resolveDeps(ctx context.Context, slot *ramdisk.Slot, req Reque
 		return nil, withCause(fmt.Errorf("resolve build-deps: %w", err), tail.Bytes(), req.Package.Name, req.Arch, req.Arch != b.HostArch)
 	}
 	_ = os.RemoveAll(upper)
-	debs, err := localDebs(req, b.HostArch)
-	if err != nil {
-		return nil, err
-	}
 	ds, err := parseSimulation(&sim, debs)
 	if err != nil {
 		return nil, fmt.Errorf("resolve build-deps: %w", err)
+	}
+	if b.Lock != nil {
+		if err := checkLocked(b.lockSet(req), ds.Fetch, b.Base.Spec.Suite, req.Arch); err != nil {
+			return nil, err
+		}
+	}
+	if b.OnResolved != nil {
+		pkgs, err := lockedPackages(ds.Fetch)
+		if err != nil {
+			return nil, err
+		}
+		b.OnResolved(b.Base.Spec.Suite, req.Arch, pkgs)
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "stx-build deps layer %s\nbase %s\n", Version, b.Base.Key)
@@ -141,6 +153,94 @@ func (b *Builder) resolveDeps(ctx context.Context, slot *ramdisk.Slot, req Reque
 		return nil, err
 	}
 	return ds, nil
+}
+
+// lockSet is the lock's set for req (nil: no lock, or nothing locked for
+// this suite and architecture).
+func (b *Builder) lockSet(req Request) *store.LockSet {
+	if b.Lock == nil {
+		return nil
+	}
+	if s := b.Lock.Find(b.Base.Spec.Suite, req.Arch); s != nil {
+		return s
+	}
+	return &store.LockSet{Suite: b.Base.Spec.Suite, Arch: req.Arch}
+}
+
+// lockPins are the apt setup commands that make the resolution pick the
+// locked version of every locked archive package (priority 1001, as the
+// local repositories: above the archive's candidates, downgrades
+// allowed). Packages the local repositories hold are not pinned: the
+// project's own win.
+func lockPins(set *store.LockSet, local map[string]localDeb) string {
+	if set == nil || len(set.Packages) == 0 {
+		return ""
+	}
+	localNames := map[string]bool{}
+	for k := range local {
+		name, _, _ := strings.Cut(k, " ")
+		name, _, _ = strings.Cut(name, ":")
+		localNames[name] = true
+	}
+	var b strings.Builder
+	seen := map[string]bool{}
+	for _, p := range set.Packages {
+		if localNames[p.Name] || seen[p.Name+" "+p.Version] {
+			continue
+		}
+		seen[p.Name+" "+p.Version] = true
+		fmt.Fprintf(&b, "Package: %s\nPin: version %s\nPin-Priority: 1001\n\n", p.Name, p.Version)
+	}
+	return "cat > /etc/apt/preferences.d/stx-lock <<'STX_LOCK_EOF'\n" + b.String() + "STX_LOCK_EOF\n"
+}
+
+// checkLocked checks that every archive package of a resolved set is in
+// the lock with the same file; what is not is named, with how to add it.
+func checkLocked(set *store.LockSet, fetch []store.Item, suite, arch string) error {
+	var missing, differ []string
+	for _, it := range fetch {
+		name, version, parch, err := debFileName(it.Name)
+		if err != nil {
+			return err
+		}
+		p, ok := set.Lookup(name, version, parch)
+		switch {
+		case !ok:
+			m := fmt.Sprintf("%s %s (%s)", name, version, parch)
+			if vs := set.Versions(name); len(vs) > 0 {
+				m += fmt.Sprintf(" (the lock has %s, which the base's indexes no longer offer or the set cannot use)", vs[0].Version)
+			}
+			missing = append(missing, m)
+		case p.SHA256 != it.SHA256 || p.Size != it.Size:
+			differ = append(differ, fmt.Sprintf("%s %s (%s): the archive's file is sha256 %s, %d bytes; stx.lock says %s, %d bytes",
+				name, version, parch, it.SHA256, it.Size, p.SHA256, p.Size))
+		}
+	}
+	var msgs []string
+	if len(missing) > 0 {
+		msgs = append(msgs, fmt.Sprintf("not in %s for [%s %s]: %s; run stx-build lock --update to add them (and review the diff)",
+			store.LockFile, suite, arch, strings.Join(missing, ", ")))
+	}
+	if len(differ) > 0 {
+		msgs = append(msgs, "changed since locked: "+strings.Join(differ, "; "))
+	}
+	if len(msgs) > 0 {
+		return fmt.Errorf("build-deps: %s", strings.Join(msgs, "; "))
+	}
+	return nil
+}
+
+// lockedPackages are the fetched archive packages as lock entries.
+func lockedPackages(fetch []store.Item) ([]store.LockedPackage, error) {
+	out := make([]store.LockedPackage, 0, len(fetch))
+	for _, it := range fetch {
+		name, version, arch, err := debFileName(it.Name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, store.LockedPackage{Name: name, Version: version, Arch: arch, Size: it.Size, SHA256: it.SHA256, URL: it.URL})
+	}
+	return out, nil
 }
 
 // printURIs are the apt-get options that print, instead of installing,

@@ -85,3 +85,49 @@ func TestDebFileName(t *testing.T) {
 		}
 	}
 }
+
+// With a lock, a resolved archive package the lock does not hold fails
+// the build, naming it and how to add it; one it holds with another file
+// too; the locked ones pass.
+func TestCheckLocked(t *testing.T) {
+	sum := strings.Repeat("ab", 32)
+	set := &store.LockSet{Suite: "bookworm", Arch: "amd64"}
+	set.Add(store.LockedPackage{Name: "debhelper", Version: "13.11.4", Arch: "all", Size: 10, SHA256: sum})
+	set.Add(store.LockedPackage{Name: "zlib1g-dev", Version: "1:1.2.13.dfsg-1", Arch: "amd64", Size: 10, SHA256: sum})
+	ok := []store.Item{{Name: "debhelper_13.11.4_all.deb", Size: 10, SHA256: sum}}
+	if err := checkLocked(set, ok, "bookworm", "amd64"); err != nil {
+		t.Errorf("locked set refused: %v", err)
+	}
+	bad := append(ok,
+		store.Item{Name: "zlib1g-dev_1%3a1.2.13.dfsg-1+deb12u1_amd64.deb", Size: 10, SHA256: sum},
+		store.Item{Name: "m4_1.4.19-3_amd64.deb", Size: 10, SHA256: sum},
+	)
+	bad[0].SHA256 = strings.Repeat("cd", 32)
+	err := checkLocked(set, bad, "bookworm", "amd64")
+	for _, want := range []string{
+		"not in stx.lock for [bookworm amd64]: ",
+		"zlib1g-dev 1:1.2.13.dfsg-1+deb12u1 (amd64) (the lock has 1:1.2.13.dfsg-1",
+		"m4 1.4.19-3 (amd64)",
+		"run stx-build lock --update",
+		"debhelper 13.11.4 (all): the archive's file is sha256 cdcd",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+}
+
+// The lock pins its versions for the resolution, except the packages the
+// project builds itself.
+func TestLockPins(t *testing.T) {
+	set := &store.LockSet{}
+	set.Add(store.LockedPackage{Name: "zlib1g-dev", Version: "1:1.2.13.dfsg-1", Arch: "amd64"})
+	set.Add(store.LockedPackage{Name: "sensible-utils", Version: "0.0.17+nmu1", Arch: "all"})
+	got := lockPins(set, map[string]localDeb{"sensible-utils 0.0.17-stx1": {}})
+	if !strings.Contains(got, "Package: zlib1g-dev\nPin: version 1:1.2.13.dfsg-1\nPin-Priority: 1001\n") || strings.Contains(got, "sensible-utils") {
+		t.Errorf("pins:\n%s", got)
+	}
+	if lockPins(nil, nil) != "" {
+		t.Error("pins without a lock")
+	}
+}
