@@ -52,7 +52,7 @@ func newRoot() *cobra.Command {
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "print progress (fetches, apt updates) to stderr")
 	root.AddCommand(newGraphCmd(g), newBuildCmd(g), newImageCmd(g), newCacheCmd(g))
 	root.AddCommand(newISOCmd(g), newBootCmd(), newAllCmd(g))
-	root.AddCommand(newPlanCmd(g), newDoctorCmd(g))
+	root.AddCommand(newPlanCmd(g), newDoctorCmd(g), newStarlingXCmd(g))
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
 		return runPreflight(g, cmd, args)
 	}
