@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/stx-build/stx-build/ramdisk"
+	"github.com/stx-build/stx-build/runner"
 )
 
 // Host is the machine stx-build runs on.
@@ -103,3 +104,6 @@ func (h Host) KVM() error {
 
 // TmpfsBudget implements Env: ramdisk's default budget.
 func (Host) TmpfsBudget() (int64, error) { return ramdisk.DefaultBudget() }
+
+// Cgroups implements Env: how the local sandbox enforces its limits.
+func (Host) Cgroups() runner.CgroupSupport { return runner.Cgroups() }

@@ -14,6 +14,7 @@ import (
 	"github.com/stx-build/stx-build/arch"
 	"github.com/stx-build/stx-build/arch/amd64"
 	"github.com/stx-build/stx-build/arch/arm64"
+	"github.com/stx-build/stx-build/runner"
 )
 
 // Commands that have requirements. "dev" is not an stx-build command: it
@@ -89,6 +90,8 @@ type Env interface {
 	KVM() error
 	// TmpfsBudget is the RAM budget for tmpfs build trees.
 	TmpfsBudget() (int64, error)
+	// Cgroups says how sandbox resource limits are enforced here.
+	Cgroups() runner.CgroupSupport
 }
 
 // Options say which checks apply.

@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"slices"
 	"testing"
+
+	"github.com/stx-build/stx-build/runner"
 )
 
 // fakeEnv is a machine with the given programs and files.
@@ -33,13 +35,19 @@ func (f fakeEnv) Euid() int        { return f.euid }
 func (f fakeEnv) HostArch() string { return "amd64" }
 func (f fakeEnv) FSType(string) (int64, error) {
 	if f.cgroup2 {
-		return cgroup2Magic, nil
+		return 0x63677270, nil // CGROUP2_SUPER_MAGIC
 	}
 	return 0x1021994, nil
 }
 func (f fakeEnv) FreeBytes(string) (int64, error) { return f.free, nil }
 func (f fakeEnv) KVM() error                      { return errors.New("KVM: no /dev/kvm") }
 func (f fakeEnv) TmpfsBudget() (int64, error)     { return f.budget, nil }
+func (f fakeEnv) Cgroups() runner.CgroupSupport {
+	if !f.cgroup2 {
+		return runner.CgroupSupport{Missing: []string{"pids: no cgroup v2 mount and no v1 hierarchy with this controller"}}
+	}
+	return runner.CgroupSupport{Version: 2, Parents: map[string]string{"pids": "/sys/fs/cgroup/stx", "memory": "/sys/fs/cgroup/stx"}}
+}
 
 // complete has everything the table names.
 func complete() fakeEnv {
@@ -92,7 +100,7 @@ func TestCheck(t *testing.T) {
 			f.cgroup2, f.procFS, f.budget, f.free = false, "nodev\toverlay\n", 100<<20, 10<<30
 			return f
 		}, opts: Options{Commands: []string{CmdBuild}, Archs: []string{"amd64"}},
-			want: map[string]Status{"cgroup v2": Degraded, "tmpfs": Degraded, "tmpfs budget": Degraded, "free disk": Degraded}},
+			want: map[string]Status{"cgroup limits": Degraded, "tmpfs": Degraded, "tmpfs budget": Degraded, "free disk": Degraded}},
 		{name: "boot checks the ISO's architecture only", env: func(f fakeEnv) fakeEnv { f.programs["qemu-system-x86_64"] = false; return f },
 			opts: Options{Commands: []string{CmdBoot}, Archs: []string{"arm64"}},
 			want: map[string]Status{"qemu-system-aarch64": OK, "/usr/share/AAVMF/AAVMF_CODE.fd": OK}, absent: []string{"qemu-system-x86_64", "kvm", "mmdebstrap"}},

@@ -33,8 +33,11 @@ var table = []*Requirement{
 		Fix: "free memory, or pass --tmpfs-budget; builds go to disk meanwhile", check: checkBudget},
 	{Name: "free disk", Why: "base roots, build-dependency layers, build trees that do not fit in RAM, the artifact cache", Commands: sandbox,
 		Fix: "free space in the cache directory (--cache-dir), or `stx-build cache prune`", check: checkDisk},
-	{Name: "cgroup v2", Why: "per-build resource limits (pids, memory); stx-build does not set them yet, this says whether the host could", Commands: packages, Optional: true,
-		Fix: "boot with systemd.unified_cgroup_hierarchy=1", check: checkCgroup},
+	{Name: "cgroup limits", Why: "each sandbox's pids and memory limits (a fork bomb or a runaway build stops there, not at the host's limits)", Commands: packages, Optional: true,
+		Fix: "mount the cgroup v2 hierarchy (or the v1 pids and memory ones) and run stx-build where it may create cgroups (as root, or in a delegated systemd scope)", check: checkCgroup},
+	{Name: "mkfs.ext4", Package: "e2fsprogs", Why: "disk build trees are sparse ext4 images of a capped size (loop-mounted), so a build cannot fill the disk", Commands: packages, Optional: true, check: program},
+	{Name: "/dev/loop-control", Why: "loop devices for the capped disk build trees", Commands: packages, Optional: true,
+		Fix: "modprobe loop (in a container: give it the loop devices); disk build trees are uncapped meanwhile", check: file},
 
 	// Programs of the package builds.
 	{Name: "mmdebstrap", Package: "mmdebstrap", Why: "makes the base roots of builds, images and ISOs", Commands: sandbox, check: program},
@@ -186,17 +189,22 @@ func checkBinfmt(e Env, _ *Requirement) (Status, string) {
 	return Missing, "the kernel has no binfmt_misc"
 }
 
-// cgroup2Magic is CGROUP2_SUPER_MAGIC.
-const cgroup2Magic = 0x63677270
-
 func checkCgroup(e Env, _ *Requirement) (Status, string) {
-	if t, err := e.FSType("/sys/fs/cgroup"); err == nil && t == cgroup2Magic {
-		return OK, "unified hierarchy at /sys/fs/cgroup"
+	cg := e.Cgroups()
+	var have []string
+	for _, c := range []string{"pids", "memory"} {
+		if p, ok := cg.Parents[c]; ok {
+			have = append(have, c+" in "+p)
+		}
 	}
-	if e.Exists("/sys/fs/cgroup/unified/cgroup.controllers") {
-		return Missing, "hybrid hierarchy: controllers are on cgroup v1, so no v2 limits"
+	detail := fmt.Sprintf("cgroup v%d: %s", cg.Version, strings.Join(have, ", "))
+	if len(cg.Missing) > 0 {
+		if len(have) == 0 {
+			detail = "no limits enforced"
+		}
+		return Missing, detail + "; not enforced: " + strings.Join(cg.Missing, "; ")
 	}
-	return Missing, "cgroup v1 only"
+	return OK, detail
 }
 
 // Disk thresholds: below minDisk nothing builds; below lowDisk a real

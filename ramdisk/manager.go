@@ -44,6 +44,14 @@ type Options struct {
 	// Log receives a line for each stale mount or directory cleaned up.
 	// Nil: discard.
 	Log io.Writer
+	// DiskCap is the size of each disk slot's own file system (see
+	// disk.go): 0 means DefaultDiskCap, a negative value plain
+	// directories without a cap. When the image cannot be made (no loop
+	// devices, not root), the slot is an uncapped directory, unless
+	// DiskCapRequired.
+	DiskCap int64
+	// DiskCapRequired fails Acquire for a disk slot that cannot be capped.
+	DiskCapRequired bool
 }
 
 // Manager hands out slots under one root directory, which any number of
@@ -58,8 +66,12 @@ type Manager struct {
 	disable  bool
 	minSize  int64
 	interval time.Duration
-	lock     *os.File // Root/lock, held shared
-	runDir   string   // Root/runs/<id>: this run's slots
+	diskCap  int64
+	// diskCapRequired: see Options.DiskCapRequired.
+	diskCapRequired bool
+	log             io.Writer
+	lock            *os.File // Root/lock, held shared
+	runDir          string   // Root/runs/<id>: this run's slots
 	// runUnlock drops the run directory's lock.
 	runUnlock func()
 
@@ -103,6 +115,13 @@ func NewManager(opts Options) (*Manager, error) {
 		minSize:  opts.MinTmpfsSize,
 		interval: opts.SampleInterval,
 		slots:    map[string]*Slot{},
+		diskCap:  opts.DiskCap,
+		log:      opts.Log,
+
+		diskCapRequired: opts.DiskCapRequired,
+	}
+	if m.diskCap == 0 {
+		m.diskCap = DefaultDiskCap
 	}
 	if m.minSize == 0 {
 		m.minSize = MinTmpfsSize
@@ -265,12 +284,7 @@ func (m *Manager) setUp(s *Slot, r Request, predicted int64) error {
 		s.Dir, s.OnTmpfs, s.Size, s.reserved = dir, true, padded, padded
 		return nil
 	}
-	dir := filepath.Join(m.diskDir, r.Name)
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		return fmt.Errorf("ramdisk: slot %s: %w", r.Name, err)
-	}
-	s.Dir, s.Size = dir, predicted
-	return nil
+	return m.setUpDisk(s, r, predicted)
 }
 
 func (m *Manager) forget(s *Slot) {

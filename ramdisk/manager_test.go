@@ -66,8 +66,10 @@ func TestManagersShareRoot(t *testing.T) {
 	needMount(t)
 	root := testRoot(t)
 	ctx := context.Background()
-	m1 := newManager(t, Options{Root: root, Budget: NewBudget(10 * MiB)})
-	m2 := newManager(t, Options{Root: root, Budget: NewBudget(10 * MiB)})
+	// Uncapped disk slots: a capped one is a mount, which the cleanup of
+	// the other managers on this root would see as left behind.
+	m1 := newManager(t, Options{Root: root, Budget: NewBudget(10 * MiB), DiskCap: -1})
+	m2 := newManager(t, Options{Root: root, Budget: NewBudget(10 * MiB), DiskCap: -1})
 	if m1.RunDir() == m2.RunDir() || filepath.Dir(m1.RunDir()) != filepath.Join(m1.Root(), "runs") {
 		t.Fatalf("run directories %s and %s", m1.RunDir(), m2.RunDir())
 	}
@@ -93,7 +95,7 @@ func TestManagersShareRoot(t *testing.T) {
 		t.Errorf("second slot: tmpfs %v at %s, want disk in its own run", b.OnTmpfs, b.Dir)
 	}
 	// A third run opening meanwhile leaves both alone.
-	m3 := newManager(t, Options{Root: root, Budget: NewBudget(10 * MiB)})
+	m3 := newManager(t, Options{Root: root, Budget: NewBudget(10 * MiB), DiskCap: -1})
 	if !exists(a.Dir) || !exists(b.Dir) || !slices.Contains(mountPoints(t, root), a.Dir) {
 		t.Error("a new run cleaned up a live run's slots")
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os/exec"
 	"syscall"
 	"time"
@@ -44,6 +45,7 @@ type Attempt struct {
 	Dir      string
 	OnTmpfs  bool
 	Size     int64 // the slot's Size
+	Cap      int64 // the slot's Cap (a capped disk slot)
 	Peak     int64 // the slot's Peak after Release
 	Duration time.Duration
 	// NoSpace says that the run failed for lack of space: IsNoSpace(Err), or
@@ -125,7 +127,7 @@ func attempt(ctx context.Context, m *Manager, r Request, run func(*Slot) error) 
 	}()
 	start := time.Now()
 	runErr := run(s)
-	a := &Attempt{Name: s.Name, Dir: s.Dir, OnTmpfs: s.OnTmpfs, Size: s.Size, Duration: time.Since(start), Err: runErr}
+	a := &Attempt{Name: s.Name, Dir: s.Dir, OnTmpfs: s.OnTmpfs, Size: s.Size, Cap: s.Cap, Duration: time.Since(start), Err: runErr}
 	if runErr != nil && s.OnTmpfs {
 		s.Usage() // a sample at the moment of failure, before anything is cleaned
 	}
@@ -135,6 +137,9 @@ func attempt(ctx context.Context, m *Manager, r Request, run func(*Slot) error) 
 	if runErr != nil {
 		a.NoSpace = IsNoSpace(runErr) ||
 			(s.OnTmpfs && float64(a.Peak) >= NoSpaceFraction*float64(s.Size))
+		if a.NoSpace && a.Cap > 0 {
+			a.Err = fmt.Errorf("%w (the build tree filled its disk slot, capped at %s)", runErr, FormatSize(a.Cap))
+		}
 	}
 	return a, relErr
 }

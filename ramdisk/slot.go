@@ -23,8 +23,13 @@ type Slot struct {
 	// slot reserves from the budget) for a tmpfs slot, and the predicted
 	// size for a disk slot.
 	Size int64
+	// Cap is the size of a disk slot's own file system, which the build
+	// cannot grow beyond; 0 for a tmpfs slot (Size is its limit) and for
+	// an uncapped disk slot.
+	Cap int64
 
 	m        *Manager
+	onImage  bool  // Dir is a loop-mounted image (disk.go)
 	reserved int64 // bytes still reserved from the budget
 	peak     atomic.Int64
 
@@ -147,6 +152,9 @@ func (s *Slot) releaseLocked() error {
 	// Anything a build runner left mounted inside (bind mounts, proc)
 	// goes before the tree is deleted.
 	if err := unmountUnder(s.Dir, false, nil); err != nil {
+		return fmt.Errorf("ramdisk: release %s: %w", s.Name, err)
+	}
+	if err := s.releaseImage(); err != nil {
 		return fmt.Errorf("ramdisk: release %s: %w", s.Name, err)
 	}
 	if err := removeTree(s.Dir); err != nil {

@@ -8,6 +8,7 @@ set -euo pipefail
 # for, and TestInstallDepsMatchesTable fails when the two differ.
 PKGS=(
 	apt dpkg dpkg-dev ca-certificates  # archive indexes, source packages, reading .debs
+	e2fsprogs                          # mkfs.ext4: capped disk build trees (loop-mounted images)
 	mmdebstrap arch-test               # base roots; arch-test for arm64 roots on amd64
 	qemu-user-static binfmt-support    # arm64 image and ISO roots (maintainer scripts)
 	xorriso squashfs-tools grub-common dosfstools mtools xz-utils  # ISO mastering
