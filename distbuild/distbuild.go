@@ -32,6 +32,7 @@ import (
 	"github.com/stx-build/stx-build/runner/buildkit"
 	"github.com/stx-build/stx-build/scheduler"
 	"github.com/stx-build/stx-build/scheduler/history"
+	"github.com/stx-build/stx-build/store"
 	"github.com/stx-build/stx-build/workspace"
 )
 
@@ -68,6 +69,11 @@ type Options struct {
 	Cache *cache.Cache
 	// Explain names packages whose (re)build reason is printed on Status.
 	Explain []string
+	// Lock, when set, pins every archive package the build environments
+	// install (stx.lock; docs/lock.md); OnResolved receives every
+	// resolved set's archive packages (stx-build lock). See deb.Builder.
+	Lock       *store.Lock
+	OnResolved func(suite, arch string, pkgs []store.LockedPackage)
 	// Runner runs sandboxed steps; default runner.NewLocal().
 	Runner runner.Runner
 	// Workers are BuildKit daemons that take package builds besides this
@@ -243,7 +249,9 @@ func Run(ctx context.Context, ws *workspace.Workspace, opts Options) (*Result, e
 	r.builder = &deb.Builder{
 		Runner: opts.Runner, Slots: slots, Base: base, HostArch: r.hostArch,
 		LayerDir: filepath.Join(ws.CacheDir(), "layers"),
-		OutDir:   opts.OutDir, Jobs: opts.Cores,
+		Store:    store.New(filepath.Join(ws.CacheDir(), "store")),
+		Lock:     opts.Lock, OnResolved: opts.OnResolved,
+		OutDir: opts.OutDir, Jobs: opts.Cores,
 	}
 
 	sopts := scheduler.Options{
