@@ -200,10 +200,11 @@ func ParseChangelog(file string, data []byte) (Changelog, error) {
 		}
 		if strings.HasPrefix(l, " -- ") {
 			// The date follows the maintainer's address; dpkg-parsechangelog
-			// also accepts extra spaces after "--" (" --  Name <a@b>  date").
+			// also accepts extra spaces after "--" and one space before the
+			// date (" --  Name <a@b> date"), with a warning.
 			date, ok := "", false
-			if i := strings.LastIndex(l, ">  "); i >= 0 {
-				date, ok = l[i+3:], true
+			if i := strings.LastIndex(l, "> "); i >= 0 {
+				date, ok = l[i+2:], true
 			} else {
 				_, date, ok = strings.Cut(strings.TrimPrefix(l, " -- "), "  ")
 			}
@@ -211,6 +212,10 @@ func ParseChangelog(file string, data []byte) (Changelog, error) {
 				return c, &deb822.ParseError{File: file, Line: i + 1, Field: "trailer", Msg: "expected two spaces between maintainer and date"}
 			}
 			t, err := time.Parse(time.RFC1123Z, strings.TrimSpace(date))
+			if err != nil {
+				// dpkg also accepts a one-digit day ("Mon, 8 Nov 2021 ...").
+				t, err = time.Parse("Mon, 2 Jan 2006 15:04:05 -0700", strings.TrimSpace(date))
+			}
 			if err != nil {
 				return c, &deb822.ParseError{File: file, Line: i + 1, Field: "trailer", Msg: fmt.Sprintf("bad date %q", strings.TrimSpace(date))}
 			}

@@ -219,7 +219,8 @@ func buildSize(controlFile string) string {
 func (w *Workspace) prepareStarlingX(ctx context.Context, f *sources.Fetcher, pkg *manifests.Package, sp *starlingx.Package, fetch bool) (*Prepared, string, error) {
 	src, cl, reason, err := w.stxTreeSource(sp)
 	if err != nil {
-		return nil, "", fmt.Errorf("package %s: %w", pkg.Name, err)
+		// A broken file of one package leaves that package out, not the run.
+		return nil, err.Error(), nil
 	}
 	var fetched *sources.Fetched
 	switch {
@@ -229,7 +230,7 @@ func (w *Workspace) prepareStarlingX(ctx context.Context, f *sources.Fetcher, pk
 			return nil, fmt.Sprintf("%s: %v", sp.MetaFile, err), nil
 		}
 		if src, cl, err = debsrc.ReadDir(dir); err != nil {
-			return nil, "", fmt.Errorf("package %s: %w", pkg.Name, err)
+			return nil, err.Error(), nil
 		}
 		fetched = &sources.Fetched{Kind: sources.KindLocal, Dir: dir}
 		if rel, err := filepath.Rel(pkg.Dir, dir); err == nil {

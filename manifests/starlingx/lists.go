@@ -74,7 +74,8 @@ func (t *Tree) isoList(r *Repo) string {
 
 // Image is one container image a repo defines for build-stx-images.sh:
 // a directory listed in debian_stable_docker_images.inc holding
-// debian/*.stable_docker_image, a file of shell variables.
+// *.stable_docker_image, a file of shell variables, in the first of
+// debian/<codename>/ and debian/all/ (bullseye: debian/ first) that has one.
 type Image struct {
 	Repo string
 	// Dir is the listed directory, relative to the root; File the
@@ -87,6 +88,9 @@ type Image struct {
 	// Vars are the definition's variables (BUILDER, LABEL,
 	// DIST_PACKAGES, PIP_PACKAGES, ...).
 	Vars map[string]string
+	// DockerDir is the docker/ directory (Dockerfile and its context)
+	// beside the definition, "" when there is none.
+	DockerDir string
 }
 
 // Builder is BUILDER (loci, docker or script).
@@ -112,6 +116,9 @@ func (im *Image) Mapping() (maps bool, carries, lost []string) {
 		carries = append(carries, "LABEL -> images/"+im.Label()+".yaml")
 		if n := len(im.Words("DIST_PACKAGES")); n > 0 {
 			carries = append(carries, "DIST_PACKAGES -> packages ("+strconv.Itoa(n)+")")
+		}
+		if im.DockerDir != "" {
+			lost = append(lost, im.DockerDir+"/ (its Dockerfile steps are not replayed: images are made of packages, env, entrypoint)")
 		}
 		for _, v := range []string{"DOCKER_CONTEXT", "DOCKER_FILE", "CUSTOMIZATION"} {
 			if im.Vars[v] != "" {
@@ -142,7 +149,12 @@ func (t *Tree) Images() []*Image {
 		for _, l := range listLines(data) {
 			dir := filepath.Join(r.Dir, l.text)
 			im := &Image{Repo: r.Name, Dir: t.rel(dir), List: t.rel(inc), Line: l.line, Vars: map[string]string{}}
-			matches, _ := filepath.Glob(filepath.Join(dir, "debian", "*.stable_docker_image"))
+			var matches []string
+			for _, d := range t.debianDirs(dir) {
+				if matches, _ = filepath.Glob(filepath.Join(d, "*.stable_docker_image")); len(matches) > 0 {
+					break
+				}
+			}
 			sort.Strings(matches)
 			for _, m := range matches {
 				if !within(t.Root, m) {
@@ -150,6 +162,9 @@ func (t *Tree) Images() []*Image {
 				}
 				if data, err := regularfile.Read(m, maxListFile); err == nil {
 					im.File, im.Vars = t.rel(m), parseShellVars(string(data))
+					if fi, err := os.Stat(filepath.Join(filepath.Dir(m), "docker")); err == nil && fi.IsDir() {
+						im.DockerDir = t.rel(filepath.Join(filepath.Dir(m), "docker"))
+					}
 					break
 				}
 			}

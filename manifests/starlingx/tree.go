@@ -266,19 +266,23 @@ func (t *Tree) entryDir(repo *Repo, l listLine) (string, bool) {
 // get_relocated_package_dir does: for bullseye debian/ > debian/bullseye/
 // > debian/all/; otherwise debian/<codename>/ > debian/all/.
 func (t *Tree) metaDir(pkgDir string) (string, []string) {
-	deb := filepath.Join(pkgDir, "debian")
-	var dirs []string
-	if t.Codename == "bullseye" {
-		dirs = []string{deb, filepath.Join(deb, "bullseye"), filepath.Join(deb, "all")}
-	} else {
-		dirs = []string{filepath.Join(deb, t.Codename), filepath.Join(deb, "all")}
-	}
+	dirs := t.debianDirs(pkgDir)
 	for _, d := range dirs {
 		if fi, err := os.Stat(filepath.Join(d, MetaFile)); err == nil && fi.Mode().IsRegular() {
 			return d, dirs
 		}
 	}
 	return "", dirs
+}
+
+// debianDirs are the directories, in order of preference, that hold a
+// package's (or image's) StarlingX files for the tree's codename.
+func (t *Tree) debianDirs(pkgDir string) []string {
+	deb := filepath.Join(pkgDir, "debian")
+	if t.Codename == "bullseye" {
+		return []string{deb, filepath.Join(deb, "bullseye"), filepath.Join(deb, "all")}
+	}
+	return []string{filepath.Join(deb, t.Codename), filepath.Join(deb, "all")}
 }
 
 // readPackage reads one listed package directory.
