@@ -8,7 +8,7 @@ BIN     := bin/stx-build
 EXAMPLE ?= examples
 OUT     ?= out
 
-.PHONY: all deps build buildkit demo test test-short e2e bench fuzz lint golden clean
+.PHONY: all deps build buildkit demo test test-short e2e e2e-starlingx bench fuzz lint golden clean
 
 all: build
 
@@ -64,6 +64,12 @@ e2e: deps
 	STX_ISO_E2E=1 $(GO) test -count=1 -timeout 90m -run TestExampleISO -v ./builders/iso/
 	STX_E2E=1 $(GO) test -count=1 -timeout 120m -run TestKernelE2E -v ./distbuild/
 
+# Real StarlingX packages (fault, update, utilities) built for amd64 on trixie
+# from two checkouts, compared bit for bit (scripts/e2e-starlingx.sh;
+# docs/starlingx.md). Needs the network (git, a Debian mirror) and root.
+e2e-starlingx: build
+	scripts/e2e-starlingx.sh
+
 bench: deps
 	@mkdir -p $(OUT)
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./graph/ | tee $(OUT)/bench-graph.txt
@@ -95,7 +101,7 @@ lint:
 # TestExampleISO (builders/iso/testdata/golden.json). The image digest and
 # the ISOs are built for real: root and the network, as for make test.
 golden:
-	$(GO) test -count=1 -run Golden ./graph/ ./cmd/... ./repo/ ./aptenv/ ./report/ ./store/ -update
+	$(GO) test -count=1 -run Golden ./graph/ ./cmd/... ./repo/ ./aptenv/ ./report/ ./store/ ./manifests/starlingx/ -update
 	$(GO) test -count=1 -run Golden -timeout 30m ./builders/image/ -update
 	$(GO) test -count=1 -run TestExampleISO -timeout 60m ./builders/iso/ -update
 
