@@ -19,7 +19,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
+	"github.com/stx-build/stx-build/internal/atomicfile"
 	"github.com/stx-build/stx-build/internal/flock"
 )
 
@@ -104,6 +106,56 @@ func MmdebstrapVersion(ctx context.Context) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
+// versionMemo is the file in a store that remembers MmdebstrapVersion for
+// one mmdebstrap executable (path, inode, size, times): mmdebstrap is a
+// Perl program that takes half a second or more to say its version, which
+// every build, even one that rebuilds nothing, needs for the base's key.
+// Installing another mmdebstrap replaces the file, and so the memo.
+const versionMemo = ".mmdebstrap-version"
+
+// mmdebstrapVersion is MmdebstrapVersion, remembered in the store.
+func (st *Store) mmdebstrapVersion(ctx context.Context) (string, error) {
+	id, err := executableID("mmdebstrap")
+	if err != nil {
+		return MmdebstrapVersion(ctx)
+	}
+	memo := filepath.Join(st.Dir, versionMemo)
+	if data, err := os.ReadFile(memo); err == nil {
+		if got, ver, ok := strings.Cut(strings.TrimSpace(string(data)), "\n"); ok && got == id && ver != "" {
+			return ver, nil
+		}
+	}
+	ver, err := MmdebstrapVersion(ctx)
+	if err != nil {
+		return "", err
+	}
+	if os.MkdirAll(st.Dir, 0o755) == nil {
+		_ = atomicfile.Write(memo, []byte(id+"\n"+ver+"\n"), 0o644) // best effort
+	}
+	return ver, nil
+}
+
+// executableID identifies the file name runs from PATH: its path, and the
+// inode, size and times of what the path resolves to.
+func executableID(name string) (string, error) {
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return "", err
+	}
+	if p, err = filepath.EvalSymlinks(p); err != nil {
+		return "", err
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return "", err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return "", fmt.Errorf("%s: no inode", p)
+	}
+	return fmt.Sprintf("%s %d:%d %d %d %d", p, st.Dev, st.Ino, fi.Size(), st.Mtim.Nano(), st.Ctim.Nano()), nil
+}
+
 // Ensure returns the base for spec, making it when it is not in the store
 // or when refresh is set. A base is made in a temporary directory and
 // renamed into place, so an interrupted run leaves no half-made base.
@@ -169,7 +221,7 @@ var ErrNotMade = errors.New("base root not made yet")
 // Find returns the stored base for spec, or, with ErrNotMade, the Base it
 // would be (key and directory) when it is not made yet.
 func (st *Store) Find(ctx context.Context, spec Spec) (*Base, error) {
-	ver, err := MmdebstrapVersion(ctx)
+	ver, err := st.mmdebstrapVersion(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -82,6 +82,13 @@ func (o *Outcome) Count(s Status) int {
 // OK says whether every task was built.
 func (o *Outcome) OK() bool { return o.Count(Built) == len(o.Results) }
 
+// The ETA of an event is projected anew when at most etaEveryAbove tasks
+// remain, else at most every etaEvery seconds.
+const (
+	etaEvery      = 0.05
+	etaEveryAbove = 32
+)
+
 type completion struct {
 	a   Assignment
 	err error
@@ -112,12 +119,23 @@ func Execute(ctx context.Context, d *DAG, opts Options, run RunFunc, observe fun
 	done := make(chan completion)
 	var wg conc.WaitGroup
 	finished := 0
+	// Projecting the ETA simulates what remains. When many tasks end
+	// within moments (a run restoring hundreds of cached builds), it is
+	// projected at most every etaEvery and the last projection stands in
+	// between: per event it would cost O(tasks²) for a number that does not
+	// change meanwhile.
+	lastETA, lastProjected := 0.0, math.Inf(-1)
 	emit := func(ev Event) {
 		ev.Time, ev.Total, ev.ID = now(), d.Len(), d.Tasks[ev.Task].ID
 		ev.Done = finished
 		ev.ETA = ev.Time
-		if !e.stopped {
-			ev.ETA = e.project(ev.Time)
+		switch {
+		case e.stopped:
+		case d.Len()-finished > etaEveryAbove && ev.Time-lastProjected < etaEvery:
+			ev.ETA = max(lastETA, ev.Time)
+		default:
+			lastETA, lastProjected = e.project(ev.Time), ev.Time
+			ev.ETA = lastETA
 		}
 		observe(ev)
 	}
