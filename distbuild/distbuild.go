@@ -549,6 +549,7 @@ func debPackage(pr *workspace.Prepared, arch string) deb.Package {
 		d.Jobs = 1
 	}
 	d.TmpfsHint, d.Disk = pkg.Build.TmpfsSize()
+	d.Limits = runner.Limits{Pids: int64(pkg.Build.Pids), Memory: pkg.Build.MemoryLimit()}
 	if k := pkg.Source.Kernel; k != nil {
 		d.Kernel = kernelBuild(pr, k, arch)
 	} else if pr.Fetched.DSC != "" {

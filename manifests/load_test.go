@@ -239,6 +239,8 @@ func TestLoadErrors(t *testing.T) {
 			`packages/beta/package.yaml:7:10: build.tmpfs: size must be greater than zero`,
 			`packages/beta/package.yaml:8:13: build.estimate: must be greater than zero`,
 			`packages/gamma/package.yaml:6:13: build.estimate: invalid duration "20": use a duration such as 90s or 20m`,
+			`packages/gamma/package.yaml:7:9: build.pids: must not be negative`,
+			`packages/gamma/package.yaml:8:11: build.memory: "1MiB" is less than 64MiB, too little for any build`,
 		},
 	}, {
 		dir: "patches",

@@ -47,6 +47,18 @@ func (b BuildOptions) EstimateDuration() time.Duration {
 	return d
 }
 
+// MemoryLimit is build.memory in bytes (0 when unset: the default).
+func (b BuildOptions) MemoryLimit() int64 {
+	if b.Memory == "" {
+		return 0
+	}
+	n, err := ParseSize(b.Memory)
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return n
+}
+
 // TmpfsSize interprets build.tmpfs: disk is true for "disk", size is the
 // hint in bytes for a size, and both are zero when tmpfs is unset (the size
 // is then up to the scheduler).

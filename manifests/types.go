@@ -136,6 +136,12 @@ type BuildOptions struct {
 	// Tmpfs is a size hint for the build tree on tmpfs (e.g. "2GiB"), or
 	// "disk" to always build on disk. Empty: predicted from history.
 	Tmpfs string `yaml:"tmpfs"`
+	// Pids is the build's process and thread limit (0: the sandbox's
+	// default, 4096).
+	Pids int `yaml:"pids"`
+	// Memory is the build's memory limit, a size (empty: the sandbox's
+	// default, three quarters of RAM).
+	Memory string `yaml:"memory"`
 	// Cross says whether the package can be cross-built (default true); when
 	// false, foreign-arch builds run under qemu-user emulation.
 	Cross *bool `yaml:"cross"`

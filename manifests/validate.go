@@ -280,6 +280,20 @@ func validateBuild(b *BuildOptions, d *document) {
 	} else if b.Tmpfs == "" && d.given("build.tmpfs") {
 		d.errorf("build.tmpfs", "must not be empty")
 	}
+	if b.Pids < 0 {
+		d.errorf("build.pids", "must not be negative")
+	}
+	if b.Memory != "" {
+		n, err := ParseSize(b.Memory)
+		switch {
+		case err != nil:
+			d.errorf("build.memory", "invalid value %s: use a size such as 4GiB", quoteShort(b.Memory))
+		case n < 64<<20:
+			d.errorf("build.memory", "%s is less than 64MiB, too little for any build", quoteShort(b.Memory))
+		}
+	} else if d.given("build.memory") {
+		d.errorf("build.memory", "must not be empty")
+	}
 	if b.Estimate != "" {
 		dur, err := time.ParseDuration(b.Estimate)
 		switch {

@@ -52,6 +52,9 @@ type Package struct {
 	// Kernel, when set, builds a Linux kernel from a tarball with make
 	// bindeb-pkg (kbuild.go); Local and DSC are then empty.
 	Kernel *Kernel
+	// Limits are the build step's sandbox limits (zero fields: the
+	// runner's defaults; package.yaml build.pids and build.memory).
+	Limits runner.Limits
 }
 
 // Request asks for one build.
@@ -490,7 +493,7 @@ func (b *Builder) buildStep(slotDir string, req Request, srcDir string, epoch, s
 		env = append(env, "DEB_BUILD_PROFILES="+strings.Join(prof, " "))
 	}
 	return runner.NewStep("build", args...).WithEnv(env...).WithDir("/build/"+srcDir).
-		WithUser(rootfs.BuildUID, rootfs.BuildGID).
+		WithUser(rootfs.BuildUID, rootfs.BuildGID).WithLimits(req.Package.Limits).
 		WithTree(filepath.Join(slotDir, "build"), "/build", size)
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stx-build/stx-build/runner"
 )
 
 func TestCopyTreeNormalizes(t *testing.T) {
@@ -95,8 +97,11 @@ func TestProfilesAndArgs(t *testing.T) {
 
 func TestBuildSpec(t *testing.T) {
 	b := &Builder{HostArch: "amd64", Jobs: 2}
-	req := Request{Arch: "arm64", Parts: "any", Package: Package{Name: "hello", Version: "2.10-3"}}
+	req := Request{Arch: "arm64", Parts: "any", Package: Package{Name: "hello", Version: "2.10-3", Limits: runner.Limits{Pids: 9000}}}
 	spec := b.buildStep(t.TempDir(), req, "hello-2.10", 1663927200, 0).Spec([]string{"/layer", "/base"}, "")
+	if spec.Limits.Pids != 9000 {
+		t.Errorf("limits %+v, want the package's pids limit 9000", spec.Limits)
+	}
 	want := []string{"dpkg-buildpackage", "--no-sign", "-B", "--host-arch=arm64", "--build-profiles=cross,nocheck"}
 	if !reflect.DeepEqual(spec.Args, want) {
 		t.Errorf("args = %q, want %q", spec.Args, want)

@@ -210,7 +210,7 @@ func (b *Builder) kernelStep(slotDir string, req Request, src *source, size int6
 	}
 	env := userEnv(0)
 	s := runner.NewStep("build", "/bin/sh", "-ec", sh).WithEnv(env...).WithDir("/build/"+src.dir).
-		WithUser(rootfs.BuildUID, rootfs.BuildGID).
+		WithUser(rootfs.BuildUID, rootfs.BuildGID).WithLimits(req.Package.Limits).
 		WithTree(filepath.Join(slotDir, "build"), "/build", size).
 		WithInput(filepath.Join(slotDir, "kconfig"), "/stx/kconfig")
 	if k.SigningKey != "" {
