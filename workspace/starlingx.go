@@ -363,3 +363,40 @@ func (w *Workspace) StarlingXISOPackages(own []string) []string {
 	}
 	return out
 }
+
+// stxCycleBreaks maps the tree's circular_dep.conf onto cycle-breaks for
+// the graph g, which has cycles: an edge A -> B inside a cycle where a
+// group lists both and builds A before B points backwards in StarlingX's
+// serial order, so A takes B's binaries from the archive (StarlingX builds
+// A first with what the archive or an earlier build has, too).
+func (w *Workspace) stxCycleBreaks(g *graph.Graph) []graph.CycleBreak {
+	if g == nil || g.Cycles == nil {
+		return nil
+	}
+	groups := w.stx.tree.CircularGroups()
+	inCycle := map[string]bool{}
+	for _, c := range g.Cycles.Components {
+		for _, p := range c {
+			inCycle[p] = true
+		}
+	}
+	seen := map[graph.CycleBreak]bool{}
+	var out []graph.CycleBreak
+	for _, e := range g.Edges {
+		if e.From == e.To || !inCycle[e.From] || !inCycle[e.To] {
+			continue
+		}
+		for _, grp := range groups {
+			if grp.Before(e.From, e.To) {
+				cb := graph.CycleBreak{Package: e.From, Source: e.To}
+				if !seen[cb] {
+					seen[cb] = true
+					out = append(out, cb)
+					fmt.Fprintf(w.opts.Log, "starlingx: %s:%d: %s is built before %s: its build-dependency %s comes from the archive\n", grp.File, grp.Line, e.From, e.To, e.Relation)
+				}
+				break
+			}
+		}
+	}
+	return out
+}

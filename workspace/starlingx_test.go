@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/stx-build/stx-build/graph"
 )
 
 // starlingxSample is ../shared/starlingx-sample beside the repository.
@@ -267,5 +269,53 @@ func write(t *testing.T, file, content string) {
 	}
 	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStarlingXCircularDeps checks that circular_dep.conf's build order
+// resolves a cycle: the edge pointing backwards in the order is taken from
+// the archive; without the entry the cycle is an error.
+func TestStarlingXCircularDeps(t *testing.T) {
+	for _, withConf := range []bool{true, false} {
+		root := t.TempDir()
+		repo := filepath.Join(root, "cgcs-root", "stx", "r")
+		write(t, filepath.Join(repo, "debian_trixie_pkg_dirs_std"), "pa\npb\n")
+		for _, p := range []struct{ name, dep string }{{"pa", "libpb-dev"}, {"pb", "libpa-dev"}} {
+			d := filepath.Join(repo, p.name, "debian", "all")
+			write(t, filepath.Join(d, "meta_data.yaml"), "debver: 1.0-1\nsrc_path: src\n")
+			write(t, filepath.Join(d, "deb_folder", "control"), "Source: "+p.name+"\nBuild-Depends: "+p.dep+"\n\nPackage: lib"+p.name+"-dev\nArchitecture: any\nDescription: x\n y\n")
+			write(t, filepath.Join(d, "deb_folder", "changelog"), p.name+" (1.0-1) unstable; urgency=medium\n\n  * x\n\n -- A <a@b.c>  Thu, 16 Apr 2026 13:49:15 -0400\n")
+		}
+		if withConf {
+			write(t, filepath.Join(root, "cgcs-root", "build-tools", "stx", "circular_dep.conf"), "# groups\nSRC SET: pa pb\nBUILD ORDER: pb pa\n")
+		}
+		proj := t.TempDir()
+		write(t, filepath.Join(proj, "stx.yaml"), "name: s\nsuite: trixie\narchitectures: [amd64]\nstarlingx:\n  root: "+root+"\n")
+		w, err := Open(Options{Dir: proj, CacheDir: t.TempDir(), HostArch: "amd64"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := w.Graph(context.Background(), "amd64")
+		if !withConf {
+			var ce *graph.CycleError
+			if !errors.As(err, &ce) {
+				t.Errorf("without circular_dep.conf: %v, want a cycle error", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(g.Unresolved) > 0 {
+			t.Fatalf("unresolved: %+v", g.Unresolved)
+		}
+		if got := strings.Join(g.Order, " "); got != "pb pa" {
+			t.Errorf("order %q, want \"pb pa\" (circular_dep.conf's)", got)
+		}
+		// pb is built first: its build-dependency on pa's binary comes
+		// from the archive; pa -> pb stays.
+		if len(g.Edges) != 1 || g.Edges[0].From != "pa" || g.Edges[0].To != "pb" {
+			t.Errorf("edges %+v, want only pa -> pb", g.Edges)
+		}
 	}
 }

@@ -7,6 +7,7 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -346,7 +347,17 @@ func (w *Workspace) Graph(ctx context.Context, arch string) (*graph.Graph, error
 		}
 		prepared = w.graphInput
 	}
-	g, err := graph.Compile(w.SourcesFor(prepared, arch), w.GraphOptions(arch))
+	srcs, opts := w.SourcesFor(prepared, arch), w.GraphOptions(arch)
+	g, err := graph.Compile(srcs, opts)
+	var ce *graph.CycleError
+	if errors.As(err, &ce) && w.stx != nil {
+		// StarlingX's circular_dep.conf orders the cycle: compile again
+		// with the edges it breaks.
+		if breaks := w.stxCycleBreaks(g); len(breaks) > 0 {
+			opts.CycleBreaks = append(opts.CycleBreaks, breaks...)
+			g, err = graph.Compile(srcs, opts)
+		}
+	}
 	if g != nil {
 		g.Unresolved = w.unresolved
 	}
