@@ -191,10 +191,12 @@ func (o Options) validate() error {
 // for one package is an error.
 //
 // Publish holds the repository's lock throughout, so concurrent calls
-// (from any process) run one after the other. If it fails or is killed
-// before the new pool files are in place, the repository is as it was;
-// after that point the next Publish finishes its work (its files are in
-// the pool, so they get indexed).
+// (from any process) run one after the other. When it fails (a full disk,
+// a cancelled ctx) the repository is as it was: nothing of what it was
+// publishing stays, in the pool or in a generation, for a later Publish to
+// index. When it is killed before the new pool files are in place, the
+// same; after that point the next Publish finishes its work (its files
+// are in the pool, so they get indexed).
 func (r *Repo) Publish(ctx context.Context, debs []string, opts Options) error {
 	opts = opts.withDefaults()
 	if err := opts.validate(); err != nil {
@@ -341,6 +343,14 @@ func (r *Repo) publish(ctx context.Context, debs []string, opts Options) (err er
 		return nil
 	}
 	next := live + 1
+	// From here a failure undoes what was done (undo, deferred below).
+	var placed []placement
+	swapped := false
+	defer func() {
+		if err != nil && !swapped {
+			r.undo(live, next, placed)
+		}
+	}()
 	if err := r.writeGen(next, files); err != nil {
 		return fail("write indexes: %w", err)
 	}
@@ -353,13 +363,16 @@ func (r *Repo) publish(ctx context.Context, debs []string, opts Options) (err er
 
 	// Move the new binaries into the pool; the old index does not list
 	// them (or lists the same bytes, skipped above unless a same-version
-	// rebuild changed them).
+	// rebuild changed them). A file replaced in place keeps a hard link
+	// until the new index is live, so that undo can put it back.
 	dirs := map[string]bool{}
 	for i, m := range moves {
-		if err := os.Rename(m.tmp, m.dst); err != nil {
+		p, err := place(m.tmp, m.dst)
+		if err != nil {
 			moves = moves[i:]
 			return fail("%w", err)
 		}
+		placed = append(placed, p)
 		dirs[filepath.Dir(m.dst)] = true
 	}
 	moves = nil
@@ -376,10 +389,18 @@ func (r *Repo) publish(ctx context.Context, debs []string, opts Options) (err er
 	if err := r.swap(next); err != nil {
 		return fail("%w", err)
 	}
+	swapped = true
 
 	// Tidy up. The repository is consistent already; failures are still
 	// reported so that they are seen.
 	var errs []error
+	for _, p := range placed {
+		if p.backup != "" {
+			if err := os.Remove(p.backup); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
 	indexed := map[string]bool{}
 	for _, f := range chosen {
 		indexed[f.Filename] = true
@@ -415,6 +436,53 @@ func (r *Repo) publish(ctx context.Context, debs []string, opts Options) (err er
 		return fail("published, but tidying up failed: %w", err)
 	}
 	return nil
+}
+
+// placement is a binary moved into the pool, and the link to the file it
+// replaced ("" if none).
+type placement struct{ dst, backup string }
+
+// place renames tmp to dst, first linking an existing dst to a temporary
+// name beside it (which scanPool removes should the process die).
+func place(tmp, dst string) (placement, error) {
+	p := placement{dst: dst}
+	if _, err := os.Lstat(dst); err == nil {
+		p.backup = filepath.Join(filepath.Dir(dst), tmpPrefix+"old-"+filepath.Base(dst))
+		os.Remove(p.backup)
+		if err := os.Link(dst, p.backup); err != nil {
+			return placement{}, err
+		}
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		if p.backup != "" {
+			os.Remove(p.backup)
+		}
+		return placement{}, err
+	}
+	return p, nil
+}
+
+// undo puts the repository back as it was before a failed publish of
+// generation next over live: the dists symlink, the pool files placed, the
+// new generation. Best effort: what it cannot undo the next Publish sees
+// (and indexes, as after a crash).
+func (r *Repo) undo(live, next int, placed []placement) {
+	if now, err := r.liveGen(); err == nil && now == next && live > 0 {
+		_ = r.swap(live) // the swap happened, but its sync failed
+	}
+	for i := len(placed) - 1; i >= 0; i-- {
+		p := placed[i]
+		if p.backup != "" {
+			_ = os.Rename(p.backup, p.dst)
+		} else {
+			_ = os.Remove(p.dst)
+			removeEmptyDirs(filepath.Dir(p.dst), r.path(poolDir))
+		}
+	}
+	if now, err := r.liveGen(); err == nil && now != next {
+		_ = os.RemoveAll(r.path(genName(next)))
+	}
+	_ = os.RemoveAll(r.path(newGenPfx + strconv.Itoa(next)))
 }
 
 // liveHolds tells whether generation live consists of exactly files, byte

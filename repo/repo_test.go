@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -363,13 +364,14 @@ func TestInterruptedPublish(t *testing.T) {
 	v2 := buildDebs(t, "none", newer, libstxDev)
 	tests := []struct {
 		step string
-		// what the next Publish (of nothing) indexes: an interruption
-		// after the new files reached the pool rolls forward.
+		// what the next Publish (of nothing) indexes: a Publish that
+		// fails (rather than dies) undoes what it did, so nothing of it
+		// is left to index.
 		afterRecovery []string
 	}{
 		{"stage", []string{"libstx1 1.0-1", "stx-data 1:1.2-1"}},
 		{"index", []string{"libstx1 1.0-1", "stx-data 1:1.2-1"}},
-		{"pool", []string{"libstx-dev 1.0-1", "libstx1 1.1-1", "stx-data 1:1.2-1"}},
+		{"pool", []string{"libstx1 1.0-1", "stx-data 1:1.2-1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.step, func(t *testing.T) {
@@ -562,4 +564,82 @@ func TestRepublishUnchanged(t *testing.T) {
 	if err := r.Verify(); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestFailedPublishLeavesNothing: a Publish that fails after its files
+// reached the pool (here at the last step before the swap) puts back a
+// file it replaced in place and removes the ones it added, so the next
+// Publish indexes nothing of it; and one that runs out of space (a tiny
+// tmpfs as the repository) leaves no file of it behind (issue 21, item 4).
+func TestFailedPublishLeavesNothing(t *testing.T) {
+	t.Run("pool", func(t *testing.T) {
+		v1 := buildDebs(t, "none", libstx1, stxData)
+		rebuilt := libstx1
+		rebuilt.payload = "a rebuild with other bytes\n"
+		v1b := buildDebs(t, "none", rebuilt, libstxDev)
+		r := open(t, "amd64")
+		publish(t, r, v1...)
+		before, err := r.Packages()
+		if err != nil {
+			t.Fatal(err)
+		}
+		full := errors.New("no space left on device (simulated)")
+		r.failAt = func(step string) error {
+			if step == "pool" {
+				return full
+			}
+			return nil
+		}
+		if err := r.Publish(context.Background(), v1b, Options{Date: testDate}); !errors.Is(err, full) {
+			t.Fatalf("Publish: %v, want the simulated failure", err)
+		}
+		r.failAt = nil
+		publish(t, r)
+		if after, err := r.Packages(); err != nil || !slices.Equal(after, before) {
+			t.Errorf("after a failed Publish and an empty one: %v, %v; want %v", after, err, before)
+		}
+		if err := r.Verify(); err != nil {
+			t.Error(err)
+		}
+		if p := poolFiles(t, r); len(p) != 2 {
+			t.Errorf("pool holds %q", p)
+		}
+	})
+	t.Run("full", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("mounts a tmpfs: needs root")
+		}
+		mnt := t.TempDir()
+		if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=256k"); err != nil {
+			t.Skipf("mount tmpfs: %v", err)
+		}
+		t.Cleanup(func() { syscall.Unmount(mnt, syscall.MNT_DETACH) })
+		r, err := Open(filepath.Join(mnt, "repo"), "amd64")
+		if err != nil {
+			t.Fatal(err)
+		}
+		small := buildDebs(t, "none", stxData)
+		if err := r.Publish(context.Background(), small, Options{Date: testDate}); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := r.Packages()
+		big := libstx1
+		big.payload = strings.Repeat("incompressible? no: none compression\n", 20000) // ~700 KiB
+		debs := buildDebs(t, "none", big)
+		err = r.Publish(context.Background(), debs, Options{Date: testDate})
+		if !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("Publish into a full tmpfs: %v, want ENOSPC", err)
+		}
+		if after, err := r.Packages(); err != nil || !slices.Equal(after, before) {
+			t.Errorf("after the failed Publish: %v, %v; want %v", after, err, before)
+		}
+		if p := poolFiles(t, r); !slices.Equal(p, []string{"pool/main/s/stx-tools/stx-data_1.2-1_all.deb"}) {
+			t.Errorf("pool holds %q", p)
+		}
+		for _, name := range topLevel(t, r) {
+			if strings.HasPrefix(name, newGenPfx) {
+				t.Errorf("leftover %s", name)
+			}
+		}
+	})
 }
