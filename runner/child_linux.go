@@ -90,6 +90,11 @@ func childMain() int {
 		return fail(err)
 	}
 	if cfg.Probe {
+		// The restrictions every command gets must be possible here.
+		runtime.LockOSThread()
+		if err := restrictThread(); err != nil {
+			return fail(err)
+		}
 		_ = status.Encode(childStatus{Ready: true})
 		return 0
 	}
