@@ -34,12 +34,21 @@ type poolFile struct {
 }
 
 // fileID tells whether a pool file changed since it was read. Pool files
-// are only ever replaced by rename, which gives a new inode and ctime.
+// are only ever replaced by rename, which gives a new inode. The ctime is
+// kept but not compared (same): hard links to the pool (the build
+// snapshots of package distbuild take one per build) change it without
+// changing a byte.
 type fileID struct {
 	Dev, Ino uint64
 	Size     int64
 	MtimeNs  int64
 	CtimeNs  int64
+}
+
+// same tells whether a and b are the same file, unchanged.
+func (a fileID) same(b fileID) bool {
+	a.CtimeNs, b.CtimeNs = 0, 0
+	return a == b
 }
 
 func statID(fi fs.FileInfo) (fileID, bool) {
@@ -92,10 +101,12 @@ func (r *Repo) saveCache(files []poolFile) error {
 }
 
 // scanPool reads every .deb and .udeb in the pool (lexical order), from the
-// cache where the file has not changed. It removes temporary files left by
-// an interrupted Publish; the caller holds the lock.
+// cache where the file has not changed, and by content from the cache
+// where its bytes are those of a cached file. It removes temporary files
+// left by an interrupted Publish; the caller holds the lock.
 func (r *Repo) scanPool(ctx context.Context, cache map[string]poolFile) ([]poolFile, error) {
 	var files []poolFile
+	known := byContent(cache)
 	root := r.path(poolDir)
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -124,11 +135,11 @@ func (r *Repo) scanPool(ctx context.Context, cache map[string]poolFile) ([]poolF
 			return err
 		}
 		id, ok := statID(fi)
-		if c, hit := cache[rel]; ok && hit && c.Stat == id && c.Filename == rel {
+		if c, hit := cache[rel]; ok && hit && c.Stat.same(id) && c.Filename == rel {
 			files = append(files, c)
 			return nil
 		}
-		b, err := readBinary(ctx, r.readControl, p)
+		b, err := describe(ctx, r.readControl, p, known)
 		if err != nil {
 			return fmt.Errorf("pool file %s: %w (remove it, or republish its package)", rel, err)
 		}
