@@ -224,8 +224,13 @@ func (w *Workspace) prepareStarlingX(ctx context.Context, f *sources.Fetcher, pk
 	}
 	var fetched *sources.Fetched
 	switch {
-	case fetch && sp.Kind == starlingx.KindSrcPath:
-		dir, err := w.assembleSrcPath(ctx, sp, cl)
+	case fetch && (sp.Kind == starlingx.KindSrcPath || sp.Kind == starlingx.KindDLPath):
+		var dir string
+		if sp.Kind == starlingx.KindSrcPath {
+			dir, err = w.assembleSrcPath(ctx, sp)
+		} else {
+			dir, err = w.assembleDLPath(ctx, f, sp)
+		}
 		if err != nil {
 			return nil, fmt.Sprintf("%s: %v", sp.MetaFile, err), nil
 		}
@@ -264,7 +269,11 @@ func (w *Workspace) prepareStarlingX(ctx context.Context, f *sources.Fetcher, pk
 	}
 	src.Profiles = []string{"nocheck"}
 	src.Origin = filepath.Join(w.stx.tree.Root, sp.MetaFile)
-	if size := buildSize(filepath.Join(sp.DebFolder, "control")); size != "" {
+	control := filepath.Join(sp.DebFolder, "control")
+	if fetched.Dir != sp.DebFolder {
+		control = filepath.Join(fetched.Dir, "debian", "control") // as assembled
+	}
+	if size := buildSize(control); size != "" {
 		if _, err := manifests.ParseSize(size); err == nil {
 			pkg.Build.Tmpfs = size
 		}
@@ -324,8 +333,14 @@ func (w *Workspace) stxPrecheck() []graph.Unresolved {
 func (w *Workspace) stxUnpreparable(sp *starlingx.Package) string {
 	tr := w.stx.tree
 	switch sp.Kind {
-	case starlingx.KindDLPath, starlingx.KindDLHook:
+	case starlingx.KindDLHook:
 		return fmt.Sprintf("%s: %s sources are not prepared by stx-build yet (docs/starlingx.md)", sp.MetaFile, sp.Kind)
+	case starlingx.KindDLPath:
+		for _, d := range append([]starlingx.Download{*sp.Meta.DLPath}, sp.Meta.DLFiles...) {
+			if d.SHA256 == "" && d.MD5 == "" {
+				return fmt.Sprintf("%s: %s has no checksum to verify it by", sp.MetaFile, d.URL)
+			}
+		}
 	case starlingx.KindSrcPath:
 		if sp.DebFolder == "" {
 			return fmt.Sprintf("%s: src_path package without deb_folder", sp.MetaFile)

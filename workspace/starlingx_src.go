@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/stx-build/stx-build/debsrc"
 	"github.com/stx-build/stx-build/manifests/starlingx"
 )
 
@@ -20,17 +19,13 @@ const maxCopyDepth = 64
 
 // assembleSrcPath makes the source tree of a src_path package in the
 // cache the way debrepack.py does: the src_path directory (empty for
-// null), the src_files and files/ copied into its root, deb_folder as
-// debian/, @KERNEL_TYPE@ replaced in every debian file, patches/ appended
-// to debian/patches/series, and a changelog entry for
-// <version><dist>.<N>. It returns the tree's directory.
-func (w *Workspace) assembleSrcPath(ctx context.Context, sp *starlingx.Package, cl debsrc.Changelog) (string, error) {
+// null) with deb_folder as debian/, then what every tree package gets
+// (finishTree: src_files, files/ flattened, @KERNEL_TYPE@, patches/, the
+// version).
+// It returns the tree's directory.
+func (w *Workspace) assembleSrcPath(ctx context.Context, sp *starlingx.Package) (string, error) {
 	tr := w.stx.tree
-	base := filepath.Join(w.opts.CacheDir, "starlingx")
-	if err := os.MkdirAll(base, 0o755); err != nil {
-		return "", err
-	}
-	tmp, err := os.MkdirTemp(base, sp.Name+".tmp-")
+	base, tmp, err := w.stxWorkDir(sp)
 	if err != nil {
 		return "", err
 	}
@@ -43,41 +38,10 @@ func (w *Workspace) assembleSrcPath(ctx context.Context, sp *starlingx.Package, 
 	} else if err := os.MkdirAll(src, 0o755); err != nil {
 		return "", err
 	}
-	for _, f := range tr.SrcFiles(sp) {
-		if err := copyIn(tr.Root, f, filepath.Join(src, filepath.Base(f)), 0); err != nil {
-			return "", fmt.Errorf("src_files: %w", err)
-		}
-	}
-	if sp.Files != "" {
-		if err := copyIn(tr.Root, sp.Files, src, 0); err != nil {
-			return "", fmt.Errorf("files: %w", err)
-		}
-	}
-	debian := filepath.Join(src, "debian")
-	if err := copyIn(tr.Root, sp.DebFolder, debian, 0); err != nil {
+	if err := copyIn(tr.Root, sp.DebFolder, filepath.Join(src, "debian"), 0); err != nil {
 		return "", fmt.Errorf("deb_folder: %w", err)
 	}
-	if err := substituteKernelType(debian, kernelType(w.Project.StarlingX.BuildType)); err != nil {
-		return "", err
-	}
-	if err := appendPatches(tr.Root, debian, sp.Patches); err != nil {
-		return "", err
-	}
-	rev := tr.Revision(ctx, sp)
-	if rev.Note != "" {
-		fmt.Fprintf(w.opts.Log, "starlingx: %s: version %s%s: %s\n", sp.Name, cl.Version, rev.Suffix, rev.Note)
-	}
-	if err := addChangelogEntry(filepath.Join(debian, "changelog"), cl.Source, cl.Version+rev.Suffix); err != nil {
-		return "", err
-	}
-	final := filepath.Join(base, sp.Name+"_"+strings.ReplaceAll(cl.Version+rev.Suffix, ":", "%"))
-	if err := os.RemoveAll(final); err != nil {
-		return "", err
-	}
-	if err := os.Rename(src, final); err != nil {
-		return "", err
-	}
-	return final, nil
+	return w.finishTree(ctx, sp, base, src)
 }
 
 // copyIn copies the file or directory from into to, following symlinks
@@ -156,17 +120,23 @@ func substituteKernelType(debian, ktype string) error {
 	})
 }
 
-// appendPatches copies the patches of patches/series into debian/patches
-// and appends them to its series, as StarlingX does for 3.0 (quilt)
-// sources; a source of another format has no series to append to, which
-// is refused rather than patched differently.
-func appendPatches(root, debian string, patches []string) error {
+// applySrcPatches applies the patches of patches/series as debrepack.py
+// apply_src_patches does: for a 3.0 (quilt) source they are copied into
+// debian/patches and appended to its series (dpkg-source applies them);
+// for 1.0 and 3.0 (native) they are applied now with patch -p1.
+func applySrcPatches(ctx context.Context, root, src string, patches []string) error {
 	if len(patches) == 0 {
 		return nil
 	}
+	debian := filepath.Join(src, "debian")
 	format, _ := os.ReadFile(filepath.Join(debian, "source", "format"))
 	if strings.TrimSpace(string(format)) != "3.0 (quilt)" {
-		return fmt.Errorf("patches/: applying patches to a %q source is not supported yet (only 3.0 (quilt))", strings.TrimSpace(string(format)))
+		for _, p := range patches {
+			if err := applyPatch(ctx, src, p); err != nil {
+				return fmt.Errorf("patches: %w", err)
+			}
+		}
+		return nil
 	}
 	dir := filepath.Join(debian, "patches")
 	var series bytes.Buffer

@@ -23,7 +23,8 @@ type RevisionSuffix struct {
 	Note string
 }
 
-// Revision computes the version suffix of p. N is the sum of the commit
+// Revision computes the version suffix of p: "" without a revision key
+// (the changelog's version stays). N is the sum of the commit
 // counts its revision rules name (git rev-list --count [BASE..]HEAD -- dir,
 // commits touching only .gitreview left out), the files with uncommitted
 // changes in those directories, and stx_patch. Where the tree is not a git
@@ -31,11 +32,15 @@ type RevisionSuffix struct {
 // <changelog version><dist>.<stx_patch>, the same on every machine.
 func (t *Tree) Revision(ctx context.Context, p *Package) RevisionSuffix {
 	r := p.Meta.Revision
+	if !p.Meta.has("revision") {
+		return RevisionSuffix{} // the changelog's version, unchanged
+	}
 	dist := strings.NewReplacer("${STX_DIST}", DefaultDist, "$STX_DIST", DefaultDist).Replace(r.Dist)
 	type count struct{ dir, base string }
 	var counts []count
 	if r.PkgGitRevCount {
-		counts = append(counts, count{p.Dir, r.PkgBaseSrcRev})
+		// debrepack counts the directory holding meta_data.yaml.
+		counts = append(counts, count{p.MetaDir, r.PkgBaseSrcRev})
 	}
 	if r.SrcGitRevCount && p.Meta.SrcPath != "" {
 		counts = append(counts, count{t.SrcPath(p), r.SrcBaseSrcRev})

@@ -1,0 +1,107 @@
+package workspace
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// tarGz makes a .tar.gz of files (path -> content).
+func tarGz(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for name, content := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(content))
+	}
+	tw.Close()
+	gz.Close()
+	return buf.Bytes()
+}
+
+func sum(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+
+// TestStarlingXDLPath prepares a dl_path package: the tarball fetched and
+// verified, its top directory stripped, dl_files copied or unpacked into
+// their topdir, deb_folder over debian/, deb_patches applied; and a
+// package whose URL does not answer is unresolved with the reason.
+func TestStarlingXDLPath(t *testing.T) {
+	main := tarGz(t, map[string]string{"tool-1.0/main.c": "int main(){}\n"})
+	extra := []byte("extra file\n")
+	sub := tarGz(t, map[string]string{"lib-abc/lib.c": "lib\n"})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/tool-1.0.tar.gz":
+			w.Write(main)
+		case "/extra.txt":
+			w.Write(extra)
+		case "/lib.tar.gz":
+			w.Write(sub)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+
+	root := t.TempDir()
+	repo := filepath.Join(root, "cgcs-root", "stx", "r")
+	d := filepath.Join(repo, "tool", "debian", "all")
+	write(t, filepath.Join(repo, "debian_trixie_pkg_dirs_std"), "tool\ngone\n")
+	write(t, filepath.Join(d, "meta_data.yaml"), "debver: 1.0-1\ndebname: tool\ndl_path:\n  name: tool-1.0.tar.gz\n  url: "+srv.URL+"/tool-1.0.tar.gz\n  sha256sum: "+sum(main)+
+		"\ndl_files:\n  extra.txt:\n    topdir: null\n    url: "+srv.URL+"/extra.txt\n    sha256sum: "+sum(extra)+
+		"\n  lib.tar.gz:\n    topdir: lib\n    url: "+srv.URL+"/lib.tar.gz\n    sha256sum: "+sum(sub)+"\n")
+	write(t, filepath.Join(d, "deb_folder", "control"), "Source: tool\nBuild-Depends: debhelper-compat (= 13)\n\nPackage: tool\nArchitecture: any\nDescription: t\n x\n")
+	write(t, filepath.Join(d, "deb_folder", "changelog"), "tool (1.0-1) unstable; urgency=medium\n\n  * x\n\n -- A <a@b.c>  Thu, 16 Apr 2026 13:49:15 -0400\n")
+	write(t, filepath.Join(d, "deb_patches", "series"), "size.patch\n")
+	write(t, filepath.Join(d, "deb_patches", "size.patch"), "--- a/debian/control\n+++ b/debian/control\n@@ -1,2 +1,3 @@\n Source: tool\n Build-Depends: debhelper-compat (= 13)\n+XS-Build-Size: 1GB\n")
+	g := filepath.Join(repo, "gone", "debian", "all")
+	write(t, filepath.Join(g, "meta_data.yaml"), "debver: 2.0\ndl_path:\n  name: gone.tar.gz\n  url: "+srv.URL+"/gone.tar.gz\n  sha256sum: "+strings.Repeat("a", 64)+"\n")
+
+	proj := t.TempDir()
+	write(t, filepath.Join(proj, "stx.yaml"), "name: s\nsuite: trixie\narchitectures: [amd64]\nstarlingx:\n  root: "+root+"\n")
+	w, err := Open(Options{Dir: proj, CacheDir: t.TempDir(), HostArch: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.Prepare(context.Background())
+	var ue *UnresolvedError
+	if !errors.As(err, &ue) || len(ue.Packages) != 1 || ue.Packages[0].Package != "gone" || !strings.Contains(ue.Packages[0].Reason, "404") {
+		t.Fatalf("Prepare: %v, want gone unresolved (404)", err)
+	}
+	var tool *Prepared
+	// Prepare does not keep a partial result: prepare the one package.
+	for _, pkg := range w.Project.PackageList {
+		if pkg.Name == "tool" {
+			sp, _ := w.stxPackage(pkg)
+			var reason string
+			tool, reason, err = w.prepareStarlingX(context.Background(), w.fetcherFor(nil), pkg, sp, true)
+			if err != nil || reason != "" {
+				t.Fatalf("tool: %v %s", err, reason)
+			}
+		}
+	}
+	dir := tool.Fetched.Dir
+	for name, want := range map[string]string{"main.c": "int main(){}\n", "extra.txt": "extra file\n", "lib/lib.c": "lib\n"} {
+		if got, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(got) != want {
+			t.Errorf("%s: %q %v", name, got, err)
+		}
+	}
+	// Without revision: the changelog's version, as debrepack.py keeps it.
+	if tool.Source.Version != "1.0-1" || tool.Package.Build.Tmpfs != "1GB" {
+		t.Errorf("version %s, tmpfs %q; want 1.0-1 and 1GB (from the deb_patches)", tool.Source.Version, tool.Package.Build.Tmpfs)
+	}
+}
