@@ -7,7 +7,10 @@
 // PID, mount, UTS, IPC and (unless asked otherwise) network namespaces. Every
 // mount lives in the sandbox's mount namespace and vanishes with it; nothing
 // of the host is visible except the layers (read-only) and the mounts the
-// caller names.
+// caller names. Every command runs with reduced capabilities,
+// no_new_privs and a seccomp filter (seccomp_linux.go), on a nosuid,nodev
+// root, in a cgroup of its own with pids and memory limits (Limits,
+// cgroup_linux.go).
 //
 // The local implementation re-executes the current binary (/proc/self/exe):
 // programs using it must call MaybeChild first thing in main (and in
