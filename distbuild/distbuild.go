@@ -73,7 +73,7 @@ type Options struct {
 	// install (stx.lock; docs/lock.md); OnResolved receives every
 	// resolved set's archive packages (stx-build lock). See deb.Builder.
 	Lock       *store.Lock
-	OnResolved func(suite, arch string, pkgs []store.LockedPackage)
+	OnResolved func(*store.LockSet)
 	// Runner runs sandboxed steps; default runner.NewLocal().
 	Runner runner.Runner
 	// Workers are BuildKit daemons that take package builds besides this

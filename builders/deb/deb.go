@@ -116,8 +116,9 @@ type Builder struct {
 	// with another file) fails the build, naming it (docs/lock.md).
 	Lock *store.Lock
 	// OnResolved, when set, receives every resolved set's archive
-	// packages (stx-build lock collects them). Called concurrently.
-	OnResolved func(suite, arch string, pkgs []store.LockedPackage)
+	// packages and the Release files it was resolved against (stx-build
+	// lock collects them). Called concurrently.
+	OnResolved func(*store.LockSet)
 	// OutDir receives results: OutDir/<arch>/debs/<name>_<version>/ and
 	// OutDir/<arch>/logs/<name>_<version>.log.
 	OutDir string

@@ -137,11 +137,14 @@ func (b *Builder) resolveDeps(ctx context.Context, slot *ramdisk.Slot, req Reque
 		}
 	}
 	if b.OnResolved != nil {
-		pkgs, err := lockedPackages(ds.Fetch)
-		if err != nil {
+		set := &store.LockSet{Suite: b.Base.Spec.Suite, Arch: req.Arch}
+		if set.Packages, err = lockedPackages(ds.Fetch); err != nil {
 			return nil, err
 		}
-		b.OnResolved(b.Base.Spec.Suite, req.Arch, pkgs)
+		if set.Releases, err = baseReleases(b.Base.Dir); err != nil {
+			return nil, err
+		}
+		b.OnResolved(set)
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "stx-build deps layer %s\nbase %s\n", Version, b.Base.Key)
@@ -239,6 +242,31 @@ func lockedPackages(fetch []store.Item) ([]store.LockedPackage, error) {
 			return nil, err
 		}
 		out = append(out, store.LockedPackage{Name: name, Version: version, Arch: arch, Size: it.Size, SHA256: it.SHA256, URL: it.URL})
+	}
+	return out, nil
+}
+
+// baseReleases are the digests of the InRelease and Release files of
+// the base root's package lists: the archive state its sets are resolved
+// against.
+func baseReleases(root string) ([]store.LockRelease, error) {
+	dir := filepath.Join(root, "var", "lib", "apt", "lists")
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("base root: %w", err)
+	}
+	var out []store.LockRelease
+	for _, de := range des {
+		name := de.Name()
+		if !de.Type().IsRegular() || !(strings.HasSuffix(name, "_InRelease") || strings.HasSuffix(name, "_Release")) {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return nil, fmt.Errorf("base root: %w", err)
+		}
+		sum := sha256.Sum256(data)
+		out = append(out, store.LockRelease{Name: name, SHA256: hex.EncodeToString(sum[:])})
 	}
 	return out, nil
 }

@@ -100,6 +100,9 @@ The exit status is 1 if any build failed, 130 when interrupted.`,
 				return err
 			}
 			opts.Explain = explain
+			if opts.Lock, err = g.readLock(); err != nil {
+				return err
+			}
 			if !noCache {
 				c, _, err := cf.open(ws.CacheDir(), cmd.ErrOrStderr())
 				if err != nil {
