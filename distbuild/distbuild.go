@@ -182,12 +182,15 @@ type run struct {
 	// builders are by scheduler pool: builder, then one per worker.
 	builders []*deb.Builder
 	repos    *repoSet
+	signer   *repo.Signer // signs the repositories (workspace.RepoSigner)
 	hist     *history.Store
 	keys     *buildkey.Plan // nil without a cache
-	cpu      *cpuMeter
-	date     time.Time
-	begin    time.Time
-	sink     report.Sink
+	// sandboxOK is set once the sandbox was probed (checkSandbox).
+	sandboxOK bool
+	cpu       *cpuMeter
+	date      time.Time
+	begin     time.Time
+	sink      report.Sink
 
 	mu      sync.Mutex
 	results map[int]*deb.Result
@@ -205,9 +208,6 @@ func Run(ctx context.Context, ws *workspace.Workspace, opts Options) (*Result, e
 	archs, err := orderArchs(p, opts.Archs)
 	if err != nil {
 		return nil, err
-	}
-	if err := opts.Runner.Usable(ctx); err != nil {
-		return nil, fmt.Errorf("build sandbox: %w", err)
 	}
 	collector := report.NewCollector(p.Name)
 	r := &run{
@@ -235,17 +235,27 @@ func Run(ctx context.Context, ws *workspace.Workspace, opts Options) (*Result, e
 		if r.keys, err = r.buildKeys(ctx, base); err != nil {
 			return nil, err
 		}
-		r.markCached(ctx, dag)
 	}
 	slots, err := newSlots(ws, opts)
 	if err != nil {
 		return nil, err
 	}
 	defer slots.Close()
+	if r.signer, err = ws.RepoSigner(ctx); err != nil {
+		return nil, err
+	}
 	if r.repos, err = openRepos(opts.OutDir, archs); err != nil {
 		return nil, err
 	}
 	defer r.repos.close()
+	if err := r.repos.sign(ctx, r.repoOptions()); err != nil {
+		return nil, err
+	}
+	if r.keys != nil {
+		if err := r.restoreCached(ctx, dag); err != nil {
+			return nil, err
+		}
+	}
 	r.builder = &deb.Builder{
 		Runner: opts.Runner, Slots: slots, Base: base, HostArch: r.hostArch,
 		LayerDir: filepath.Join(ws.CacheDir(), "layers"),
@@ -270,6 +280,11 @@ func Run(ctx context.Context, ws *workspace.Workspace, opts Options) (*Result, e
 		sopts.Workers = pools
 		if opts.NoLocal {
 			sopts.Slots = 0
+		}
+	}
+	if r.mustBuild() {
+		if err := r.checkSandbox(ctx); err != nil {
+			return nil, err
 		}
 	}
 	// The run's clock (report, events) starts here, with the builds.
@@ -375,6 +390,9 @@ func (r *run) observe(e scheduler.Event) {
 		res := r.results[e.Task]
 		ev.Cached = r.cached[e.Task]
 		r.mu.Unlock()
+		if j.restored != nil {
+			ev.Seconds = j.restored.seconds
+		}
 		if res != nil {
 			ev.Seconds, ev.Setup, ev.Build = res.Total.Seconds(), res.Setup.Seconds(), res.Build.Seconds()
 			ev.PeakBytes, ev.Retried, ev.LayerCached = res.PeakBytes, res.Retried, res.LayerCached
@@ -414,13 +432,19 @@ func (r *run) build(ctx context.Context, a scheduler.Assignment) error {
 		// Architecture: all only: built on the first architecture (in this
 		// run, which published them already, or in an earlier one).
 		debs := indepDebs(r.opts.OutDir, first, j.node)
+		if r.indepPublished(j) {
+			return nil
+		}
 		if len(debs) == 0 {
 			return fmt.Errorf("%s %s is Architecture: all only and has not been built on %s yet: build %s first", j.node.Name, j.node.Version, first, first)
 		}
-		return r.repos.publish(ctx, j.arch, debs, repo.Options{Date: r.date})
+		return r.repos.publish(ctx, j.arch, debs, r.repoOptions())
 	}
 	if j.arch != r.hostArch && !j.pr.Package.CrossBuildable() {
 		return fmt.Errorf("%s: build.cross is false, so %s needs an emulated (qemu-user) %s build, which stx-build cannot do yet", j.pr.Package.File, j.node.Name, j.arch)
+	}
+	if j.restored != nil {
+		return r.finishRestored(ctx, a.Task, j)
 	}
 	release, err := r.claim(ctx, j)
 	if err != nil {
@@ -449,6 +473,7 @@ func (r *run) build(ctx context.Context, a scheduler.Assignment) error {
 	r.cpu.begin(a.Task)
 	res, err := r.builders[a.Pool].Build(ctx, deb.Request{
 		Package: pkg, Arch: j.arch, Parts: j.parts, Repos: snap.repos, ReleaseDate: r.date,
+		RepoKeyring: r.ws.RepoKeyring(),
 	})
 	cpu := r.cpu.end(a.Task)
 	if a.Pool > 0 {
@@ -467,7 +492,7 @@ func (r *run) build(ctx context.Context, a scheduler.Assignment) error {
 	r.cpu.begin(a.Task) // a publish overlapping another build spoils its CPU time
 	defer r.cpu.end(a.Task)
 	if err := r.publishBuilt(ctx, j, res.Files); err != nil {
-		return err
+		return r.unpublished(j, err)
 	}
 	r.store(ctx, j, res.Files)
 	r.mu.Lock()
@@ -597,6 +622,12 @@ func (r *run) ensureBase(ctx context.Context) (*rootfs.Base, error) {
 	}
 
 	r.emit(report.Event{Kind: report.KindInfo, Message: fmt.Sprintf("base root: %s %s (+%s)", spec.Suite, spec.Arch, strings.Join(spec.ForeignArchs, ","))})
+	if _, err := st.Find(ctx, spec); err != nil || r.opts.RefreshBase {
+		// Making it takes minutes: not for a sandbox that does not work.
+		if err := r.checkSandbox(ctx); err != nil {
+			return nil, err
+		}
+	}
 	t := time.Now()
 	b, err := st.Ensure(ctx, spec, r.opts.RefreshBase)
 	if err != nil {
@@ -604,6 +635,32 @@ func (r *run) ensureBase(ctx context.Context) (*rootfs.Base, error) {
 	}
 	r.emit(report.Event{Kind: report.KindInfo, Message: fmt.Sprintf("base root: %s ready in %s", b.Key[:12], time.Since(t).Round(100*time.Millisecond))})
 	return b, nil
+}
+
+// checkSandbox probes the build sandbox (namespaces, an overlay mount),
+// once. It comes before anything slow that only builds need: making the
+// base root, else the first build; a run that restores every package
+// never probes.
+func (r *run) checkSandbox(ctx context.Context) error {
+	if r.sandboxOK {
+		return nil
+	}
+	if err := r.opts.Runner.Usable(ctx); err != nil {
+		return fmt.Errorf("build sandbox: %w", err)
+	}
+	r.sandboxOK = true
+	return nil
+}
+
+// mustBuild tells whether a task is left that builds (neither restored
+// before the scheduler started nor only publishing).
+func (r *run) mustBuild() bool {
+	for _, j := range r.jobs {
+		if j.restored == nil && !isPublishOnly(j) {
+			return true
+		}
+	}
+	return false
 }
 
 func newSlots(ws *workspace.Workspace, opts Options) (*ramdisk.Manager, error) {
@@ -660,16 +717,22 @@ func noEpoch(v string) string {
 	return v
 }
 
+// repoOptions are the options of every publish: Release dated
+// SOURCE_DATE_EPOCH and signed with the project's repository key.
+func (r *run) repoOptions() repo.Options {
+	return repo.Options{Date: r.date, Signer: r.signer}
+}
+
 // publishBuilt publishes a build's debs into its architecture's repository,
 // and on the first architecture its Architecture: all debs into the others.
 func (r *run) publishBuilt(ctx context.Context, j *job, files []string) error {
 	debs := debFiles(files)
-	if err := r.repos.publish(ctx, j.arch, debs, repo.Options{Date: r.date}); err != nil {
+	if err := r.repos.publish(ctx, j.arch, debs, r.repoOptions()); err != nil {
 		return err
 	}
 	if j.arch == r.ws.IndepArch() {
 		for _, other := range r.archs[1:] {
-			if err := r.repos.publish(ctx, other, allDebs(debs), repo.Options{Date: r.date}); err != nil {
+			if err := r.repos.publish(ctx, other, allDebs(debs), r.repoOptions()); err != nil {
 				return err
 			}
 		}
@@ -685,11 +748,9 @@ func (r *run) buildKeys(ctx context.Context, base *rootfs.Base) (*buildkey.Plan,
 	if err != nil {
 		return nil, err
 	}
-	plan, err := buildkey.New(ctx, r.ws, buildkey.Options{
-		Builder: deb.Version, BuildArch: r.hostArch, Base: bi, Hasher: r.opts.Cache.Hasher(),
-	})
+	plan, err := buildKeyPlan(ctx, r.ws, bi, r.opts.Cache)
 	if err != nil {
-		return nil, fmt.Errorf("build keys: %w", err)
+		return nil, err
 	}
 	for _, name := range r.opts.Explain {
 		found := false
@@ -722,13 +783,12 @@ func (r *run) restore(ctx context.Context, j *job) (string, error) {
 	if !ok {
 		return "", nil
 	}
-	dest := filepath.Join(r.opts.OutDir, j.arch, "debs", j.node.Name+"_"+noEpoch(j.node.Version))
-	got, hit, err := r.opts.Cache.Restore(ctx, b.Key, dest)
+	got, hit, err := r.opts.Cache.Restore(ctx, b.Key, debsDir(r.opts.OutDir, j))
 	if err != nil || !hit {
 		return "", err
 	}
 	if err := r.publishBuilt(ctx, j, got.Files); err != nil {
-		return "", err
+		return "", r.unpublished(j, err)
 	}
 	return got.From + ", key " + b.Key.Short(), nil
 }
@@ -748,24 +808,6 @@ func (r *run) claim(ctx context.Context, j *job) (release func(), err error) {
 	return r.opts.Cache.Claim(ctx, b.Key, func() {
 		r.emit(report.Event{Kind: report.KindInfo, Message: fmt.Sprintf("%s %s: waiting for another stx-build run that is building it (key %s)", j.arch, j.node.Name, b.Key.Short())})
 	})
-}
-
-// markCached gives the tasks whose build the cache holds the cost of a
-// restore (about a second, no tmpfs), so that the plan, the priorities and
-// the ETA count only what will really be built.
-func (r *run) markCached(ctx context.Context, dag *scheduler.DAG) {
-	for i, j := range r.jobs {
-		if isPublishOnly(j) {
-			continue
-		}
-		b, ok := r.keys.Build(j.node.Name, j.arch)
-		if !ok || r.opts.Cache.Where(ctx, b.Key) == "" {
-			continue
-		}
-		t := &dag.Tasks[i]
-		t.Seconds, t.PeakBytes, t.Disk, t.Jobs, t.Source = 1, 0, true, 1, "cached"
-		j.task = *t
-	}
 }
 
 // store puts a successful build into the cache; a failure only warns.

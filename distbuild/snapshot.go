@@ -91,6 +91,18 @@ func alive(pid int) bool {
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
+// sign makes every live repository signed as opts says (a repository
+// made by an older stx-build, or just created, has no signature yet;
+// republishing unchanged indexes with the same key writes nothing).
+func (s *repoSet) sign(ctx context.Context, opts repo.Options) error {
+	for _, a := range s.archs {
+		if err := s.live[a].Publish(ctx, nil, opts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // publish publishes debs into arch's live repository; later snapshots
 // see them.
 func (s *repoSet) publish(ctx context.Context, arch string, debs []string, opts repo.Options) error {
