@@ -92,20 +92,16 @@ func (w *Workspace) openStarlingX() error {
 
 // stxManifest is the manifest a tree package stands for: StarlingX's
 // build settings (serial, nocheck by default) and, for sources fetched
-// from Debian, the name=version apt fetches through the project's mirror
-// with deb_patches then patches as the patch series.
+// from Debian, the name=version apt fetches through the project's mirror.
 func stxManifest(tr *starlingx.Tree, sp *starlingx.Package) *manifests.Package {
 	pkg := &manifests.Package{Dir: sp.MetaDir, File: filepath.Join(tr.Root, sp.MetaFile), Name: sp.Name}
 	pkg.Build.Serial = sp.Meta.Serial
 	pkg.Build.Nocheck = true // build-pkgs sets DEB_BUILD_OPTIONS=nocheck unless -t
 	switch sp.Kind {
 	case starlingx.KindArchive, starlingx.KindApt:
+		// Fetched by name=version, then unpacked and assembled
+		// (assembleDebian): the source becomes a local tree.
 		pkg.Source.Debian = sp.Name + "=" + sp.Meta.DebVer
-		for _, f := range append(slices.Clone(sp.DebPatches), sp.Patches...) {
-			if rel, err := filepath.Rel(sp.MetaDir, f); err == nil {
-				pkg.Patches = append(pkg.Patches, rel)
-			}
-		}
 	}
 	return pkg
 }
@@ -254,7 +250,20 @@ func (w *Workspace) prepareStarlingX(ctx context.Context, f *sources.Fetcher, pk
 				return nil, fmt.Sprintf("%s: dsc_sha256: %v", sp.MetaFile, err), nil
 			}
 		}
-		return pr, "", nil
+		// Unpacked, with deb_folder, deb_patches, patches and the version
+		// suffix applied as debrepack.py does, it builds as a local tree.
+		dir, err := w.assembleDebian(ctx, sp, pr.Fetched.DSC)
+		if err != nil {
+			return nil, fmt.Sprintf("%s: %v", sp.MetaFile, err), nil
+		}
+		if src, cl, err = debsrc.ReadDir(dir); err != nil {
+			return nil, err.Error(), nil
+		}
+		fetched = &sources.Fetched{Kind: sources.KindLocal, Dir: dir}
+		pkg.Source.Debian, pkg.Patches = "", nil
+		if rel, err := filepath.Rel(pkg.Dir, dir); err == nil {
+			pkg.Source.Local = rel
+		}
 	case reason != "":
 		return nil, reason, nil
 	case fetch:

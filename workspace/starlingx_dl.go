@@ -65,6 +65,37 @@ func (w *Workspace) assembleDLPath(ctx context.Context, f *sources.Fetcher, sp *
 	return w.finishTree(ctx, sp, base, src)
 }
 
+// assembleDebian makes the source tree of an archive or apt package from
+// its fetched .dsc the way debrepack.py does: dpkg-source -x (the
+// package's own patches applied; apt verified the files against the
+// signed index), deb_folder copied over debian/, deb_patches applied with
+// patch -p1, then what every tree package gets (finishTree).
+func (w *Workspace) assembleDebian(ctx context.Context, sp *starlingx.Package, dsc string) (string, error) {
+	base, tmp, err := w.stxWorkDir(sp)
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	src := filepath.Join(tmp, "src")
+	cmd := exec.CommandContext(ctx, "dpkg-source", "--no-check", "-x", dsc, src)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("dpkg-source -x %s: %v: %s", filepath.Base(dsc), err, strings.TrimSpace(out.String()))
+	}
+	if sp.DebFolder != "" {
+		if err := copyIn(w.stx.tree.Root, sp.DebFolder, filepath.Join(src, "debian"), 0); err != nil {
+			return "", fmt.Errorf("deb_folder: %w", err)
+		}
+	}
+	for _, p := range sp.DebPatches {
+		if err := applyPatch(ctx, src, p); err != nil {
+			return "", fmt.Errorf("deb_patches: %w", err)
+		}
+	}
+	return w.finishTree(ctx, sp, base, src)
+}
+
 // stxWorkDir returns the cache directory of assembled trees and a fresh
 // temporary directory in it.
 func (w *Workspace) stxWorkDir(sp *starlingx.Package) (string, string, error) {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -103,5 +104,54 @@ func TestStarlingXDLPath(t *testing.T) {
 	// Without revision: the changelog's version, as debrepack.py keeps it.
 	if tool.Source.Version != "1.0-1" || tool.Package.Build.Tmpfs != "1GB" {
 		t.Errorf("version %s, tmpfs %q; want 1.0-1 and 1GB (from the deb_patches)", tool.Source.Version, tool.Package.Build.Tmpfs)
+	}
+}
+
+// TestStarlingXAssembleDebian unpacks a .dsc as an archive package's
+// fetched source and checks deb_folder, deb_patches and the version.
+func TestStarlingXAssembleDebian(t *testing.T) {
+	if _, err := exec.LookPath("dpkg-source"); err != nil {
+		t.Skip("dpkg-source not installed")
+	}
+	// The "fetched" source: a native package made here.
+	srcDir := filepath.Join(t.TempDir(), "arc-1.0")
+	write(t, filepath.Join(srcDir, "debian", "control"), "Source: arc\nBuild-Depends: debhelper-compat (= 13)\n\nPackage: arc\nArchitecture: all\nDescription: a\n b\n")
+	write(t, filepath.Join(srcDir, "debian", "changelog"), "arc (1.0) unstable; urgency=medium\n\n  * x\n\n -- A <a@b.c>  Thu, 16 Apr 2026 13:49:15 -0400\n")
+	write(t, filepath.Join(srcDir, "debian", "source", "format"), "3.0 (native)\n")
+	write(t, filepath.Join(srcDir, "debian", "rules"), "#!/usr/bin/make -f\n%:\n\tdh $@\n")
+	cmd := exec.Command("dpkg-source", "-b", "arc-1.0")
+	cmd.Dir = filepath.Dir(srcDir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("dpkg-source -b: %v\n%s", err, out)
+	}
+	dsc := filepath.Join(filepath.Dir(srcDir), "arc_1.0.dsc")
+
+	root := t.TempDir()
+	repo := filepath.Join(root, "cgcs-root", "stx", "r")
+	d := filepath.Join(repo, "arc", "debian", "all")
+	write(t, filepath.Join(repo, "debian_trixie_pkg_dirs_std"), "arc\n")
+	write(t, filepath.Join(d, "meta_data.yaml"), "debver: 1.0\narchive: https://example.invalid/pool/main/a/arc/\nrevision:\n  dist: $STX_DIST\n  stx_patch: 1\n")
+	write(t, filepath.Join(d, "deb_folder", "arc.conf"), "conf\n")
+	write(t, filepath.Join(d, "deb_patches", "series"), "size.patch\n")
+	write(t, filepath.Join(d, "deb_patches", "size.patch"), "--- a/debian/control\n+++ b/debian/control\n@@ -1,2 +1,3 @@\n Source: arc\n Build-Depends: debhelper-compat (= 13)\n+XS-Build-Size: 3GB\n")
+	proj := t.TempDir()
+	write(t, filepath.Join(proj, "stx.yaml"), "name: s\nsuite: trixie\narchitectures: [amd64]\nstarlingx:\n  root: "+root+"\n")
+	w, err := Open(Options{Dir: proj, CacheDir: t.TempDir(), HostArch: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := w.StarlingX().Package("arc")
+	dir, err := w.assembleDebian(context.Background(), sp, dsc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "debian", "arc.conf")); string(got) != "conf\n" {
+		t.Errorf("deb_folder not overlaid: %q", got)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "debian", "control")); !strings.Contains(string(got), "XS-Build-Size: 3GB") {
+		t.Errorf("deb_patches not applied:\n%s", got)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "debian", "changelog")); !strings.HasPrefix(string(got), "arc (1.0.stx.1) stable;") {
+		t.Errorf("changelog:\n%s", got)
 	}
 }
