@@ -295,6 +295,7 @@ func Run(ctx context.Context, ws *workspace.Workspace, opts Options) (*Result, e
 	}
 	r.emitPlan(dag, plan)
 	out, err := scheduler.Execute(ctx, dag, sopts, r.build, r.observe)
+	r.dropUnpublished()
 	res := &Result{Builds: r.builds, Outcome: out}
 	res.Report = r.finish(out, collector, ctx.Err() != nil)
 	if err != nil {

@@ -23,6 +23,9 @@ type job struct {
 	pr    *workspace.Prepared
 	parts string // "any", "all", "both"; "" publishes the first architecture's arch:all debs
 	task  scheduler.Task
+	// restored is set when the build was restored before the scheduler
+	// started (restoreCached).
+	restored *restored
 }
 
 // Size-based estimates, when neither history nor the manifest says: a
@@ -197,16 +200,24 @@ func (e *estimator) sourceBytes(j *job) int64 {
 // Plan predicts the run Run would make with opts, without building: the
 // schedule, the makespan and its lower bound. The tmpfs budget is
 // opts.TmpfsBudget, else the default (half of MemAvailable); none with
-// NoTmpfs.
+// NoTmpfs. With opts.Cache, a task whose build the cache holds costs its
+// restore, as in Run (keys need the base root made; without it every
+// package is predicted to build, which a note says).
 func Plan(ctx context.Context, ws *workspace.Workspace, opts Options) (*scheduler.Plan, error) {
 	opts = opts.withDefaults(ws)
 	archs, err := orderArchs(ws.Project, opts.Archs)
 	if err != nil {
 		return nil, err
 	}
-	_, dag, err := jobs(ctx, ws, archs, opts)
+	js, dag, err := jobs(ctx, ws, archs, opts)
 	if err != nil {
 		return nil, err
+	}
+	var notes []string
+	if opts.Cache != nil {
+		if notes, err = planCached(ctx, ws, opts.Cache, js, dag); err != nil {
+			return nil, err
+		}
 	}
 	budget := opts.TmpfsBudget
 	if budget <= 0 && !opts.NoTmpfs {
@@ -236,6 +247,7 @@ func Plan(ctx context.Context, ws *workspace.Workspace, opts Options) (*schedule
 	if p.Notes, err = cutNotes(ctx, ws, archs); err != nil {
 		return nil, err
 	}
+	p.Notes = append(p.Notes, notes...)
 	return p, nil
 }
 

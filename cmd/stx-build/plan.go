@@ -20,6 +20,8 @@ func newPlanCmd(g *globalFlags) *cobra.Command {
 		noTmpfs   bool
 		costsFile string
 		format    string
+		noCache   bool
+		cf        *cacheFlags
 		wf        workerFlags
 	)
 	cmd := &cobra.Command{
@@ -31,7 +33,9 @@ many make jobs; the predicted makespan; and its lower bound, max(critical
 path, total work / slots).
 
 Estimates come from the history of past builds in the cache, else the
-manifest (build.estimate, build.tmpfs), else the source's size. --costs FILE
+manifest (build.estimate, build.tmpfs), else the source's size. A package
+whose build the artifact cache holds (the key build would compute) costs
+its restore, as in a build; --no-cache plans every package built. --costs FILE
 overrides them: a JSON object {"<package>[:<arch>]": {"seconds": S,
 "peak_bytes": B}}, so plans can be studied for any durations.`,
 		Example: `  stx-build plan -C examples
@@ -70,6 +74,13 @@ overrides them: a JSON object {"<package>[:<arch>]": {"seconds": S,
 			if err != nil {
 				return err
 			}
+			if !noCache {
+				c, _, err := cf.open(ws.CacheDir(), cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				opts.Cache = c
+			}
 			p, err := distbuild.Plan(cmd.Context(), ws, opts)
 			if err != nil {
 				return err
@@ -85,6 +96,8 @@ overrides them: a JSON object {"<package>[:<arch>]": {"seconds": S,
 	f.BoolVar(&noTmpfs, "no-tmpfs", false, "plan every build on disk")
 	f.StringVar(&costsFile, "costs", "", `JSON file of estimates overriding history: {"pkg": {"seconds": S, "peak_bytes": B}}`)
 	f.StringVar(&format, "format", "text", "output format: text or json")
+	f.BoolVar(&noCache, "no-cache", false, "plan every package built, whatever the artifact cache holds")
+	cf = addCacheFlags(f, false)
 	wf.add(f)
 	return cmd
 }
