@@ -16,9 +16,9 @@ func TestParse(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Mount{
-		{"/proc", "rw,relatime", "proc"},
-		{"/var/lib/stx build/tmpfs/a", "rw,relatime", "tmpfs"},
-		{"/x\ty\\z", "ro,nosuid", "ext4"},
+		{"/proc", "rw,relatime", "proc", "rw"},
+		{"/var/lib/stx build/tmpfs/a", "rw,relatime", "tmpfs", "rw,size=1024k,mode=755"},
+		{"/x\ty\\z", "ro,nosuid", "ext4", "rw"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q\nwant %q", got, want)
