@@ -31,6 +31,13 @@ type Options struct {
 	// Compile return a *CycleError; CyclesArchive cuts the edges of the
 	// suggested breaks (Graph.Cut says which and why) and goes on.
 	Cycles CyclePolicy
+	// Layers maps sources to a layer (StarlingX's compiler, distro,
+	// flock, ...) and LayerOrder lists the layers, lowest first: a source
+	// is built after those of lower layers where no build-dependency
+	// orders the two already (edges with Via ViaLayer). Sources of no
+	// listed layer are not ordered.
+	Layers     map[string]string
+	LayerOrder []string
 	// Archive, when known, maps the binary packages the archive has to their
 	// versions. The suggested breaks then prefer edges whose relation the
 	// archive satisfies. Nil means nothing is known: every edge is as good.
@@ -221,6 +228,7 @@ func Compile(srcs []Source, opts Options) (*Graph, error) {
 		}
 		g.cutBreaks(cyc)
 	}
+	g.addLayerEdges(opts)
 	g.sortExternal()
 	g.sortCut()
 	g.Order = g.topoOrder()

@@ -308,6 +308,15 @@ func (w *Workspace) GraphOptions(arch string) graph.Options {
 	if p.Cycles == manifests.CyclesArchive {
 		opts.Cycles = graph.CyclesArchive
 	}
+	if w.stx != nil {
+		// StarlingX builds layer after layer: order the tree's packages
+		// so where no build-dependency does.
+		opts.LayerOrder = w.stx.tree.LayerOrder()
+		opts.Layers = map[string]string{}
+		for name, sp := range w.stx.byName {
+			opts.Layers[name] = sp.Layer
+		}
+	}
 	return opts
 }
 

@@ -1,7 +1,10 @@
 package starlingx
 
 import (
+	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/stx-build/stx-build/internal/regularfile"
@@ -53,5 +56,47 @@ func (t *Tree) CircularGroups() []CircularGroup {
 			set = nil
 		}
 	}
+	return out
+}
+
+// LayerOrder lists the tree's layers by build priority, lowest first, as
+// build-pkgs orders them: stx-tools/debian-mirror-tools/config/debian/
+// <codename>/<layer>/priority (compiler 10, distro 20, flock 30, ...), 99
+// for a layer without one (discovery.py get_layer_priority), ties by name.
+// The layers are those of the config directory and of the repos read.
+func (t *Tree) LayerOrder() []string {
+	dir := filepath.Join(t.Root, "stx-tools", "debian-mirror-tools", "config", "debian", t.Codename)
+	prio := map[string]int{}
+	if entries, err := os.ReadDir(dir); err == nil {
+		for _, e := range entries {
+			if e.IsDir() && e.Name() != "common" {
+				prio[e.Name()] = 99
+			}
+		}
+	}
+	for _, r := range t.Repos {
+		if r.Layer != "" {
+			prio[r.Layer] = 99
+		}
+	}
+	for l := range prio {
+		if data, err := regularfile.Read(filepath.Join(dir, l, "priority"), maxListFile); err == nil {
+			if lines := listLines(data); len(lines) > 0 {
+				if n, err := strconv.Atoi(lines[0].text); err == nil {
+					prio[l] = n
+				}
+			}
+		}
+	}
+	out := make([]string, 0, len(prio))
+	for l := range prio {
+		out = append(out, l)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if prio[out[i]] != prio[out[j]] {
+			return prio[out[i]] < prio[out[j]]
+		}
+		return out[i] < out[j]
+	})
 	return out
 }
