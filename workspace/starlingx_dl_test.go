@@ -155,3 +155,35 @@ func TestStarlingXAssembleDebian(t *testing.T) {
 		t.Errorf("changelog:\n%s", got)
 	}
 }
+
+// TestStarlingXHostileSource: a src_path holding a symlink out of the tree
+// leaves that package unresolved; nothing outside is copied.
+func TestStarlingXHostileSource(t *testing.T) {
+	root := t.TempDir()
+	repo := filepath.Join(root, "cgcs-root", "stx", "r")
+	d := filepath.Join(repo, "evil", "debian", "all")
+	write(t, filepath.Join(repo, "debian_trixie_pkg_dirs_std"), "evil\n")
+	write(t, filepath.Join(d, "meta_data.yaml"), "debver: 1.0\nsrc_path: src\n")
+	write(t, filepath.Join(d, "deb_folder", "control"), "Source: evil\n\nPackage: evil\nArchitecture: all\nDescription: a\n b\n")
+	write(t, filepath.Join(d, "deb_folder", "changelog"), "evil (1.0) unstable; urgency=medium\n\n  * x\n\n -- A <a@b.c>  Thu, 16 Apr 2026 13:49:15 -0400\n")
+	write(t, filepath.Join(repo, "evil", "src", "ok.txt"), "ok\n")
+	secret := filepath.Join(t.TempDir(), "secret")
+	write(t, secret, "secret\n")
+	if err := os.Symlink(secret, filepath.Join(repo, "evil", "src", "leak")); err != nil {
+		t.Fatal(err)
+	}
+	proj := t.TempDir()
+	write(t, filepath.Join(proj, "stx.yaml"), "name: s\nsuite: trixie\narchitectures: [amd64]\nstarlingx:\n  root: "+root+"\n")
+	w, err := Open(Options{Dir: proj, CacheDir: t.TempDir(), HostArch: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.Prepare(context.Background())
+	var ue *UnresolvedError
+	if !errors.As(err, &ue) || len(ue.Packages) != 1 || !strings.Contains(ue.Packages[0].Reason, "leads outside the tree") {
+		t.Fatalf("Prepare: %v, want evil unresolved (a link out of the tree)", err)
+	}
+	if strings.Contains(err.Error(), "secret\n") {
+		t.Error("the secret's content reached the message")
+	}
+}
