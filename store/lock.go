@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,6 +62,22 @@ func (p LockedPackage) Item() Item {
 // characters) %-quoted, as apt-get --print-uris prints it.
 func DebFileName(name, version, arch string) string {
 	return aptQuote(name, "_:") + "_" + aptQuote(version, "_:") + "_" + aptQuote(arch, "_:.") + ".deb"
+}
+
+// ParseDebFileName splits apt's archive file name name_version_arch.deb
+// (DebFileName) back into its %-unquoted parts.
+func ParseDebFileName(file string) (name, version, arch string, err error) {
+	base, ok := strings.CutSuffix(file, ".deb")
+	parts := strings.Split(base, "_")
+	if !ok || len(parts) != 3 || strings.ContainsAny(file, "/\x00") {
+		return "", "", "", fmt.Errorf("%q is not an apt archive file name (name_version_arch.deb)", file)
+	}
+	for i, p := range parts {
+		if parts[i], err = url.PathUnescape(p); err != nil || parts[i] == "" {
+			return "", "", "", fmt.Errorf("%q is not an apt archive file name (name_version_arch.deb)", file)
+		}
+	}
+	return parts[0], parts[1], parts[2], nil
 }
 
 func aptQuote(s, bad string) string {

@@ -98,3 +98,23 @@ func TestDebFileName(t *testing.T) {
 		}
 	}
 }
+
+func TestParseDebFileName(t *testing.T) {
+	for _, tc := range []struct{ file, name, version, arch string }{
+		{"zlib1g_1%3a1.2.13.dfsg-1_amd64.deb", "zlib1g", "1:1.2.13.dfsg-1", "amd64"},
+		{"libstdc++6_12.2.0-14_arm64.deb", "libstdc++6", "12.2.0-14", "arm64"},
+	} {
+		n, v, a, err := ParseDebFileName(tc.file)
+		if err != nil || n != tc.name || v != tc.version || a != tc.arch {
+			t.Errorf("%s: %q %q %q %v", tc.file, n, v, a, err)
+		}
+		if back := DebFileName(n, v, a); back != tc.file {
+			t.Errorf("%s: written back as %s", tc.file, back)
+		}
+	}
+	for _, bad := range []string{"a_1.deb", "a_1_amd64.udeb", "../a_1_amd64.deb", "a_1_2_amd64.deb", "a__amd64.deb"} {
+		if _, _, _, err := ParseDebFileName(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -202,7 +201,7 @@ func lockPins(set *store.LockSet, local map[string]localDeb) string {
 func checkLocked(set *store.LockSet, fetch []store.Item, suite, arch string) error {
 	var missing, differ []string
 	for _, it := range fetch {
-		name, version, parch, err := debFileName(it.Name)
+		name, version, parch, err := store.ParseDebFileName(it.Name)
 		if err != nil {
 			return err
 		}
@@ -237,7 +236,7 @@ func checkLocked(set *store.LockSet, fetch []store.Item, suite, arch string) err
 func lockedPackages(fetch []store.Item) ([]store.LockedPackage, error) {
 	out := make([]store.LockedPackage, 0, len(fetch))
 	for _, it := range fetch {
-		name, version, arch, err := debFileName(it.Name)
+		name, version, arch, err := store.ParseDebFileName(it.Name)
 		if err != nil {
 			return nil, err
 		}
@@ -363,7 +362,7 @@ func archiveFiles(archive []string, uris []store.Item) ([]store.Item, error) {
 		if strings.HasPrefix(it.URL, "file:/stx/repo-") {
 			continue
 		}
-		name, version, arch, err := debFileName(it.Name)
+		name, version, arch, err := store.ParseDebFileName(it.Name)
 		if err != nil {
 			return nil, err
 		}
@@ -386,22 +385,6 @@ func archiveFiles(archive []string, uris []store.Item) ([]store.Item, error) {
 	}
 	store.SortItems(out)
 	return slices.CompactFunc(out, func(a, b store.Item) bool { return a.Name == b.Name }), nil
-}
-
-// debFileName splits apt's archive file name name_version_arch.deb, whose
-// parts are %-quoted (an epoch's colon is %3a).
-func debFileName(file string) (name, version, arch string, err error) {
-	base, ok := strings.CutSuffix(file, ".deb")
-	parts := strings.Split(base, "_")
-	if !ok || len(parts) != 3 || file != filepath.Base(file) {
-		return "", "", "", fmt.Errorf("apt-get --print-uris: %q is not name_version_arch.deb", file)
-	}
-	for i, p := range parts {
-		if parts[i], err = url.PathUnescape(p); err != nil || parts[i] == "" {
-			return "", "", "", fmt.Errorf("apt-get --print-uris: %q is not name_version_arch.deb", file)
-		}
-	}
-	return parts[0], parts[1], parts[2], nil
 }
 
 // cleanAfterInstall drops what an install leaves that no build reads.

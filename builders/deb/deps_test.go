@@ -69,23 +69,6 @@ Inst libstx-dev (1.0 stx-build local:stx [amd64])
 	}
 }
 
-func TestDebFileName(t *testing.T) {
-	for _, tc := range []struct{ file, name, version, arch string }{
-		{"zlib1g_1%3a1.2.13.dfsg-1_amd64.deb", "zlib1g", "1:1.2.13.dfsg-1", "amd64"},
-		{"libstdc++6_12.2.0-14_arm64.deb", "libstdc++6", "12.2.0-14", "arm64"},
-	} {
-		n, v, a, err := debFileName(tc.file)
-		if err != nil || n != tc.name || v != tc.version || a != tc.arch {
-			t.Errorf("%s: %q %q %q %v", tc.file, n, v, a, err)
-		}
-	}
-	for _, bad := range []string{"a_1.deb", "a_1_amd64.udeb", "../a_1_amd64.deb", "a_1_2_amd64.deb", "a__amd64.deb"} {
-		if _, _, _, err := debFileName(bad); err == nil {
-			t.Errorf("%q accepted", bad)
-		}
-	}
-}
-
 // With a lock, a resolved archive package the lock does not hold fails
 // the build, naming it and how to add it; one it holds with another file
 // too; the locked ones pass.
