@@ -135,11 +135,11 @@ func (w *Workspace) stxNeeds(sp *starlingx.Package, why string) string {
 	var from string
 	switch sp.Kind {
 	case starlingx.KindArchive:
-		from = fmt.Sprintf("its source is %s=%s (archive %s), fetched through the project's deb-src", sp.Name, m.DebVer, m.Archive)
+		from = fmt.Sprintf("its source is %s=%s (archive %s), fetched through the project's deb-src by stx-build build", sp.Name, m.DebVer, m.Archive)
 	case starlingx.KindApt:
-		from = fmt.Sprintf("its source is %s=%s, fetched through the project's deb-src", sp.Name, m.DebVer)
+		from = fmt.Sprintf("its source is %s=%s, fetched through the project's deb-src by stx-build build", sp.Name, m.DebVer)
 	case starlingx.KindDLPath:
-		from = fmt.Sprintf("its source is the tarball %s", m.DLPath.URL)
+		from = fmt.Sprintf("its source is the tarball %s, fetched by stx-build build", m.DLPath.URL)
 	case starlingx.KindDLHook:
 		from = fmt.Sprintf("its source is made by the script %s", m.DLHook)
 	default:
@@ -239,7 +239,7 @@ func (w *Workspace) prepareStarlingX(ctx context.Context, f *sources.Fetcher, pk
 		}
 	case (fetch || reason != "") && pkg.Source.Debian != "":
 		if !fetch {
-			return nil, reason + " (stx-build build fetches it)", nil
+			return nil, reason, nil
 		}
 		pr, err := w.prepareOne(ctx, f, pkg)
 		if err != nil {
