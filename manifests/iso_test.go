@@ -129,6 +129,12 @@ func TestLoadISOErrors(t *testing.T) {
 			"iso.yaml:1:1: label: missing required field",
 			"iso.yaml:1:1: packages: missing required field",
 		}},
+		{"packages-from without a tree", "label: A\npackages-from: starlingx\n", []string{
+			"iso.yaml:2:16: packages-from: stx.yaml names no StarlingX tree (starlingx: root)",
+		}},
+		{"packages-from unknown", "label: A\npackages-from: yocto\n", []string{
+			`iso.yaml:2:16: packages-from: unknown list "yocto" (the one known is "starlingx")`,
+		}},
 		{"unknown field", "label: A\npackages: [a1]\nlable: B\n", []string{
 			`iso.yaml:3:1: lable: unknown field; did you mean "label"?`,
 		}},
