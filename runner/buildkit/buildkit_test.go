@@ -70,7 +70,8 @@ func TestJobOnBuildKit(t *testing.T) {
 	job := func(out string, script string, log *bytes.Buffer) *buildkit.Job {
 		return &buildkit.Job{
 			Name: "smoke", Base: base, Env: []string{"PATH=/bin"}, Hostname: "stx-build",
-			DepsScript: "echo installed > /env-marker",
+			// The environment step has no network either: only loopback.
+			DepsScript: "echo installed > /env-marker\ngrep -c : /proc/net/dev > /env-netdevs",
 			SourceDir:  src, SourceMount: "/stx/src",
 			BuildScript: script,
 			BuildMount:  "/build", Tmpfs: 8 << 20,
@@ -78,6 +79,7 @@ func TestJobOnBuildKit(t *testing.T) {
 		}
 	}
 	script := `cat /env-marker > /out/env
+cat /env-netdevs > /out/envnetdevs
 cp /stx/src/input.txt /build/ && cat /build/input.txt > /out/src
 if echo x > /stx/src/w 2>/dev/null; then echo writable > /out/src-writable; fi
 grep -c : /proc/net/dev > /out/netdevs
@@ -98,7 +100,7 @@ if dd if=/dev/zero of=/build/big bs=1M count=16 2>/dev/null; then echo fit > /ou
 		return strings.TrimSpace(string(b))
 	}
 	for name, want := range map[string]string{
-		"env": "installed", "src": "hello from the source", "netdevs": "1", "big": "nospace", "hostname": "stx-build",
+		"env": "installed", "envnetdevs": "1", "src": "hello from the source", "netdevs": "1", "big": "nospace", "hostname": "stx-build",
 	} {
 		if got := read(name); got != want {
 			t.Errorf("%s = %q, want %q", name, got, want)
