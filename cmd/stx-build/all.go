@@ -51,6 +51,9 @@ have are skipped.`,
 			if err := wf.apply(&dopts); err != nil {
 				return err
 			}
+			if dopts.Lock, err = g.readLock(); err != nil {
+				return err
+			}
 			res, err := distbuild.Run(ctx, ws, dopts)
 			if err != nil {
 				return err
