@@ -276,6 +276,7 @@ func (w *Workspace) prepareStarlingX(ctx context.Context, f *sources.Fetcher, pk
 	if src.Name != pkg.Name {
 		return nil, "", fmt.Errorf("%s: the source package is named %q, the tree's name for it is %q (debname or the directory)", sp.MetaFile, src.Name, pkg.Name)
 	}
+	mergeIndepDeps(&src) // as assembled: see mergeIndepControl
 	src.Profiles = []string{"nocheck"}
 	src.Origin = filepath.Join(w.stx.tree.Root, sp.MetaFile)
 	control := filepath.Join(sp.DebFolder, "control")

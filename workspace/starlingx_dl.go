@@ -138,6 +138,9 @@ func (w *Workspace) finishTree(ctx context.Context, sp *starlingx.Package, base,
 	if err := applySrcPatches(ctx, tr.Root, src, sp.Patches); err != nil {
 		return "", err
 	}
+	if err := mergeIndepControl(filepath.Join(debian, "control")); err != nil {
+		return "", err
+	}
 	clFile := filepath.Join(debian, "changelog")
 	data, err := os.ReadFile(clFile)
 	if err != nil {

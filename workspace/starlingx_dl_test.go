@@ -187,3 +187,23 @@ func TestStarlingXHostileSource(t *testing.T) {
 		t.Error("the secret's content reached the message")
 	}
 }
+
+func TestMergeIndepControl(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"merged", "Source: fm-mgr\nBuild-Depends: debhelper-compat (= 13),\n libfoo-dev\nBuild-Depends-Indep: uuid-dev,\n fm-common-dev\nStandards-Version: 4.5.1\n\nPackage: fm-mgr\nArchitecture: any\n",
+			"Source: fm-mgr\nBuild-Depends: debhelper-compat (= 13),\n libfoo-dev,\n uuid-dev,\n fm-common-dev\nStandards-Version: 4.5.1\n\nPackage: fm-mgr\nArchitecture: any\n"},
+		{"no Build-Depends", "Source: a\nBuild-Depends-Indep: b\n\nPackage: a\nArchitecture: any\n",
+			"Source: a\nBuild-Depends: b\n\nPackage: a\nArchitecture: any\n"},
+		{"arch all kept", "Source: a\nBuild-Depends: c\nBuild-Depends-Indep: b\n\nPackage: a\nArchitecture: all\n",
+			"Source: a\nBuild-Depends: c\nBuild-Depends-Indep: b\n\nPackage: a\nArchitecture: all\n"},
+	} {
+		f := filepath.Join(t.TempDir(), "control")
+		write(t, f, tc.in)
+		if err := mergeIndepControl(f); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(f); string(got) != tc.want {
+			t.Errorf("%s:\n got %q\nwant %q", tc.name, got, tc.want)
+		}
+	}
+}

@@ -8,8 +8,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
+	"github.com/stx-build/stx-build/graph"
 	"github.com/stx-build/stx-build/manifests/starlingx"
 )
 
@@ -180,4 +182,75 @@ func addChangelogEntry(file, source, version string) error {
 	}
 	entry := fmt.Sprintf("%s (%s) stable; urgency=medium\n\n  * Built from the StarlingX tree by stx-build.\n\n%s\n\n", source, version, trailer)
 	return os.WriteFile(file, append([]byte(entry), data...), 0o644)
+}
+
+// StarlingX builds with sbuild, which installs Build-Depends-Indep for
+// every package; some of its packages rely on that (fm-mgr takes fmAPI.h
+// from fm-common-dev, named in Build-Depends-Indep, though it builds no
+// Architecture: all binary, so dpkg-buildpackage -B would not install it).
+// A tree package without Architecture: all binaries therefore gets its
+// Build-Depends-Indep merged into Build-Depends: in the graph
+// (mergeIndepDeps) and in the assembled debian/control (mergeIndepControl).
+
+// mergeIndepDeps moves Build-Depends-Indep into Build-Depends of a source
+// that builds no Architecture: all binary.
+func mergeIndepDeps(src *graph.Source) {
+	for i := range src.Binaries {
+		if src.Binaries[i].IsIndep() {
+			return
+		}
+	}
+	src.BuildDepends.Relations = append(src.BuildDepends.Relations[:len(src.BuildDepends.Relations):len(src.BuildDepends.Relations)], src.BuildDependsIndep.Relations...)
+	src.BuildDependsIndep.Relations = nil
+}
+
+var archAll = regexp.MustCompile(`(?mi)^Architecture:\s*all\s*$`)
+
+// mergeIndepControl rewrites debian/control of an assembled tree the same
+// way: the source stanza's Build-Depends-Indep joins its Build-Depends,
+// when no binary stanza is Architecture: all.
+func mergeIndepControl(file string) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	text := string(data)
+	if archAll.MatchString(text) {
+		return nil
+	}
+	lines := strings.Split(text, "\n")
+	// The source stanza ends at the first blank line.
+	end := len(lines)
+	for i, l := range lines {
+		if strings.TrimSpace(l) == "" {
+			end = i
+			break
+		}
+	}
+	field := func(name string) (int, int) { // first line, one past the last
+		for i := 0; i < end; i++ {
+			if k, _, ok := strings.Cut(lines[i], ":"); ok && strings.EqualFold(strings.TrimSpace(k), name) && lines[i][0] != ' ' && lines[i][0] != '\t' {
+				j := i + 1
+				for j < end && (strings.HasPrefix(lines[j], " ") || strings.HasPrefix(lines[j], "\t")) {
+					j++
+				}
+				return i, j
+			}
+		}
+		return -1, -1
+	}
+	is, ie := field("Build-Depends-Indep")
+	if is < 0 {
+		return nil
+	}
+	_, v, _ := strings.Cut(strings.Join(lines[is:ie], "\n"), ":")
+	indep := strings.TrimSpace(v)
+	lines = append(lines[:is], lines[ie:]...)
+	end -= ie - is
+	if bs, be := field("Build-Depends"); bs >= 0 && indep != "" {
+		lines[be-1] = strings.TrimRight(lines[be-1], " ,") + ",\n " + indep
+	} else if indep != "" {
+		lines = append(lines[:end], append([]string{"Build-Depends: " + indep}, lines[end:]...)...)
+	}
+	return os.WriteFile(file, []byte(strings.Join(lines, "\n")), 0o644)
 }

@@ -139,13 +139,10 @@ func controlEdges(t *testing.T, w *Workspace, nodes any) []string {
 				p.binaries = append(p.binaries, strings.TrimSpace(v))
 			}
 		}
-		// Build-Depends-Indep is installed only when arch-independent
-		// binaries are built (dpkg-buildpackage -B otherwise). StarlingX's
-		// dsc_depend.py keeps it for every package: an ordering it
-		// imposes that a build does not need.
-		if p.archAll {
-			p.deps = append(p.deps, p.indep...)
-		}
+		// StarlingX installs Build-Depends-Indep for every package (sbuild
+		// builds arch-all too), and so does stx-build for tree packages
+		// (mergeIndepControl): it always counts.
+		p.deps = append(p.deps, p.indep...)
 		pkgs[name] = p
 	}
 	var edges []string
