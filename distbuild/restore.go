@@ -45,7 +45,7 @@ type restored struct {
 }
 
 // restoreCached restores what the cache holds, marks those tasks cached in
-// dag (their cost: the restore's time, no tmpfs) and publishes them.
+// dag (their cost: a restore's, as Plan predicts it) and publishes them.
 func (r *run) restoreCached(ctx context.Context, dag *scheduler.DAG) error {
 	var todo []*job
 	for _, j := range r.jobs {

@@ -56,7 +56,7 @@ run() {
 	"$bin" --cache-dir "$CACHE" build -C "$PROJ" -o "$out" -j 2 >"$log" 2>&1 || { tail -20 "$log"; exit 1; }
 	t1=$(date +%s.%N)
 	wall=$(echo "$t1 - $t0" | bc)
-	built=$(grep -E " $LEAF [^ ]+: ok in " "$log" | sed -E 's/.* ok in ([0-9.hms]+) .*/\1/' | secs)
+	built=$({ grep -E " $LEAF [^ ]+: ok in " "$log" || true; } | sed -E 's/.* ok in ([0-9.hms]+) .*/\1/' | secs)
 	rm -f "$log"
 }
 
