@@ -76,6 +76,7 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./cache/buildkey/ | tee $(OUT)/bench-cache.txt
 	scripts/bench-sched.sh | tee $(OUT)/bench-sched.txt
 	scripts/bench-workers.sh 3 | tee $(OUT)/bench-workers.txt
+	scripts/bench-roots.sh 3 | tee $(OUT)/bench-roots.txt
 	scripts/bench-build.sh 3 | tee $(OUT)/bench-build.txt
 
 # Every fuzz target of the parsers (go test -fuzz takes one target per run),

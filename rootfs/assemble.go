@@ -30,6 +30,18 @@ type AssembleSpec struct {
 	// LocalRepos are apt repository directories (repo.Repo.Dir) added as
 	// trusted sources for the install and removed from the result.
 	LocalRepos []string
+	// RepoKeyring, when set, is the public keyring that verifies the
+	// signed LocalRepos (and ProjectRepos): apt checks their InRelease
+	// instead of trusting them.
+	RepoKeyring string
+	// ProjectRepos are repositories like LocalRepos (listed before them)
+	// holding the project's own packages, the part of a root that changes
+	// from build to build: with Cache set, the rest of the root is kept
+	// and these packages are installed on top of a copy (see layered.go).
+	ProjectRepos []string
+	// Cache is the directory of cached archive roots; "" makes every
+	// root in one mmdebstrap run.
+	Cache string
 	// Mirror overrides the host's apt sources; Components go with it.
 	Mirror     string
 	Components []string
@@ -77,7 +89,8 @@ func AssembleArgs(spec AssembleSpec, target string) ([]string, error) {
 	if spec.Mirror != "" && len(spec.Components) > 0 {
 		args = append(args, "--components="+strings.Join(spec.Components, ","))
 	}
-	if len(spec.LocalRepos) > 0 {
+	repos := append(slices.Clone(spec.ProjectRepos), spec.LocalRepos...)
+	if len(repos) > 0 {
 		// The project's own packages win over the archive's whatever
 		// their versions (a pinned older release, a rebuild of a binNMU'd
 		// source): apt then takes them even as a downgrade.
@@ -94,23 +107,32 @@ func AssembleArgs(spec AssembleSpec, target string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if len(files) == 0 && len(spec.LocalRepos) > 0 {
+		if len(files) == 0 && len(repos) > 0 {
 			return nil, fmt.Errorf("rootfs: the host has no apt sources and no mirror is configured")
 		}
 		// mmdebstrap takes existing files as sources to paste in; giving
 		// any mirror argument turns off its own use of the host's sources.
 		args = append(args, files...)
 	}
-	for _, r := range spec.LocalRepos {
+	for _, r := range repos {
 		abs, err := filepath.Abs(r)
 		if err != nil {
 			return nil, err
 		}
 		// copy: (not file:) so apt copies the .debs where dpkg, chrooted,
 		// can read them.
-		args = append(args, "deb [trusted=yes] copy://"+abs+" stx main")
+		args = append(args, localSourcesLine(abs, spec.RepoKeyring))
 	}
 	return args, nil
+}
+
+// localSourcesLine is the sources line of a local repository: verified
+// with keyring when there is one, else trusted.
+func localSourcesLine(dir, keyring string) string {
+	if keyring != "" {
+		return "deb [signed-by=" + keyring + "] copy://" + dir + " stx main"
+	}
+	return "deb [trusted=yes] copy://" + dir + " stx main"
 }
 
 func hostSourceFiles(root string) ([]string, error) {
@@ -134,8 +156,10 @@ func hostSourceFiles(root string) ([]string, error) {
 }
 
 // Assemble makes the root described by spec at target (which must not
-// exist), then normalizes it (see Normalize). Output of mmdebstrap goes to
-// log. On error nothing is left at target.
+// exist), then normalizes it (see Normalize). With spec.Cache set it
+// reuses a cached root of the archive's packages when it can (see
+// layered.go); the result is the same either way. Output of mmdebstrap
+// and apt goes to log. On error nothing is left at target.
 func Assemble(ctx context.Context, spec AssembleSpec, target string, log io.Writer) (err error) {
 	if _, err := os.Lstat(target); err == nil {
 		return fmt.Errorf("rootfs: assemble: %s exists", target)
@@ -143,9 +167,28 @@ func Assemble(ctx context.Context, spec AssembleSpec, target string, log io.Writ
 	if err := EnsureBinfmt(ctx, spec.Arch); err != nil {
 		return err
 	}
+	if spec.Cache != "" {
+		done, err := assembleLayered(ctx, spec, target, log)
+		if done || err != nil {
+			return err
+		}
+	}
+	if err := runMmdebstrap(ctx, spec, target, nil, log); err != nil {
+		return err
+	}
+	return Normalize(target, time.Unix(spec.Epoch, 0))
+}
+
+// runMmdebstrap runs mmdebstrap for spec into target, with extra options
+// before the positional arguments. On error nothing is left at target.
+func runMmdebstrap(ctx context.Context, spec AssembleSpec, target string, extra []string, log io.Writer) (err error) {
 	args, err := AssembleArgs(spec, target)
 	if err != nil {
 		return err
+	}
+	if len(extra) > 0 {
+		i := slices.Index(args, target) - 1 // the suite
+		args = slices.Concat(args[:i], extra, args[i:])
 	}
 	defer func() {
 		if err != nil {
@@ -163,7 +206,7 @@ func Assemble(ctx context.Context, spec AssembleSpec, target string, log io.Writ
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("rootfs: mmdebstrap %s %s: %w\n%s", spec.Suite, spec.Arch, err, tail.String())
 	}
-	return Normalize(target, time.Unix(spec.Epoch, 0))
+	return nil
 }
 
 // volatile lists paths whose content differs from run to run (caches,

@@ -178,8 +178,10 @@ func treeDigest(t *testing.T, root string) (string, int) {
 	return hex.EncodeToString(h.Sum(nil)), n
 }
 
-// TestAssembleReproducible makes the same root twice, with a package from a
-// local repository, and compares the trees entry by entry.
+// TestAssembleReproducible makes the same root three times, with packages
+// from the project's repository: in one mmdebstrap run, then layered on a
+// cached archive root (made, then reused), and compares the trees entry by
+// entry: a root made from the cache is the cold one bit for bit.
 func TestAssembleReproducible(t *testing.T) {
 	if testing.Short() || os.Geteuid() != 0 {
 		t.Skip("needs root and the archive (mmdebstrap)")
@@ -217,13 +219,24 @@ func TestAssembleReproducible(t *testing.T) {
 	if err := r.Publish(context.Background(), []string{deb, oldDeb}, repo.Options{Date: time.Unix(1704067200, 0)}); err != nil {
 		t.Fatal(err)
 	}
-	spec := AssembleSpec{Suite: "bookworm", Arch: "amd64", Packages: []string{"stx-assemble-test", "sensible-utils"}, LocalRepos: []string{r.Dir()}, Epoch: 1704067200}
+	spec := AssembleSpec{Suite: "bookworm", Arch: "amd64", Packages: []string{"stx-assemble-test", "sensible-utils"}, ProjectRepos: []string{r.Dir()}, Epoch: 1704067200}
+	cache := filepath.Join(dir, "cache")
 	var digests []string
-	for i := 0; i < 2; i++ {
+	for i := 0; i < 3; i++ {
 		target := filepath.Join(dir, fmt.Sprintf("root%d", i))
 		var log strings.Builder
+		if i > 0 {
+			spec.Cache = cache
+		}
+		start := time.Now()
 		if err := Assemble(context.Background(), spec, target, &log); err != nil {
 			t.Fatalf("%v\n%s", err, log.String())
+		}
+		t.Logf("root %d (cache %q) in %s", i, spec.Cache, time.Since(start).Round(100*time.Millisecond))
+		if i > 0 {
+			if entries, _ := filepath.Glob(filepath.Join(cache, "*", essentialStatus)); len(entries) != 1 {
+				t.Fatalf("%d cached archive roots, want 1", len(entries))
+			}
 		}
 		if data, err := os.ReadFile(filepath.Join(target, "usr/share/stx-test/marker")); err != nil || string(data) != "hello\n" {
 			t.Fatalf("local package not installed: %v", err)
@@ -238,7 +251,17 @@ func TestAssembleReproducible(t *testing.T) {
 		t.Logf("root %d: %d entries, digest %s", i, n, d[:16])
 		digests = append(digests, d)
 	}
-	if digests[0] != digests[1] {
-		t.Errorf("two assemblies differ: %s vs %s", digests[0][:16], digests[1][:16])
+	if digests[0] != digests[1] || digests[1] != digests[2] {
+		t.Errorf("assemblies differ: cold %s, layered (cache made) %s, layered (cache used) %s", digests[0][:16], digests[1][:16], digests[2][:16])
+		if out, _ := exec.Command("diff", "-r", "--no-dereference", filepath.Join(dir, "root0"), filepath.Join(dir, "root2")).CombinedOutput(); len(out) > 0 {
+			t.Logf("diff -r cold layered:\n%.4000s", out)
+		}
+		list := `cd "$1" && find . -printf '%p %M %U:%G %T@ %l\n' | sort`
+		a, _ := exec.Command("sh", "-c", list, "sh", filepath.Join(dir, "root0")).Output()
+		b, _ := exec.Command("sh", "-c", list, "sh", filepath.Join(dir, "root2")).Output()
+		os.WriteFile("/tmp/stx-layered-cold.txt", a, 0o644)
+		os.WriteFile("/tmp/stx-layered-cached.txt", b, 0o644)
+		out, _ := exec.Command("diff", "/tmp/stx-layered-cold.txt", "/tmp/stx-layered-cached.txt").CombinedOutput()
+		t.Logf("metadata diff cold layered:\n%.4000s", out)
 	}
 }

@@ -42,6 +42,7 @@ type Builder struct {
 	repos      map[string]string
 	outDir     string
 	workDir    string
+	rootCache  string
 	epoch      *time.Time
 	changelogs map[string]time.Time
 	assemble   AssembleFunc
@@ -73,6 +74,14 @@ func WithOutDir(dir string) Option { return func(b *Builder) { b.outDir = dir } 
 // the system temporary directory). It needs room for two roots per
 // architecture being built.
 func WithWorkDir(dir string) Option { return func(b *Builder) { b.workDir = dir } }
+
+// WithRootCache sets the directory of cached archive roots
+// (rootfs.AssembleSpec.Cache): the archive part of each root is made once
+// and the project's packages are installed on top of a copy, with the
+// same result as a root made from nothing. Default: none, every root is
+// made from nothing; BuildProject uses archive-roots in the cache
+// directory.
+func WithRootCache(dir string) Option { return func(b *Builder) { b.rootCache = dir } }
 
 // WithSourceDateEpoch fixes SOURCE_DATE_EPOCH instead of deriving it from
 // the changelogs.
@@ -275,7 +284,8 @@ func (b *Builder) buildArch(ctx context.Context, chain []*manifests.Image, arch,
 		root := filepath.Join(work, fmt.Sprintf("root%d", level))
 		spec := rootfs.AssembleSpec{
 			Suite: b.project.Suite, Arch: arch, Variant: chain[0].EffectiveVariant(),
-			Packages: pkgs, LocalRepos: localRepos, Mirror: b.project.Mirror, Epoch: epoch.Unix(),
+			Packages: pkgs, ProjectRepos: localRepos, Mirror: b.project.Mirror, Epoch: epoch.Unix(),
+			Cache: b.rootCache,
 		}
 		if b.project.Mirror != "" {
 			spec.Components = b.project.Components

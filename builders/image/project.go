@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stx-build/stx-build/manifests"
+	"github.com/stx-build/stx-build/rootfs"
 	"github.com/stx-build/stx-build/workspace"
 )
 
@@ -92,6 +93,7 @@ func (s *Selection) ArchsOf(img *manifests.Image) []string {
 // come after the workspace's defaults, so they override them:
 // WithProject (the project and all its images), WithOutDir
 // (Workspace.OutDir), WithWorkDir (image-work in the cache directory),
+// WithRootCache (rootfs.ArchiveRootsDir in the cache directory),
 // WithLocalRepos (OUT/<arch>/repo of the output directory in use),
 // WithChangelogs (of the local packages) and WithSourceDateEpoch (the
 // workspace's, when set). Status gets a line for each image skipped (built
@@ -133,6 +135,7 @@ func newProjectBuilder(ctx context.Context, ws *workspace.Workspace, sel *Select
 		WithProject(ws.Project, sel.All),
 		WithOutDir(out),
 		WithWorkDir(filepath.Join(ws.CacheDir(), "image-work")),
+		WithRootCache(filepath.Join(ws.CacheDir(), rootfs.ArchiveRootsDir)),
 	}
 	epoch, ok, err := ws.SourceDateEpoch()
 	if err != nil {

@@ -64,6 +64,10 @@ type Options struct {
 	WorkDir string
 	// Epoch is SOURCE_DATE_EPOCH (see ProjectEpoch).
 	Epoch int64
+	// RootCache is the directory of cached archive roots
+	// (rootfs.AssembleSpec.Cache); empty: the live root is made from
+	// nothing. The result is the same either way.
+	RootCache string
 	// Boot fetches the boot loader and busybox packages.
 	Boot Downloader
 	// Status gets one line per step; Log gets the tools' output.
@@ -189,9 +193,9 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 		}
 		spec := rootfs.AssembleSpec{
 			Suite: p.Suite, Arch: opts.Arch, Variant: m.EffectiveVariant(),
-			Packages:   append(append(slices.Clone(m.Packages), kernel), livePackageName),
-			LocalRepos: append(localRepos, live),
-			Mirror:     p.Mirror, Epoch: opts.Epoch,
+			Packages:     append(append(slices.Clone(m.Packages), kernel), livePackageName),
+			ProjectRepos: localRepos, LocalRepos: []string{live},
+			Mirror: p.Mirror, Epoch: opts.Epoch, Cache: opts.RootCache,
 		}
 		if p.Mirror != "" {
 			spec.Components = p.Components

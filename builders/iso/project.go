@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stx-build/stx-build/manifests"
+	"github.com/stx-build/stx-build/rootfs"
 	"github.com/stx-build/stx-build/workspace"
 )
 
@@ -89,6 +90,11 @@ type ProjectOptions struct {
 	// WorkDir is where the live roots are made. Default: iso-work in the
 	// workspace's cache directory.
 	WorkDir string
+	// RootCache is the directory of cached archive roots (Options).
+	// Default: rootfs.ArchiveRootsDir in the workspace's cache directory.
+	RootCache string
+	// NoRootCache makes every live root from nothing (RootCache unused).
+	NoRootCache bool
 	// SignKey is the gpg key that signs SHA256SUMS (Sign); empty: unsigned.
 	SignKey string
 	// KeepWork leaves the working directories in place (for debugging).
@@ -122,7 +128,7 @@ func BuildProject(ctx context.Context, ws *workspace.Workspace, sel *Selection, 
 			Project: ws.Project, Manifest: sel.Manifest, Arch: a,
 			LocalRepo: workspace.RepoDir(opts.OutDir, a),
 			Output:    isoPath(ws.Project, sel.Manifest, opts, a),
-			WorkDir:   opts.WorkDir, Epoch: epoch,
+			WorkDir:   opts.WorkDir, Epoch: epoch, RootCache: opts.RootCache,
 			Boot:   AptDownloader{Env: env},
 			Status: opts.Status, Log: opts.Log, KeepWork: opts.KeepWork,
 		})
@@ -154,6 +160,11 @@ func projectDefaults(ws *workspace.Workspace, sel *Selection, opts ProjectOption
 	}
 	if opts.WorkDir == "" {
 		opts.WorkDir = filepath.Join(ws.CacheDir(), "iso-work")
+	}
+	if opts.NoRootCache {
+		opts.RootCache = ""
+	} else if opts.RootCache == "" {
+		opts.RootCache = filepath.Join(ws.CacheDir(), rootfs.ArchiveRootsDir)
 	}
 	if opts.Status == nil {
 		opts.Status = io.Discard

@@ -16,6 +16,7 @@ func newImageCmd(g *globalFlags) *cobra.Command {
 		push          string
 		dockerArchive string
 		noBuild       bool
+		noRootCache   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "image [NAME...]",
@@ -58,7 +59,11 @@ image.`,
 					return err
 				}
 			}
-			results, err := image.BuildProject(ctx, ws, sel, imageOptions(g, cmd, out)...)
+			opts := imageOptions(g, cmd, out)
+			if noRootCache {
+				opts = append(opts, image.WithRootCache(""))
+			}
+			results, err := image.BuildProject(ctx, ws, sel, opts...)
 			if err != nil || len(results) == 0 {
 				return err
 			}
@@ -85,6 +90,7 @@ image.`,
 	f.StringVar(&push, "push", "", "push the image index to this reference (registry/repository:tag)")
 	f.StringVar(&dockerArchive, "docker-archive", "", "also write a docker-archive tarball of the image for one architecture (the host's if built) to this file")
 	f.BoolVar(&noBuild, "no-build", false, "use the packages already in OUT/<arch>/repo instead of building them first")
+	f.BoolVar(&noRootCache, "no-root-cache", false, "make every root in one mmdebstrap run instead of on a cached archive root (same result, slower)")
 	return cmd
 }
 

@@ -21,6 +21,7 @@ type isoFlags struct {
 	workDir  string
 	keepWork bool
 	jsonOut  bool
+	noCache  bool
 }
 
 func newISOCmd(g *globalFlags) *cobra.Command {
@@ -60,6 +61,7 @@ func addISOFlags(cmd *cobra.Command, f *isoFlags) {
 	fl.StringVar(&f.signKey, "sign-key", "", "sign SHA256SUMS with this gpg key (detached, SHA256SUMS.sign)")
 	fl.StringVar(&f.workDir, "work-dir", "", "where the live roots are made (default: the cache directory)")
 	fl.BoolVar(&f.keepWork, "keep-work", false, "keep the working directory (for debugging)")
+	fl.BoolVar(&f.noCache, "no-root-cache", false, "make the live root in one mmdebstrap run instead of on a cached archive root (same result, slower)")
 }
 
 // options are the library options the flags give; status receives the
@@ -68,6 +70,7 @@ func (f *isoFlags) options(g *globalFlags, out string, status, stderr io.Writer)
 	return iso.ProjectOptions{
 		OutDir: out, Output: f.output, WorkDir: f.workDir, SignKey: f.signKey,
 		KeepWork: f.keepWork, Status: status, Log: g.log(stderr),
+		NoRootCache: f.noCache,
 	}
 }
 

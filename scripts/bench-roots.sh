@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Image and live-ISO roots made from nothing versus on a cached archive
+# root (rootfs/layered.go), per architecture, for docs/performance.md.
+# For the example's image (images/stx-hello.yaml) and ISO (iso.yaml), three
+# ways, each timed as the whole `stx-build image|iso --no-build` command:
+#   one-run      every root in one mmdebstrap run (--no-root-cache), as
+#                before the cache existed;
+#   cold         the cache of archive roots emptied first: the archive root
+#                is made, then the project's packages go on top;
+#   incremental  after a one-line change to stx-hello (rebuilt before, not
+#                timed): the cached archive root is reused.
+# Every round checks that the three give the same digest (image index,
+# ISO sha256). Medians of ROUNDS rounds (default 3).
+#
+#   scripts/bench-roots.sh [ROUNDS]   (needs root, the archive, qemu-user)
+#   BENCH_ROOTS=image scripts/bench-roots.sh 1   (only the image)
+#
+# Raw numbers go to out/bench-roots/raw.tsv, the table to stdout.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-3}
+WHAT=${BENCH_ROOTS:-image iso}
+ARCHS=${BENCH_ARCHS:-amd64 arm64}
+OUT=$PWD/out/bench-roots
+CACHE=${STX_BENCH_CACHE:-/var/tmp/stx-bench-roots-cache}
+export PATH=$PATH:/usr/local/go/bin
+mkdir -p "$OUT/bin"
+go build -o "$OUT/bin/stx-build" ./cmd/stx-build
+BIN=$OUT/bin/stx-build
+PROJ=$OUT/project
+rm -rf "$PROJ"
+cp -r examples "$PROJ"
+rm -rf "$PROJ/out"
+REPOS=$OUT/stx-out
+stx() { "$BIN" --cache-dir "$CACHE" "$@"; }
+
+# change N: a one-line change to stx-hello, rebuilt for every architecture.
+change() {
+	echo "/* bench-roots round $1 */" >>"$PROJ/packages/stx-hello/src/stx-hello.c"
+	stx build -C "$PROJ" -o "$REPOS" stx-hello >"$OUT/packages-$1.log" 2>&1 ||
+		{ tail -20 "$OUT/packages-$1.log" >&2; exit 1; }
+}
+
+# run KIND WHAT ARCH LABEL [FLAGS...]: prints "seconds digest".
+run() {
+	local what=$1 arch=$2 label=$3 log s digest
+	shift 3
+	log=$OUT/$what-$arch-$label.log
+	s=$(date +%s.%N)
+	if [ "$what" = image ]; then
+		stx image -C "$PROJ" -o "$REPOS" --no-build --arch "$arch" "$@" >"$log" 2>&1 || { tail -20 "$log" >&2; exit 1; }
+		digest=$(awk '/^image stx-hello: /{print $3}' "$log")
+	else
+		stx iso -C "$PROJ" --out "$REPOS" --no-build --arch "$arch" "$@" >"$log" 2>&1 || { tail -20 "$log" >&2; exit 1; }
+		digest=$(grep -o 'sha256 [0-9a-f]*' "$log" | head -1 | cut -d' ' -f2)
+	fi
+	awk -v s="$s" -v e="$(date +%s.%N)" -v d="$digest" 'BEGIN {printf "%.1f %s\n", e - s, d}'
+}
+
+raw=$OUT/raw.tsv
+printf 'round\twhat\tarch\tway\tseconds\tdigest\n' >"$raw"
+change 0
+for w in $WHAT; do for a in $ARCHS; do
+	run "$w" "$a" warmup >/dev/null # fills the archive root cache
+done; done
+for r in $(seq "$ROUNDS"); do
+	change "$r"
+	for w in $WHAT; do for a in $ARCHS; do
+		read -r ti di < <(run "$w" "$a" incremental)
+		read -r to do < <(run "$w" "$a" one-run --no-root-cache)
+		rm -rf "$CACHE/archive-roots"
+		read -r tc dc < <(run "$w" "$a" cold)
+		printf '%s\t%s\t%s\tincremental\t%s\t%s\n%s\t%s\t%s\tone-run\t%s\t%s\n%s\t%s\t%s\tcold\t%s\t%s\n' \
+			"$r" "$w" "$a" "$ti" "$di" "$r" "$w" "$a" "$to" "$do" "$r" "$w" "$a" "$tc" "$dc" >>"$raw"
+		if [ "$di" != "$do" ] || [ "$dc" != "$do" ]; then
+			echo "round $r $w $a: digests differ: one-run $do, cold $dc, incremental $di" >&2
+			exit 1
+		fi
+		echo "round $r $w $a: one-run $to s, cold $tc s, incremental $ti s ($do)" >&2
+	done; done
+done
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+m() { awk -F'\t' -v w="$1" -v a="$2" -v k="$3" '$2==w && $3==a && $4==k {print $5}' "$raw" | median; }
+echo "| what | arch | one-run s | cold s | incremental s | incremental / one-run |"
+echo "|---|---|--:|--:|--:|--:|"
+for w in $WHAT; do for a in $ARCHS; do
+	o=$(m "$w" "$a" one-run) c=$(m "$w" "$a" cold) i=$(m "$w" "$a" incremental)
+	printf '| %s | %s | %.1f | %.1f | %.1f | %.0f%% |\n' "$w" "$a" "$o" "$c" "$i" "$(awk -v i="$i" -v o="$o" 'BEGIN {print 100 * i / o}')"
+done; done
