@@ -154,19 +154,19 @@ func (e *estimator) task(j *job) scheduler.Task {
 			t.Seconds, t.Source = d.Seconds(), "manifest"
 		}
 	}
-	size := e.sourceBytes(j)
 	if t.Source == "" {
 		rate := localBytesPerSecond
 		if j.pr.Fetched.DSC != "" {
 			rate = dscBytesPerSecond
 		}
-		t.Seconds, t.Source = setupSeconds+float64(size)/rate, "size"
+		t.Seconds, t.Source = setupSeconds+float64(e.sourceBytes(j))/rate, "size"
 	}
 	if t.PeakBytes == 0 {
 		t.PeakBytes = hint
 	}
-	if t.PeakBytes == 0 && size*peakPerSourceByte > ramdisk.DefaultSize {
-		t.PeakBytes = size * peakPerSourceByte
+	// The source is walked only when nothing else gives the peak.
+	if t.PeakBytes == 0 && e.sourceBytes(j)*peakPerSourceByte > ramdisk.DefaultSize {
+		t.PeakBytes = e.sourceBytes(j) * peakPerSourceByte
 	}
 	return t
 }
