@@ -185,12 +185,11 @@ type run struct {
 	signer   *repo.Signer // signs the repositories (workspace.RepoSigner)
 	hist     *history.Store
 	keys     *buildkey.Plan // nil without a cache
-	// sandboxOK is set once the sandbox was probed (checkSandbox).
-	sandboxOK bool
-	cpu       *cpuMeter
-	date      time.Time
-	begin     time.Time
-	sink      report.Sink
+	sandbox  sandboxProbe
+	cpu      *cpuMeter
+	date     time.Time
+	begin    time.Time
+	sink     report.Sink
 
 	mu      sync.Mutex
 	results map[int]*deb.Result
@@ -216,6 +215,7 @@ func Run(ctx context.Context, ws *workspace.Workspace, opts Options) (*Result, e
 		begin: time.Now(), sink: report.Multi(opts.Events, collector),
 		results: map[int]*deb.Result{}, cached: map[int]string{},
 	}
+	defer r.waitProbe()
 	jobs, dag, err := jobs(ctx, ws, archs, opts)
 	if err != nil {
 		return nil, err
@@ -636,21 +636,6 @@ func (r *run) ensureBase(ctx context.Context) (*rootfs.Base, error) {
 	}
 	r.emit(report.Event{Kind: report.KindInfo, Message: fmt.Sprintf("base root: %s ready in %s", b.Key[:12], time.Since(t).Round(100*time.Millisecond))})
 	return b, nil
-}
-
-// checkSandbox probes the build sandbox (namespaces, an overlay mount),
-// once. It comes before anything slow that only builds need: making the
-// base root, else the first build; a run that restores every package
-// never probes.
-func (r *run) checkSandbox(ctx context.Context) error {
-	if r.sandboxOK {
-		return nil
-	}
-	if err := r.opts.Runner.Usable(ctx); err != nil {
-		return fmt.Errorf("build sandbox: %w", err)
-	}
-	r.sandboxOK = true
-	return nil
 }
 
 // mustBuild tells whether a task is left that builds (neither restored

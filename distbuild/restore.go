@@ -54,6 +54,8 @@ func (r *run) restoreCached(ctx context.Context, dag *scheduler.DAG) error {
 		}
 		if _, ok := r.keys.Build(j.node.Name, j.arch); ok {
 			todo = append(todo, j)
+		} else {
+			r.startProbe(ctx) // it will be built
 		}
 	}
 	begin := time.Now()
@@ -64,7 +66,9 @@ func (r *run) restoreCached(ctx context.Context, dag *scheduler.DAG) error {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			j.restored = r.restoreOne(ctx, j)
+			if j.restored = r.restoreOne(ctx, j); j.restored == nil {
+				r.startProbe(ctx) // a miss: it will be built
+			}
 		}()
 	}
 	wg.Wait()
