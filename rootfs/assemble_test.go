@@ -194,7 +194,10 @@ func TestAssembleReproducible(t *testing.T) {
 	pkgRoot := filepath.Join(dir, "pkg")
 	os.MkdirAll(filepath.Join(pkgRoot, "DEBIAN"), 0o755)
 	os.MkdirAll(filepath.Join(pkgRoot, "usr/share/stx-test"), 0o755)
-	os.WriteFile(filepath.Join(pkgRoot, "DEBIAN/control"), []byte("Package: stx-assemble-test\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@stx-build.invalid>\nDescription: test\n"), 0o644)
+	// It depends on a project package and an archive package that
+	// nothing else pulls in: both end up marked as automatically
+	// installed, in one run as on a cached root.
+	os.WriteFile(filepath.Join(pkgRoot, "DEBIAN/control"), []byte("Package: stx-assemble-test\nVersion: 1.0\nArchitecture: all\nDepends: stx-assemble-lib, netbase\nMaintainer: t <t@stx-build.invalid>\nDescription: test\n"), 0o644)
 	os.WriteFile(filepath.Join(pkgRoot, "usr/share/stx-test/marker"), []byte("hello\n"), 0o644)
 	deb := filepath.Join(dir, "stx-assemble-test_1.0_all.deb")
 	if out, err := exec.Command("dpkg-deb", "--build", "--root-owner-group", pkgRoot, deb).CombinedOutput(); err != nil {
@@ -212,11 +215,18 @@ func TestAssembleReproducible(t *testing.T) {
 	if out, err := exec.Command("dpkg-deb", "--build", "--root-owner-group", oldRoot, oldDeb).CombinedOutput(); err != nil {
 		t.Fatalf("dpkg-deb: %v %s", err, out)
 	}
+	libRoot := filepath.Join(dir, "lib")
+	os.MkdirAll(filepath.Join(libRoot, "DEBIAN"), 0o755)
+	os.WriteFile(filepath.Join(libRoot, "DEBIAN/control"), []byte("Package: stx-assemble-lib\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@stx-build.invalid>\nDescription: test\n"), 0o644)
+	libDeb := filepath.Join(dir, "stx-assemble-lib_1.0_all.deb")
+	if out, err := exec.Command("dpkg-deb", "--build", "--root-owner-group", libRoot, libDeb).CombinedOutput(); err != nil {
+		t.Fatalf("dpkg-deb: %v %s", err, out)
+	}
 	r, err := repo.Open(filepath.Join(dir, "repo"), "amd64")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Publish(context.Background(), []string{deb, oldDeb}, repo.Options{Date: time.Unix(1704067200, 0)}); err != nil {
+	if err := r.Publish(context.Background(), []string{deb, oldDeb, libDeb}, repo.Options{Date: time.Unix(1704067200, 0)}); err != nil {
 		t.Fatal(err)
 	}
 	spec := AssembleSpec{Suite: "bookworm", Arch: "amd64", Packages: []string{"stx-assemble-test", "sensible-utils"}, ProjectRepos: []string{r.Dir()}, Epoch: 1704067200}
@@ -243,6 +253,9 @@ func TestAssembleReproducible(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(target, "usr/share/stx-test/sensible-utils")); err != nil {
 			t.Errorf("the archive's newer sensible-utils won over the project's older one: %v", err)
+		}
+		if data, _ := os.ReadFile(filepath.Join(target, "var/lib/apt/extended_states")); !strings.Contains(string(data), "Package: stx-assemble-lib\n") || !strings.Contains(string(data), "Package: netbase\n") {
+			t.Errorf("extended_states does not mark stx-assemble-lib and netbase as automatically installed:\n%s", data)
 		}
 		if _, err := os.Stat(filepath.Join(target, LocalPinFile)); err == nil {
 			t.Error("the pin is left in the finished root")

@@ -100,7 +100,10 @@ func assembleLayered(ctx context.Context, spec AssembleSpec, target string, log 
 				auto = append(auto, p)
 			}
 		}
-		err = installOnTop(ctx, spec, filepath.Join(entry, "root"), target, top, auto, log)
+		// Only the packages asked for are named, as in one run: apt marks
+		// the project's packages they pull in as automatically installed.
+		named := slices.DeleteFunc(slices.Clone(top), func(p string) bool { return !slices.Contains(spec.Packages, p) })
+		err = installOnTop(ctx, spec, filepath.Join(entry, "root"), target, named, auto, log)
 		if errors.Is(err, errStale) && attempt == 0 {
 			fmt.Fprintf(orDiscard(log), "rootfs: %v: remaking it\n", err)
 			continue
