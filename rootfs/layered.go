@@ -36,8 +36,10 @@ import (
 // When that cannot hold, Assemble makes the root in one run as before:
 // the archive part would contain a package the project builds (apt would
 // take the project's at priority 1001 from the start), customize hooks are
-// set, or the archive changed since the cached root was made (its
-// InRelease files differ after apt-get update; the entry is then remade).
+// set, or the archive part cannot be made alone (a dependency apt cannot
+// install by name). When the archive changed since the cached root was
+// made (its InRelease files differ after apt-get update), the entry is
+// remade.
 
 // ArchiveRootsDir is the usual directory of cached archive roots in a
 // cache directory (AssembleSpec.Cache), shared by images and ISOs.
@@ -82,7 +84,13 @@ func assembleLayered(ctx context.Context, spec AssembleSpec, target string, log 
 	for attempt := 0; ; attempt++ {
 		entry, err := ensureArchiveRoot(ctx, base, spec.Cache, attempt > 0, log)
 		if err != nil {
-			return false, err
+			if ctx.Err() != nil {
+				return false, err
+			}
+			// A dependency named as apt cannot install it alone (a virtual
+			// package with several providers): one run resolves it.
+			fmt.Fprintf(orDiscard(log), "rootfs: archive root: %v: one mmdebstrap run\n", err)
+			return false, nil
 		}
 		essential, installed, err := entryPackages(entry)
 		if err != nil {
