@@ -67,16 +67,16 @@ for r in $(seq "$ROUNDS"); do
 	change "$r"
 	for w in $WHAT; do for a in $ARCHS; do
 		read -r ti di < <(run "$w" "$a" incremental)
-		read -r to do < <(run "$w" "$a" one-run --no-root-cache)
+		read -r to dn < <(run "$w" "$a" one-run --no-root-cache)
 		rm -rf "$CACHE/archive-roots"
 		read -r tc dc < <(run "$w" "$a" cold)
 		printf '%s\t%s\t%s\tincremental\t%s\t%s\n%s\t%s\t%s\tone-run\t%s\t%s\n%s\t%s\t%s\tcold\t%s\t%s\n' \
-			"$r" "$w" "$a" "$ti" "$di" "$r" "$w" "$a" "$to" "$do" "$r" "$w" "$a" "$tc" "$dc" >>"$raw"
-		if [ "$di" != "$do" ] || [ "$dc" != "$do" ]; then
-			echo "round $r $w $a: digests differ: one-run $do, cold $dc, incremental $di" >&2
+			"$r" "$w" "$a" "$ti" "$di" "$r" "$w" "$a" "$to" "$dn" "$r" "$w" "$a" "$tc" "$dc" >>"$raw"
+		if [ "$di" != "$dn" ] || [ "$dc" != "$dn" ]; then
+			echo "round $r $w $a: digests differ: one-run $dn, cold $dc, incremental $di" >&2
 			exit 1
 		fi
-		echo "round $r $w $a: one-run $to s, cold $tc s, incremental $ti s ($do)" >&2
+		echo "round $r $w $a: one-run $to s, cold $tc s, incremental $ti s ($dn)" >&2
 	done; done
 done
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
