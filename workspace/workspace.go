@@ -112,6 +112,14 @@ func Open(opts Options) (*Workspace, error) {
 	if opts.CacheDir == "" {
 		opts.CacheDir = DefaultCacheDir()
 	}
+	// Layers, roots and stores under it are mounted into sandboxes and
+	// named in apt's configuration: they must not depend on the working
+	// directory.
+	abs, err := filepath.Abs(opts.CacheDir)
+	if err != nil {
+		return nil, fmt.Errorf("cache directory %s: %w", opts.CacheDir, err)
+	}
+	opts.CacheDir = abs
 	if opts.HostArch == "" {
 		opts.HostArch = HostArch()
 	}

@@ -81,3 +81,20 @@ func TestGraphRejectsOtherArch(t *testing.T) {
 		t.Errorf("stx-tools on arm64: %+v", n)
 	}
 }
+
+// A relative cache directory is made absolute: sandboxes mount what is
+// under it, whatever their working directory.
+func TestRelativeCacheDir(t *testing.T) {
+	examples, err := filepath.Abs(filepath.Join("..", "examples"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	ws, err := Open(Options{Dir: examples, CacheDir: "rel-cache", HostArch: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !filepath.IsAbs(ws.CacheDir()) || filepath.Base(ws.CacheDir()) != "rel-cache" {
+		t.Errorf("CacheDir() = %q, want an absolute path ending in rel-cache", ws.CacheDir())
+	}
+}
