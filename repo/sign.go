@@ -6,8 +6,10 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -68,7 +70,9 @@ func signConfig(now time.Time) *packet.Config {
 // holds; concurrent runs share it). A key a project configures is read
 // with LoadSigner instead.
 func OpenSigner(ctx context.Context, dir string) (*Signer, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	// The directory is world-readable: apt verifies as _apt, which must
+	// reach public/; the secret key file itself is 0600.
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("repository signing key: %w", err)
 	}
 	unlock, err := flock.LockPath(ctx, filepath.Join(dir, keyLockFile), flock.Exclusive)
@@ -200,4 +204,74 @@ func signDists(s *Signer, files []distFile, date time.Time) ([]distFile, error) 
 		return append(files, distFile{suite + "/InRelease", in}, distFile{suite + "/Release.gpg", det}), nil
 	}
 	return files, nil
+}
+
+// EnsureSigned makes the live indexes signed by s: a repository published
+// unsigned, or signed with another key, gets a new generation with the
+// same indexes and s's signatures, dated with its Release's Date. A
+// repository signed by s already is left alone. Image and ISO roots call
+// it before they verify a repository a package build made earlier.
+func (r *Repo) EnsureSigned(ctx context.Context, s *Signer) error {
+	unlock, err := r.lock(ctx, lockExclusive)
+	if err != nil {
+		return fmt.Errorf("repo %s: sign: %w", r.dir, err)
+	}
+	defer unlock()
+	live, err := r.liveGen()
+	if err != nil {
+		return err
+	}
+	gen := r.path(genName(live))
+	var files []distFile
+	var date time.Time
+	err = filepath.WalkDir(gen, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(gen, p)
+		rel = filepath.ToSlash(rel)
+		if rel == suite+"/InRelease" || rel == suite+"/Release.gpg" {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if rel == suite+"/Release" {
+			if date, err = releaseFileDate(data); err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+		}
+		files = append(files, distFile{rel, data})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("repo %s: sign: %w", r.dir, err)
+	}
+	if date.IsZero() {
+		return fmt.Errorf("repo %s: sign: no Release in %s", r.dir, gen)
+	}
+	if files, err = signDists(s, files, date); err != nil {
+		return fmt.Errorf("repo %s: %w", r.dir, err)
+	}
+	if r.liveHolds(live, files) {
+		return nil
+	}
+	if err := r.writeGen(live+1, files); err != nil {
+		return fmt.Errorf("repo %s: sign: %w", r.dir, err)
+	}
+	if err := r.swap(live + 1); err != nil {
+		return fmt.Errorf("repo %s: sign: %w", r.dir, err)
+	}
+	return os.RemoveAll(gen)
+}
+
+// releaseFileDate reads the Date field of a Release file.
+func releaseFileDate(release []byte) (time.Time, error) {
+	for _, line := range strings.Split(string(release), "\n") {
+		if v, ok := strings.CutPrefix(line, "Date: "); ok {
+			return time.Parse(releaseDate, strings.TrimSpace(v))
+		}
+	}
+	return time.Time{}, errors.New("no Date field")
 }

@@ -103,3 +103,40 @@ func TestAptVerifiesSignedRepo(t *testing.T) {
 		t.Errorf("repository signed by another key accepted (err %v):\n%s", err, out)
 	}
 }
+
+func TestEnsureSigned(t *testing.T) {
+	ctx := context.Background()
+	r := open(t, "amd64")
+	publish(t, r, buildDebs(t, "xz", libstx1)...)
+	ours, err := OpenSigner(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, _ := OpenSigner(ctx, t.TempDir())
+	release, _ := os.ReadFile(filepath.Join(r.Dir(), "dists", suite, "Release"))
+	inRelease := func() []byte {
+		data, _ := os.ReadFile(filepath.Join(r.Dir(), "dists", suite, "InRelease"))
+		return data
+	}
+	gen := func() int { n, _ := r.liveGen(); return n }
+	if len(inRelease()) != 0 {
+		t.Fatal("unsigned publish wrote an InRelease")
+	}
+	if err := r.EnsureSigned(ctx, ours); err != nil {
+		t.Fatal(err)
+	}
+	first, g := inRelease(), gen()
+	want, _, _ := ours.sign(release, testDate)
+	if !bytes.Equal(first, want) {
+		t.Fatalf("InRelease after EnsureSigned is not the Release signed at its Date:\n%s", first)
+	}
+	if now, _ := os.ReadFile(filepath.Join(r.Dir(), "dists", suite, "Release")); !bytes.Equal(now, release) {
+		t.Error("EnsureSigned changed Release")
+	}
+	if err := r.EnsureSigned(ctx, ours); err != nil || gen() != g {
+		t.Errorf("signed already: err %v, generation %d -> %d", err, g, gen())
+	}
+	if err := r.EnsureSigned(ctx, theirs); err != nil || bytes.Equal(inRelease(), first) {
+		t.Errorf("another key: err %v, InRelease unchanged %v", err, bytes.Equal(inRelease(), first))
+	}
+}

@@ -226,10 +226,19 @@ func TestAssembleReproducible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Publish(context.Background(), []string{deb, oldDeb, libDeb}, repo.Options{Date: time.Unix(1704067200, 0)}); err != nil {
+	// The repository is signed and apt verifies it (signed-by=), on the
+	// mmdebstrap path and on the cached-root path.
+	keyDir := filepath.Join(dir, "repo-key")
+	signer, err := repo.OpenSigner(context.Background(), keyDir)
+	if err != nil {
 		t.Fatal(err)
 	}
-	spec := AssembleSpec{Suite: "bookworm", Arch: "amd64", Packages: []string{"stx-assemble-test", "sensible-utils"}, ProjectRepos: []string{r.Dir()}, Epoch: 1704067200}
+	os.Chmod(dir, 0o755) // apt reads the keyring as _apt
+	if err := r.Publish(context.Background(), []string{deb, oldDeb, libDeb}, repo.Options{Date: time.Unix(1704067200, 0), Signer: signer}); err != nil {
+		t.Fatal(err)
+	}
+	spec := AssembleSpec{Suite: "bookworm", Arch: "amd64", Packages: []string{"stx-assemble-test", "sensible-utils"}, ProjectRepos: []string{r.Dir()}, Epoch: 1704067200,
+		RepoKeyring: repo.KeyringPath(keyDir)}
 	cache := filepath.Join(dir, "cache")
 	var digests []string
 	for i := 0; i < 3; i++ {

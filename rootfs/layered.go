@@ -445,7 +445,7 @@ func writeAptConfig(spec AssembleSpec, root string) (string, error) {
 	if err := f.Close(); err != nil {
 		return "", err
 	}
-	lines, err := sourcesLines(append(slices.Clone(spec.ProjectRepos), spec.LocalRepos...))
+	lines, err := sourcesLines(append(slices.Clone(spec.ProjectRepos), spec.LocalRepos...), spec.RepoKeyring)
 	if err != nil {
 		return "", err
 	}
@@ -467,8 +467,8 @@ func writeAptConfig(spec AssembleSpec, root string) (string, error) {
 }
 
 // sourcesLines are the sources lines of repos as AssembleArgs writes them.
-func sourcesLines(repos []string) (string, error) {
-	args, err := AssembleArgs(AssembleSpec{Suite: "-", Mirror: "-", LocalRepos: repos}, "-")
+func sourcesLines(repos []string, keyring string) (string, error) {
+	args, err := AssembleArgs(AssembleSpec{Suite: "-", Mirror: "-", LocalRepos: repos, RepoKeyring: keyring}, "-")
 	if err != nil {
 		return "", err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/stx-build/stx-build/repo"
@@ -53,4 +54,34 @@ func (w *Workspace) RepoSigner(ctx context.Context) (*repo.Signer, error) {
 	}
 	w.repoSigner = s
 	return s, nil
+}
+
+// SignRepos makes the existing local repositories among dirs (by
+// architecture) signed with the project's repository key (a repository a
+// package build made with another key, or before repositories were
+// signed, is re-signed) and returns the keyring that verifies them: what
+// image and ISO roots name in signed-by=.
+func (w *Workspace) SignRepos(ctx context.Context, dirs map[string]string) (string, error) {
+	s, err := w.RepoSigner(ctx)
+	if err != nil {
+		return "", err
+	}
+	archs := make([]string, 0, len(dirs))
+	for a := range dirs {
+		archs = append(archs, a)
+	}
+	slices.Sort(archs)
+	for _, a := range archs {
+		if _, err := os.Stat(filepath.Join(dirs[a], "dists")); err != nil {
+			continue // no repository there (yet): nothing to sign
+		}
+		r, err := repo.Open(dirs[a], a)
+		if err != nil {
+			return "", err
+		}
+		if err := r.EnsureSigned(ctx, s); err != nil {
+			return "", err
+		}
+	}
+	return w.RepoKeyring(), nil
 }

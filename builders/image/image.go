@@ -40,6 +40,7 @@ type Builder struct {
 	project    *manifests.Project
 	images     []*manifests.Image
 	repos      map[string]string
+	keyring    string
 	outDir     string
 	workDir    string
 	rootCache  string
@@ -65,6 +66,11 @@ func WithProject(p *manifests.Project, images []*manifests.Image) Option {
 func WithLocalRepos(byArch map[string]string) Option {
 	return func(b *Builder) { b.repos = byArch }
 }
+
+// WithRepoKeyring sets the public keyring that verifies the local
+// repositories (signed-by=; see repo.Signer); without it they are
+// trusted unchecked.
+func WithRepoKeyring(path string) Option { return func(b *Builder) { b.keyring = path } }
 
 // WithOutDir sets where images are written: OUT/images/<name>/ (an OCI
 // layout) and OUT/images/<name>-<arch>.spdx.json.
@@ -285,7 +291,7 @@ func (b *Builder) buildArch(ctx context.Context, chain []*manifests.Image, arch,
 		spec := rootfs.AssembleSpec{
 			Suite: b.project.Suite, Arch: arch, Variant: chain[0].EffectiveVariant(),
 			Packages: pkgs, ProjectRepos: localRepos, Mirror: b.project.Mirror, Epoch: epoch.Unix(),
-			Cache: b.rootCache,
+			Cache: b.rootCache, RepoKeyring: b.keyring,
 		}
 		if b.project.Mirror != "" {
 			spec.Components = b.project.Components

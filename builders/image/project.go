@@ -159,6 +159,11 @@ func newProjectBuilder(ctx context.Context, ws *workspace.Workspace, sel *Select
 			b.repos[a] = workspace.RepoDir(b.outDir, a)
 		}
 	}
+	if b.keyring == "" {
+		if b.keyring, err = ws.SignRepos(ctx, b.repos); err != nil {
+			return nil, err
+		}
+	}
 	return b, nil
 }
 

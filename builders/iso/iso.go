@@ -64,6 +64,13 @@ type Options struct {
 	WorkDir string
 	// Epoch is SOURCE_DATE_EPOCH (see ProjectEpoch).
 	Epoch int64
+	// RepoSigner signs the ISO's own package repository (the live
+	// package) and RepoKeyring, its public keyring, verifies every local
+	// repository the root installs from (signed-by=; LocalRepo must be
+	// signed by the same key: workspace.SignRepos). Without them the
+	// repositories are trusted unchecked.
+	RepoSigner  *repo.Signer
+	RepoKeyring string
 	// RootCache is the directory of cached archive roots
 	// (rootfs.AssembleSpec.Cache); empty: the live root is made from
 	// nothing. The result is the same either way.
@@ -187,7 +194,7 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	}
 	res.KernelPackage, res.KernelLocal = kernel, local
 	err = step("live root ("+m.EffectiveVariant()+", "+strings.Join(m.Packages, " ")+", "+kernel+")", func() error {
-		live, err := livePackageRepo(ctx, filepath.Join(work, "live-pkg"), opts.Arch, opts.Epoch)
+		live, err := livePackageRepo(ctx, filepath.Join(work, "live-pkg"), opts.Arch, opts.Epoch, opts.RepoSigner)
 		if err != nil {
 			return err
 		}
@@ -196,6 +203,9 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 			Packages:     append(append(slices.Clone(m.Packages), kernel), livePackageName),
 			ProjectRepos: localRepos, LocalRepos: []string{live},
 			Mirror: p.Mirror, Epoch: opts.Epoch, Cache: opts.RootCache,
+		}
+		if opts.RepoSigner != nil {
+			spec.RepoKeyring = opts.RepoKeyring
 		}
 		if p.Mirror != "" {
 			spec.Components = p.Components

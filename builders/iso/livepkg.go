@@ -47,7 +47,7 @@ live/filesystem.squashfs read-only under a tmpfs overlay and starts
 // livePackageRepo builds the package reproducibly (fixed mtimes, root
 // owner, SOURCE_DATE_EPOCH for dpkg-deb) and publishes it into an apt
 // repository under dir for arch, returning the repository's directory.
-func livePackageRepo(ctx context.Context, dir, arch string, epoch int64) (string, error) {
+func livePackageRepo(ctx context.Context, dir, arch string, epoch int64, signer *repo.Signer) (string, error) {
 	tree := filepath.Join(dir, "pkg")
 	doc := filepath.Join(tree, "usr/share/doc", livePackageName)
 	if err := os.MkdirAll(filepath.Join(tree, "DEBIAN"), 0o755); err != nil {
@@ -75,7 +75,7 @@ func livePackageRepo(ctx context.Context, dir, arch string, epoch int64) (string
 	if err != nil {
 		return "", err
 	}
-	if err := r.Publish(ctx, []string{deb}, repo.Options{Date: time.Unix(epoch, 0).UTC(), Label: "stx-build live"}); err != nil {
+	if err := r.Publish(ctx, []string{deb}, repo.Options{Date: time.Unix(epoch, 0).UTC(), Label: "stx-build live", Signer: signer}); err != nil {
 		return "", err
 	}
 	return r.Dir(), nil

@@ -122,6 +122,18 @@ func BuildProject(ctx context.Context, ws *workspace.Workspace, sel *Selection, 
 	if err != nil {
 		return nil, err
 	}
+	signer, err := ws.RepoSigner(ctx)
+	if err != nil {
+		return nil, err
+	}
+	repos := map[string]string{}
+	for _, a := range sel.Archs {
+		repos[a] = workspace.RepoDir(opts.OutDir, a)
+	}
+	keyring, err := ws.SignRepos(ctx, repos)
+	if err != nil {
+		return nil, err
+	}
 	var results []*Result
 	for _, a := range sel.Archs {
 		res, err := Build(ctx, Options{
@@ -129,6 +141,7 @@ func BuildProject(ctx context.Context, ws *workspace.Workspace, sel *Selection, 
 			LocalRepo: workspace.RepoDir(opts.OutDir, a),
 			Output:    isoPath(ws.Project, sel.Manifest, opts, a),
 			WorkDir:   opts.WorkDir, Epoch: epoch, RootCache: opts.RootCache,
+			RepoSigner: signer, RepoKeyring: keyring,
 			Boot:   AptDownloader{Env: env},
 			Status: opts.Status, Log: opts.Log, KeepWork: opts.KeepWork,
 		})
