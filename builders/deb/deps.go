@@ -272,7 +272,7 @@ func baseReleases(root string) ([]store.LockRelease, error) {
 
 // printURIs are the apt-get options that print, instead of installing,
 // what would be downloaded: 'URL' file size SHA256:hex per package.
-const printURIs = "--print-uris -qq -o Acquire::ForceHash=SHA256"
+const printURIs = "--print-uris -qq --allow-downgrades -o Acquire::ForceHash=SHA256"
 
 // fetchDeps has the set's archive packages in the store, fetched on the
 // host by Go code and checked against the index's size and sha256: no
