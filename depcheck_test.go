@@ -83,7 +83,7 @@ func standard(imp string) bool {
 }
 
 // leaves import nothing of the module: anything may use them.
-var leaves = []string{"dag", "deb822", "internal/atomicfile", "internal/regularfile", "layer", "registry"}
+var leaves = []string{"dag", "deb822", "internal/atomicfile", "internal/debfile", "internal/regularfile", "layer", "registry"}
 
 // rules are the import rules, each about a set of packages.
 var rules = []struct {

@@ -1,7 +1,6 @@
 package repo
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/sha1"
@@ -11,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -20,6 +18,8 @@ import (
 
 	"pault.ag/go/debian/control"
 	"pault.ag/go/debian/version"
+
+	"github.com/stx-build/stx-build/internal/debfile"
 )
 
 // binary is one .deb or .udeb as an index describes it.
@@ -72,24 +72,9 @@ var (
 // byte for byte.
 type controlReader func(ctx context.Context, path string) ([]byte, error)
 
-// dpkgDebControl reads a .deb's control file with dpkg-deb. dpkg-deb is
-// used (not pault.ag/go/debian/deb) because the control member is usually
-// xz-compressed and the module's xz/zstd/lzma dependencies are not in this
-// module's go.sum; dpkg is Essential, so it is on every Debian host.
-func dpkgDebControl(ctx context.Context, path string) ([]byte, error) {
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "dpkg-deb", "--info", path, "control")
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if msg == "" {
-			return nil, fmt.Errorf("dpkg-deb --info: %w", err)
-		}
-		return nil, fmt.Errorf("dpkg-deb --info: %w: %s", err, msg)
-	}
-	return stdout.Bytes(), nil
-}
+// goControl reads a .deb's control file in Go (internal/debfile, the
+// reader the artifact cache's checks use too).
+func goControl(_ context.Context, path string) ([]byte, error) { return debfile.Control(path) }
 
 // readBinary describes the .deb (or .udeb) at path: its control stanza and
 // the checksums of its bytes. Filename is left empty.

@@ -78,7 +78,7 @@ func Open(dir, arch string) (*Repo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("repo %s: %w", dir, err)
 	}
-	r := &Repo{dir: abs, arch: arch, readControl: dpkgDebControl}
+	r := &Repo{dir: abs, arch: arch, readControl: goControl}
 	if ok, err := r.ready(); ok || err != nil {
 		return r, err
 	}

@@ -211,7 +211,7 @@ func TestPublishReplaces(t *testing.T) {
 	}
 	sha := func(path string) string {
 		t.Helper()
-		b, err := readBinary(context.Background(), dpkgDebControl, path)
+		b, err := readBinary(context.Background(), goControl, path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -542,7 +542,7 @@ func TestRepublishUnchanged(t *testing.T) {
 	reads := 0
 	r.readControl = func(ctx context.Context, path string) ([]byte, error) {
 		reads++
-		return dpkgDebControl(ctx, path)
+		return goControl(ctx, path)
 	}
 	// A hard link to each pool file (a build snapshot, distbuild) changes
 	// its ctime, not its bytes.

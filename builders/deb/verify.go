@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/stx-build/stx-build/deb822"
+	"github.com/stx-build/stx-build/internal/debfile"
 	"github.com/stx-build/stx-build/internal/regularfile"
 )
 
@@ -51,7 +52,7 @@ func checkBinary(path, source, version, arch string) error {
 	if err := regularfile.Check(fi, 1<<40); err != nil {
 		return err
 	}
-	raw, err := readDebControl(path)
+	raw, err := debfile.Control(path)
 	if err != nil {
 		return fmt.Errorf("not a readable Debian package: %w", err)
 	}
