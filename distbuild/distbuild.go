@@ -248,7 +248,7 @@ func Run(ctx context.Context, ws *workspace.Workspace, opts Options) (*Result, e
 		return nil, err
 	}
 	defer r.repos.close()
-	if err := r.repos.sign(ctx, r.repoOptions()); err != nil {
+	if err := r.repos.sign(ctx, r.signer); err != nil {
 		return nil, err
 	}
 	if r.keys != nil {

@@ -91,12 +91,13 @@ func alive(pid int) bool {
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
-// sign makes every live repository signed as opts says (a repository
-// made by an older stx-build, or just created, has no signature yet;
-// republishing unchanged indexes with the same key writes nothing).
-func (s *repoSet) sign(ctx context.Context, opts repo.Options) error {
+// sign makes every live repository signed by signer (a repository made
+// by an older stx-build, or just created, has no signature yet): it reads
+// the live indexes only, no pool scan, and writes nothing when they are
+// signed by signer already.
+func (s *repoSet) sign(ctx context.Context, signer *repo.Signer) error {
 	for _, a := range s.archs {
-		if err := s.live[a].Publish(ctx, nil, opts); err != nil {
+		if err := s.live[a].EnsureSigned(ctx, signer); err != nil {
 			return err
 		}
 	}

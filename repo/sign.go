@@ -172,6 +172,11 @@ func (s *Signer) WriteKeyring(path string) error {
 
 // sign returns InRelease and Release.gpg for release, signed at date.
 func (s *Signer) sign(release []byte, date time.Time) (inRelease, detached []byte, err error) {
+	// No signature predates its key (the empty skeleton's Release is
+	// dated 1970-01-01): such a Release is signed at the key's creation.
+	if created := s.entity.PrimaryKey.CreationTime; date.Before(created) {
+		date = created
+	}
 	cfg := signConfig(date)
 	var in bytes.Buffer
 	w, err := clearsign.Encode(&in, s.entity.PrivateKey, cfg)

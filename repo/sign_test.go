@@ -106,6 +106,14 @@ func TestAptVerifiesSignedRepo(t *testing.T) {
 
 func TestEnsureSigned(t *testing.T) {
 	ctx := context.Background()
+	// An empty repository (its Release dated 1970-01-01, before any key)
+	// can be signed too.
+	empty := open(t, "amd64")
+	if s, err := OpenSigner(ctx, t.TempDir()); err != nil {
+		t.Fatal(err)
+	} else if err := empty.EnsureSigned(ctx, s); err != nil {
+		t.Fatalf("empty repository: %v", err)
+	}
 	r := open(t, "amd64")
 	publish(t, r, buildDebs(t, "xz", libstx1)...)
 	ours, err := OpenSigner(ctx, t.TempDir())

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 
 	"github.com/stx-build/stx-build/repo"
 )
@@ -27,14 +26,12 @@ func (w *Workspace) RepoKeyDir() string { return filepath.Join(w.CacheDir(), rep
 // signed-by= instead of trusting the repositories. RepoSigner writes it.
 func (w *Workspace) RepoKeyring() string { return repo.KeyringPath(w.RepoKeyDir()) }
 
-var repoSignerMu sync.Mutex
-
 // RepoSigner returns the signer of the project's local repositories: the
 // key $STX_REPO_SIGNING_KEY names, or the cache's own throwaway key (made
 // on first use). Either way RepoKeyring then holds its public key.
 func (w *Workspace) RepoSigner(ctx context.Context) (*repo.Signer, error) {
-	repoSignerMu.Lock()
-	defer repoSignerMu.Unlock()
+	w.repoSignerMu.Lock()
+	defer w.repoSignerMu.Unlock()
 	if w.repoSigner != nil {
 		return w.repoSigner, nil
 	}

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -52,7 +53,8 @@ type Workspace struct {
 	opts    Options
 	epoch   sourceDateEpoch
 	// repoSigner is RepoSigner's, once made.
-	repoSigner *repo.Signer
+	repoSignerMu sync.Mutex
+	repoSigner   *repo.Signer
 
 	prepared []*Prepared
 	// graphInput is what Graph compiles when Prepare has not run: the
