@@ -91,4 +91,3 @@ func TestCheckArtifacts(t *testing.T) {
 		t.Fatalf("symlink: err = %v", err)
 	}
 }
-
