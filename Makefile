@@ -62,7 +62,7 @@ test-short:
 # kernel in qemu (docs/kernel.md).
 e2e: deps
 	STX_ISO_E2E=1 $(GO) test -count=1 -timeout 90m -run TestExampleISO -v ./builders/iso/
-	STX_E2E=1 $(GO) test -count=1 -timeout 120m -run TestKernelE2E -v ./distbuild/
+	STX_E2E=1 $(GO) test -count=1 -timeout 120m -run TestKernelE2E -v ./buildrun/
 
 # Real StarlingX packages (fault, update, utilities) built for amd64 on trixie
 # from two checkouts, compared bit for bit (scripts/e2e-starlingx.sh;

@@ -36,7 +36,7 @@ type poolFile struct {
 // fileID tells whether a pool file changed since it was read. Pool files
 // are only ever replaced by rename, which gives a new inode. The ctime is
 // kept but not compared (same): hard links to the pool (the build
-// snapshots of package distbuild take one per build) change it without
+// snapshots of package buildrun take one per build) change it without
 // changing a byte.
 type fileID struct {
 	Dev, Ino uint64

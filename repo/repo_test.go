@@ -544,7 +544,7 @@ func TestRepublishUnchanged(t *testing.T) {
 		reads++
 		return goControl(ctx, path)
 	}
-	// A hard link to each pool file (a build snapshot, distbuild) changes
+	// A hard link to each pool file (a build snapshot, buildrun) changes
 	// its ctime, not its bytes.
 	snap := t.TempDir()
 	for i, f := range poolFiles(t, r) {

@@ -62,7 +62,7 @@ func WithProject(p *manifests.Project, images []*manifests.Image) Option {
 }
 
 // WithLocalRepos sets the project's apt repository directory per
-// architecture (distbuild's OUT/<arch>/repo).
+// architecture (buildrun's OUT/<arch>/repo).
 func WithLocalRepos(byArch map[string]string) Option {
 	return func(b *Builder) { b.repos = byArch }
 }

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/stx-build/stx-build/builders/image"
-	"github.com/stx-build/stx-build/distbuild"
+	"github.com/stx-build/stx-build/buildrun"
 	"github.com/stx-build/stx-build/rootfs"
 	"github.com/stx-build/stx-build/runner"
 	"github.com/stx-build/stx-build/workspace"
@@ -118,7 +118,7 @@ func buildFixture(t *testing.T) *fixture {
 	}
 	out := filepath.Join(f.dir, "out")
 	start := time.Now()
-	_, err = distbuild.Run(ctx, ws, distbuild.Options{Packages: []string{"stx-hello"}, OutDir: out, Status: logWriter{t}})
+	_, err = buildrun.Run(ctx, ws, buildrun.Options{Packages: []string{"stx-hello"}, OutDir: out, Status: logWriter{t}})
 	if err != nil {
 		f.err = err
 		return f

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/stx-build/stx-build/builders/iso"
-	"github.com/stx-build/stx-build/builders/iso/boot"
-	"github.com/stx-build/stx-build/distbuild"
+	"github.com/stx-build/stx-build/builders/iso/bootcheck"
+	"github.com/stx-build/stx-build/buildrun"
 	"github.com/stx-build/stx-build/manifests"
 	"github.com/stx-build/stx-build/runner"
 	"github.com/stx-build/stx-build/workspace"
@@ -112,7 +112,7 @@ func buildISOs(t *testing.T, ctx context.Context, cache, dir string, archs []str
 	status := logWriter{t, "checkout " + filepath.Base(dir) + ": "}
 	// stx-bootmarker (Architecture: all) is built on amd64, the project's
 	// first architecture, and taken by arm64.
-	if _, err := distbuild.Run(ctx, ws, distbuild.Options{
+	if _, err := buildrun.Run(ctx, ws, buildrun.Options{
 		Archs: []string{"amd64", "arm64"}, Packages: []string{"stx-bootmarker", "stx-hello"},
 		OutDir: out, Status: status,
 	}); err != nil {
@@ -249,7 +249,7 @@ func TestExampleISO(t *testing.T) {
 		t.Run(fmt.Sprintf("boot-%s-%s-%s", b.arch, b.firmware, b.media), func(t *testing.T) {
 			prof, _ := iso.Profile(b.arch)
 			var console strings.Builder
-			res, err := boot.Run(ctx, boot.Options{
+			res, err := bootcheck.Run(ctx, bootcheck.Options{
 				ISO: first[b.arch].ISO, Profile: prof, Firmware: b.firmware, Media: b.media,
 				Expect: marker, Timeout: 10 * time.Minute, Console: &console,
 			})

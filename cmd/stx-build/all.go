@@ -9,7 +9,7 @@ import (
 
 	"github.com/stx-build/stx-build/builders/image"
 	"github.com/stx-build/stx-build/builders/iso"
-	"github.com/stx-build/stx-build/distbuild"
+	"github.com/stx-build/stx-build/buildrun"
 	"github.com/stx-build/stx-build/manifests"
 )
 
@@ -47,14 +47,14 @@ have are skipped.`,
 			if err != nil {
 				return err
 			}
-			dopts := distbuild.Options{Archs: archs, OutDir: out, Status: stdout, Log: g.log(cmd.ErrOrStderr()), Cache: c}
+			dopts := buildrun.Options{Archs: archs, OutDir: out, Status: stdout, Log: g.log(cmd.ErrOrStderr()), Cache: c}
 			if err := wf.apply(&dopts); err != nil {
 				return err
 			}
 			if dopts.Lock, err = g.readLock(); err != nil {
 				return err
 			}
-			res, err := distbuild.Run(ctx, ws, dopts)
+			res, err := buildrun.Run(ctx, ws, dopts)
 			if err != nil {
 				return err
 			}

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stx-build/stx-build/builders/iso"
-	"github.com/stx-build/stx-build/builders/iso/boot"
+	"github.com/stx-build/stx-build/builders/iso/bootcheck"
 )
 
 // DefaultExpect is what stx-build boot waits for by default: the login
@@ -52,7 +52,7 @@ had been written to one with dd.`,
 			if err != nil {
 				return err
 			}
-			opts := boot.Options{
+			opts := bootcheck.Options{
 				ISO: args[0], Profile: prof, Firmware: firmware, Media: media,
 				Expect: expect, Timeout: timeout, Accel: accel,
 			}
@@ -75,8 +75,8 @@ had been written to one with dd.`,
 			if err != nil {
 				return err
 			}
-			res, err := boot.Run(cmd.Context(), opts)
-			var be *boot.Error
+			res, err := bootcheck.Run(cmd.Context(), opts)
+			var be *bootcheck.Error
 			if errors.As(err, &be) {
 				return exitError{code: 1, err: fmt.Errorf("boot %s (%s, %s): %w", args[0], archName, fw.Name, err)}
 			}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stx-build/stx-build/distbuild"
+	"github.com/stx-build/stx-build/buildrun"
 	"github.com/stx-build/stx-build/manifests"
 	"github.com/stx-build/stx-build/report"
 )
@@ -63,7 +63,7 @@ The exit status is 1 if any build failed, 130 when interrupted.`,
   stx-build build -C examples --output json > events.jsonl
   stx-build build -C examples --buildkit unix:///run/buildkit/buildkitd.sock=2 --buildkit tcp://builder2:1234`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := distbuild.Options{
+			opts := buildrun.Options{
 				Archs: archs, Packages: args, OutDir: out, Jobs: jobs, Cores: cores,
 				NoTmpfs: noTmpfs, RefreshBase: refreshBase, KeepGoing: keepGoing,
 			}
@@ -110,7 +110,7 @@ The exit status is 1 if any build failed, 130 when interrupted.`,
 				}
 				opts.Cache = c
 			}
-			_, err = distbuild.Run(cmd.Context(), ws, opts)
+			_, err = buildrun.Run(cmd.Context(), ws, opts)
 			if errors.Is(err, context.Canceled) {
 				return exitError{code: exitInterrupted, err: err}
 			}

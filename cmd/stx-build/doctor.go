@@ -10,13 +10,13 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stx-build/stx-build/builders/iso/boot"
+	"github.com/stx-build/stx-build/builders/iso/bootcheck"
 	"github.com/stx-build/stx-build/hostdeps"
 	"github.com/stx-build/stx-build/workspace"
 )
 
 func host() hostdeps.Host {
-	return hostdeps.Host{Arch: workspace.HostArch(), KVMCheck: boot.KVMUsable}
+	return hostdeps.Host{Arch: workspace.HostArch(), KVMCheck: bootcheck.KVMUsable}
 }
 
 func newDoctorCmd(g *globalFlags) *cobra.Command {

@@ -6,7 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stx-build/stx-build/builders/image"
-	"github.com/stx-build/stx-build/distbuild"
+	"github.com/stx-build/stx-build/buildrun"
 )
 
 func newImageCmd(g *globalFlags) *cobra.Command {
@@ -54,8 +54,8 @@ image.`,
 				if err != nil {
 					return err
 				}
-				opts := distbuild.Options{Archs: sel.Archs, OutDir: out, Status: stdout, Log: g.log(cmd.ErrOrStderr()), Cache: c}
-				if _, err := distbuild.Run(ctx, ws, opts); err != nil {
+				opts := buildrun.Options{Archs: sel.Archs, OutDir: out, Status: stdout, Log: g.log(cmd.ErrOrStderr()), Cache: c}
+				if _, err := buildrun.Run(ctx, ws, opts); err != nil {
 					return err
 				}
 			}

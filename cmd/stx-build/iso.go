@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stx-build/stx-build/builders/iso"
-	"github.com/stx-build/stx-build/distbuild"
+	"github.com/stx-build/stx-build/buildrun"
 )
 
 // isoFlags are the flags of stx-build iso (and of stx-build all's ISO step).
@@ -101,8 +101,8 @@ func runISO(cmd *cobra.Command, g *globalFlags, f *isoFlags) error {
 		if err != nil {
 			return err
 		}
-		opts := distbuild.Options{Archs: sel.PackageArchs(), OutDir: out, Status: status, Log: g.log(stderr), Cache: c}
-		res, err := distbuild.Run(ctx, ws, opts)
+		opts := buildrun.Options{Archs: sel.PackageArchs(), OutDir: out, Status: status, Log: g.log(stderr), Cache: c}
+		res, err := buildrun.Run(ctx, ws, opts)
 		if err != nil {
 			return err
 		}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stx-build/stx-build/distbuild"
+	"github.com/stx-build/stx-build/buildrun"
 	"github.com/stx-build/stx-build/internal/atomicfile"
 	"github.com/stx-build/stx-build/store"
 )
@@ -71,7 +71,7 @@ archive as it is now. Format and workflow: docs/lock.md.`,
 			}
 			var mu sync.Mutex
 			lock := &store.Lock{}
-			opts := distbuild.Options{Archs: archs, OutDir: out, KeepGoing: true,
+			opts := buildrun.Options{Archs: archs, OutDir: out, KeepGoing: true,
 				OnResolved: func(s *store.LockSet) {
 					mu.Lock()
 					defer mu.Unlock()
@@ -91,7 +91,7 @@ archive as it is now. Format and workflow: docs/lock.md.`,
 				defer os.RemoveAll(tmp)
 				opts.OutDir = tmp
 			}
-			if _, err := distbuild.Run(cmd.Context(), ws, opts); err != nil {
+			if _, err := buildrun.Run(cmd.Context(), ws, opts); err != nil {
 				return fmt.Errorf("lock: %w (nothing written)", err)
 			}
 			if err := atomicfile.Write(path, lock.Marshal(), 0o644); err != nil {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stx-build/stx-build/distbuild"
+	"github.com/stx-build/stx-build/buildrun"
 	"github.com/stx-build/stx-build/manifests"
 	"github.com/stx-build/stx-build/scheduler"
 )
@@ -50,7 +50,7 @@ overrides them: a JSON object {"<package>[:<arch>]": {"seconds": S,
 			default:
 				return fmt.Errorf("--format %q: want text or json", format)
 			}
-			opts := distbuild.Options{Archs: archs, Packages: args, Jobs: jobs, Cores: cores, NoTmpfs: noTmpfs}
+			opts := buildrun.Options{Archs: archs, Packages: args, Jobs: jobs, Cores: cores, NoTmpfs: noTmpfs}
 			if budget != "" {
 				n, err := manifests.ParseSize(budget)
 				if err != nil {
@@ -81,7 +81,7 @@ overrides them: a JSON object {"<package>[:<arch>]": {"seconds": S,
 				}
 				opts.Cache = c
 			}
-			p, err := distbuild.Plan(cmd.Context(), ws, opts)
+			p, err := buildrun.Plan(cmd.Context(), ws, opts)
 			if err != nil {
 				return err
 			}

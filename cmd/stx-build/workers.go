@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/stx-build/stx-build/distbuild"
+	"github.com/stx-build/stx-build/buildrun"
 	"github.com/stx-build/stx-build/manifests"
 )
 
@@ -33,7 +33,7 @@ func (w *workerFlags) add(f *pflag.FlagSet) {
 	f.BoolVar(&w.noLocal, "no-local", false, "run no package build on this machine, only on the workers (kernels, restores and publishing stay local)")
 }
 
-func (w *workerFlags) apply(o *distbuild.Options) error {
+func (w *workerFlags) apply(o *buildrun.Options) error {
 	var budget int64
 	if w.tmpfs != "" {
 		n, err := manifests.ParseSize(w.tmpfs)
@@ -46,7 +46,7 @@ func (w *workerFlags) apply(o *distbuild.Options) error {
 		if a == "" {
 			continue
 		}
-		wk, err := distbuild.ParseWorker(a)
+		wk, err := buildrun.ParseWorker(a)
 		if err != nil {
 			return fmt.Errorf("--buildkit: %w", err)
 		}

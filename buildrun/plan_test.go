@@ -1,4 +1,4 @@
-package distbuild_test
+package buildrun_test
 
 import (
 	"context"
@@ -6,19 +6,19 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stx-build/stx-build/distbuild"
+	"github.com/stx-build/stx-build/buildrun"
 	"github.com/stx-build/stx-build/scheduler"
 	"github.com/stx-build/stx-build/scheduler/history"
 	"github.com/stx-build/stx-build/workspace"
 )
 
-func planFor(t *testing.T, dir, cache string, opts distbuild.Options) map[string]scheduler.Item {
+func planFor(t *testing.T, dir, cache string, opts buildrun.Options) map[string]scheduler.Item {
 	t.Helper()
 	ws, err := workspace.Open(workspace.Options{Dir: dir, CacheDir: cache})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := distbuild.Plan(context.Background(), ws, opts)
+	p, err := buildrun.Plan(context.Background(), ws, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestPlanExample(t *testing.T) {
 	if err := hist.Add(history.Record{Package: "stx-hello", Version: "0.9", Arch: "arm64", Seconds: 24, OnTmpfs: false}); err != nil {
 		t.Fatal(err)
 	}
-	items := planFor(t, dir, cache, distbuild.Options{
+	items := planFor(t, dir, cache, buildrun.Options{
 		Jobs: 2, Cores: 2, TmpfsBudget: 8 << 30,
 		Costs: scheduler.Costs{"stx-tools": {Seconds: 100, PeakBytes: 1 << 30}},
 	})
@@ -86,7 +86,7 @@ func TestPlanExample(t *testing.T) {
 
 func TestPlanSelectionAndErrors(t *testing.T) {
 	dir := copyProject(t, t.TempDir(), false)
-	items := planFor(t, dir, t.TempDir(), distbuild.Options{Archs: []string{"arm64"}, Packages: []string{"stx-hello"}, NoTmpfs: true})
+	items := planFor(t, dir, t.TempDir(), buildrun.Options{Archs: []string{"arm64"}, Packages: []string{"stx-hello"}, NoTmpfs: true})
 	if len(items) != 2 || items["libstx:arm64"].Where != "disk" {
 		t.Errorf("arm64 stx-hello plan: %+v", items)
 	}
@@ -94,7 +94,7 @@ func TestPlanSelectionAndErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := distbuild.Plan(context.Background(), ws, distbuild.Options{Archs: []string{"riscv64"}}); err == nil || !strings.Contains(err.Error(), "architecture riscv64") {
+	if _, err := buildrun.Plan(context.Background(), ws, buildrun.Options{Archs: []string{"riscv64"}}); err == nil || !strings.Contains(err.Error(), "architecture riscv64") {
 		t.Errorf("unknown arch: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package distbuild_test
+package buildrun_test
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stx-build/stx-build/distbuild"
+	"github.com/stx-build/stx-build/buildrun"
 )
 
 // Two stx-build processes at once on one empty cache — the example's
@@ -86,7 +86,7 @@ func TestConcurrentRunsShareCache(t *testing.T) {
 		}
 	}
 	seq := copyProject(t, t.TempDir(), false)
-	if _, _, err := build(t, seq, distbuild.Options{}); err != nil {
+	if _, _, err := build(t, seq, buildrun.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	union := append(slices.Clone(builtA), builtB...)

@@ -1,4 +1,4 @@
-package distbuild
+package buildrun
 
 import (
 	"context"

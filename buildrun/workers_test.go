@@ -1,4 +1,4 @@
-package distbuild_test
+package buildrun_test
 
 import (
 	"fmt"
@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stx-build/stx-build/distbuild"
+	"github.com/stx-build/stx-build/buildrun"
 	"github.com/stx-build/stx-build/internal/buildkittest"
 	"github.com/stx-build/stx-build/internal/registrytest"
 	"github.com/stx-build/stx-build/report"
@@ -85,7 +85,7 @@ func TestBuildKitWorkers(t *testing.T) {
 	dir := copyProject(t, t.TempDir(), true)
 
 	t0 := time.Now()
-	if _, _, err := build(t, dir, distbuild.Options{OutDir: filepath.Join(dir, "out-local"), Jobs: 2}); err != nil {
+	if _, _, err := build(t, dir, buildrun.Options{OutDir: filepath.Join(dir, "out-local"), Jobs: 2}); err != nil {
 		t.Fatal(err)
 	}
 	local := debDigests(t, filepath.Join(dir, "out-local"))
@@ -94,12 +94,12 @@ func TestBuildKitWorkers(t *testing.T) {
 	cacheRef := reg.Addr + "/stx/buildkit-cache"
 	run := func(name string, workers []*buildkittest.Daemon, slots int, use *workerUse) map[string]string {
 		t.Helper()
-		opts := distbuild.Options{
+		opts := buildrun.Options{
 			OutDir: filepath.Join(dir, "out-"+name), NoLocal: true, Events: report.Multi(use, report.Text(testWriter{t})),
 			BuildKitCache: cacheRef, InsecureRegistry: true,
 		}
 		for _, w := range workers {
-			opts.Workers = append(opts.Workers, distbuild.Worker{Addr: w.Addr, Slots: slots})
+			opts.Workers = append(opts.Workers, buildrun.Worker{Addr: w.Addr, Slots: slots})
 		}
 		t0 := time.Now()
 		if _, _, err := build(t, dir, opts); err != nil {

@@ -1,11 +1,11 @@
-// Package distbuild builds a project's packages: for each architecture it
+// Package buildrun builds a project's packages: for each architecture it
 // compiles the graph, makes (or reuses) the base root, and runs the deb
 // builds in parallel under the scheduler (critical path first, up to
 // Options.Jobs at once, within the tmpfs budget), publishing each result
 // into the architecture's local apt repository so later builds resolve
 // their build-deps from it. Every run ends with an HTML report under
 // OUT/report/ and records what each build took in the cache's history.
-package distbuild
+package buildrun
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package distbuild_test
+package buildrun_test
 
 import (
 	"context"
@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/stx-build/stx-build/builders/iso"
-	"github.com/stx-build/stx-build/builders/iso/boot"
-	"github.com/stx-build/stx-build/distbuild"
+	"github.com/stx-build/stx-build/builders/iso/bootcheck"
+	"github.com/stx-build/stx-build/buildrun"
 	"github.com/stx-build/stx-build/manifests"
 	"github.com/stx-build/stx-build/ramdisk"
 	"github.com/stx-build/stx-build/workspace"
@@ -55,7 +55,7 @@ func TestKernelE2E(t *testing.T) {
 	// The project also holds the example distribution (for its ISO):
 	// build the kernel alone here.
 	kernelOnly := []string{"linux"}
-	res, _, err := build(t, one, distbuild.Options{Archs: []string{"amd64", "arm64"}, Jobs: 1, Packages: kernelOnly})
+	res, _, err := build(t, one, buildrun.Options{Archs: []string{"amd64", "arm64"}, Jobs: 1, Packages: kernelOnly})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestKernelE2E(t *testing.T) {
 		}
 	}
 
-	res2, _, err := build(t, two, distbuild.Options{Archs: []string{"amd64"}, Jobs: 1, NoTmpfs: true, Packages: kernelOnly})
+	res2, _, err := build(t, two, buildrun.Options{Archs: []string{"amd64"}, Jobs: 1, NoTmpfs: true, Packages: kernelOnly})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func bootKernelISO(t *testing.T, project, release string) {
 		}
 	}
 	ctx := context.Background()
-	if _, _, err := build(t, project, distbuild.Options{Archs: []string{"amd64"}, Packages: []string{"stx-bootmarker"}}); err != nil {
+	if _, _, err := build(t, project, buildrun.Options{Archs: []string{"amd64"}, Packages: []string{"stx-bootmarker"}}); err != nil {
 		t.Fatal(err)
 	}
 	ws, err := workspace.Open(workspace.Options{Dir: project, CacheDir: cacheDir})
@@ -182,7 +182,7 @@ func bootKernelISO(t *testing.T, project, release string) {
 	expect := "STX-BOOT-MARKER: stx-build example booted, kernel " + release
 	for _, b := range []struct{ firmware, media string }{{"bios", "cdrom"}, {"uefi", "usb"}} {
 		var console strings.Builder
-		res, err := boot.Run(ctx, boot.Options{
+		res, err := bootcheck.Run(ctx, bootcheck.Options{
 			ISO: r.ISO, Profile: prof, Firmware: b.firmware, Media: b.media,
 			Expect: expect, Timeout: 10 * time.Minute, Console: &console,
 		})
@@ -201,7 +201,7 @@ func bootKernelISO(t *testing.T, project, release string) {
 	}
 }
 
-func logBuilds(t *testing.T, res *distbuild.Result) {
+func logBuilds(t *testing.T, res *buildrun.Result) {
 	t.Helper()
 	for _, r := range res.Builds {
 		t.Logf("%s %s: setup %s, build %s, total %s; build tree peak %s on tmpfs=%v (retried on disk: %v)",

@@ -2,7 +2,7 @@
 // machine (KVM when usable, else TCG emulation) with the ISO as a CD-ROM
 // or USB stick, watches the serial console, and reports whether an
 // expected line appeared before a timeout.
-package boot
+package bootcheck
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package distbuild_test
+package buildrun_test
 
 import (
 	"bytes"
@@ -18,10 +18,10 @@ import (
 	"testing"
 
 	"github.com/stx-build/stx-build/builders/deb"
+	"github.com/stx-build/stx-build/buildrun"
 	"github.com/stx-build/stx-build/cache"
 	"github.com/stx-build/stx-build/cache/filehash"
 	"github.com/stx-build/stx-build/cache/oci"
-	"github.com/stx-build/stx-build/distbuild"
 	"github.com/stx-build/stx-build/internal/registrytest"
 	"github.com/stx-build/stx-build/runner"
 	"github.com/stx-build/stx-build/scheduler"
@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("STX_TEST_CACHE") != "" {
 		cacheDir = os.Getenv("STX_TEST_CACHE")
 	} else {
-		d, err := os.MkdirTemp("/var/tmp", "stx-distbuild-test-")
+		d, err := os.MkdirTemp("/var/tmp", "stx-buildrun-test-")
 		if err != nil {
 			panic(err)
 		}
@@ -108,7 +108,7 @@ func copyDir(src, dst string, skip func(string) bool) error {
 	})
 }
 
-func build(t *testing.T, dir string, opts distbuild.Options) (*distbuild.Result, string, error) {
+func build(t *testing.T, dir string, opts buildrun.Options) (*buildrun.Result, string, error) {
 	t.Helper()
 	ws, err := workspace.Open(workspace.Options{Dir: dir, CacheDir: cacheDir})
 	if err != nil {
@@ -119,7 +119,7 @@ func build(t *testing.T, dir string, opts distbuild.Options) (*distbuild.Result,
 	if opts.OutDir == "" {
 		opts.OutDir = filepath.Join(dir, "out")
 	}
-	res, err := distbuild.Run(context.Background(), ws, opts)
+	res, err := buildrun.Run(context.Background(), ws, opts)
 	return res, status.String(), err
 }
 
@@ -168,7 +168,7 @@ func TestBuildExampleReproducible(t *testing.T) {
 	a := copyProject(t, filepath.Join(t.TempDir(), "checkout-one"), true)
 	b := copyProject(t, filepath.Join(t.TempDir(), "a", "much", "longer", "checkout-two"), true)
 
-	res, _, err := build(t, a, distbuild.Options{})
+	res, _, err := build(t, a, buildrun.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +211,7 @@ func TestBuildExampleReproducible(t *testing.T) {
 		t.Errorf("arm64 repo lacks stx-docs: %v", err)
 	}
 
-	if _, _, err := build(t, b, distbuild.Options{}); err != nil {
+	if _, _, err := build(t, b, buildrun.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	da, db := debDigests(t, out), debDigests(t, filepath.Join(b, "out"))
@@ -271,7 +271,7 @@ func TestBuildHasNoNetwork(t *testing.T) {
 	if err := os.WriteFile(probe, []byte(ln.Addr().String()+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = build(t, dir, distbuild.Options{Archs: []string{"amd64"}, Packages: []string{"stx-netprobe"}})
+	_, _, err = build(t, dir, buildrun.Options{Archs: []string{"amd64"}, Packages: []string{"stx-netprobe"}})
 	var be *deb.Error
 	if !errors.As(err, &be) || be.Step != "dpkg-buildpackage" {
 		t.Fatalf("want the build to fail in dpkg-buildpackage, got %v", err)
@@ -291,7 +291,7 @@ func TestBuildTmpfsAndDiskFallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := copyProject(t, t.TempDir(), false, "stx-bigtree")
-	res, _, err := build(t, dir, distbuild.Options{Archs: []string{"amd64"}, Packages: []string{"stx-bigtree", "libstx"}})
+	res, _, err := build(t, dir, buildrun.Options{Archs: []string{"amd64"}, Packages: []string{"stx-bigtree", "libstx"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,8 +324,8 @@ func lastLines(b []byte, n int) string {
 func TestBuildKeepGoingParallel(t *testing.T) {
 	needBuildHost(t)
 	dir := copyProject(t, t.TempDir(), false, "stx-broken", "stx-after-broken")
-	res, status, err := build(t, dir, distbuild.Options{Archs: []string{"amd64"}, Jobs: 2, KeepGoing: true})
-	var be *distbuild.BuildError
+	res, status, err := build(t, dir, buildrun.Options{Archs: []string{"amd64"}, Jobs: 2, KeepGoing: true})
+	var be *buildrun.BuildError
 	if !errors.As(err, &be) || len(be.Failed) != 1 || be.Failed[0] != "stx-broken:amd64" || be.Skipped != 1 {
 		t.Fatalf("want stx-broken failed and one skipped, got %v", err)
 	}
@@ -408,7 +408,7 @@ func openCache(t *testing.T, dir, from, to string) *cache.Cache {
 	return c
 }
 
-func builtNames(res *distbuild.Result) []string {
+func builtNames(res *buildrun.Result) []string {
 	var names []string
 	for _, b := range res.Builds {
 		names = append(names, b.Package)
@@ -428,8 +428,8 @@ func TestIncrementalAndSharedCache(t *testing.T) {
 	ref := reg.Addr + "/stx/cache"
 	dir := copyProject(t, t.TempDir(), false)
 	artifacts := t.TempDir()
-	opts := func(out string, c *cache.Cache) distbuild.Options {
-		return distbuild.Options{Archs: []string{"amd64"}, OutDir: out, Cache: c}
+	opts := func(out string, c *cache.Cache) buildrun.Options {
+		return buildrun.Options{Archs: []string{"amd64"}, OutDir: out, Cache: c}
 	}
 
 	res, _, err := build(t, dir, opts(filepath.Join(dir, "out1"), openCache(t, artifacts, "", ref)))
@@ -523,7 +523,7 @@ func sha256File(t *testing.T, p string) string {
 func TestProjectVersionOlderThanBase(t *testing.T) {
 	needBuildHost(t)
 	dir := copyProject(t, t.TempDir(), false, "sensible-utils", "stx-old-dep")
-	res, status, err := build(t, dir, distbuild.Options{Archs: []string{"amd64"}, Packages: []string{"stx-old-dep"}})
+	res, status, err := build(t, dir, buildrun.Options{Archs: []string{"amd64"}, Packages: []string{"stx-old-dep"}})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, lastLines([]byte(status), 20))
 	}
@@ -546,11 +546,11 @@ func TestProjectVersionOlderThanBase(t *testing.T) {
 func TestBuildDepsFailureSaysWhy(t *testing.T) {
 	needBuildHost(t)
 	dir := copyProject(t, t.TempDir(), false, "stx-nocross")
-	_, status, err := build(t, dir, distbuild.Options{Archs: []string{"arm64"}, Packages: []string{"stx-nocross"}})
+	_, status, err := build(t, dir, buildrun.Options{Archs: []string{"arm64"}, Packages: []string{"stx-nocross"}})
 	if err == nil {
 		t.Fatal("stx-nocross cross-built for arm64")
 	}
-	var be *distbuild.BuildError
+	var be *buildrun.BuildError
 	if !errors.As(err, &be) || len(be.Errs) != 1 {
 		t.Fatalf("error %v, want one failed build", err)
 	}

@@ -1,4 +1,4 @@
-package distbuild_test
+package buildrun_test
 
 import (
 	"bufio"
@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/stx-build/stx-build/builders/deb"
-	"github.com/stx-build/stx-build/distbuild"
+	"github.com/stx-build/stx-build/buildrun"
 	"github.com/stx-build/stx-build/store"
 )
 
@@ -26,7 +26,7 @@ func TestLockHonoured(t *testing.T) {
 	needBuildHost(t)
 	const pkg, newer, older = "kitty-terminfo", "0.26.5-5+deb12u1", "0.26.5-5"
 	dir := copyProject(t, t.TempDir(), false, "stx-uses-terminfo", "stx-postinst-probe")
-	opts := distbuild.Options{Archs: []string{"amd64"}, Packages: []string{"stx-uses-terminfo", "stx-postinst-probe"}}
+	opts := buildrun.Options{Archs: []string{"amd64"}, Packages: []string{"stx-uses-terminfo", "stx-postinst-probe"}}
 
 	var mu sync.Mutex
 	lock := &store.Lock{}
@@ -106,7 +106,7 @@ func TestLockHonoured(t *testing.T) {
 	}
 }
 
-func layerKeys(res *distbuild.Result) map[string]string {
+func layerKeys(res *buildrun.Result) map[string]string {
 	m := map[string]string{}
 	for _, b := range res.Builds {
 		m[b.Package] = b.LayerKey

@@ -1,4 +1,4 @@
-package distbuild_test
+package buildrun_test
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stx-build/stx-build/distbuild"
+	"github.com/stx-build/stx-build/buildrun"
 )
 
 // TestBuildDepsInstallHasNoNetwork builds a package whose
@@ -69,7 +69,7 @@ func TestBuildDepsInstallHasNoNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out")
-	_, _, err = build(t, dir, distbuild.Options{Archs: []string{"amd64"}, Packages: []string{"stx-postinst-probe", "stx-uses-probe"}, OutDir: out})
+	_, _, err = build(t, dir, buildrun.Options{Archs: []string{"amd64"}, Packages: []string{"stx-postinst-probe", "stx-uses-probe"}, OutDir: out})
 	log, _ := os.ReadFile(filepath.Join(out, "amd64", "logs", "stx-uses-probe_1.0.log"))
 	if n := arrived.Load(); n != 0 {
 		t.Errorf("%d connections from the build environment's install arrived at %v", n, addrs)

@@ -1,4 +1,4 @@
-package distbuild_test
+package buildrun_test
 
 import (
 	"context"
@@ -11,9 +11,9 @@ import (
 	"testing"
 
 	"github.com/stx-build/stx-build/builders/deb"
+	"github.com/stx-build/stx-build/buildrun"
 	"github.com/stx-build/stx-build/cache"
 	"github.com/stx-build/stx-build/cache/buildkey"
-	"github.com/stx-build/stx-build/distbuild"
 	"github.com/stx-build/stx-build/repo"
 	"github.com/stx-build/stx-build/workspace"
 )
@@ -108,7 +108,7 @@ func TestPlanKnowsCache(t *testing.T) {
 	}
 	c := openCache(t, t.TempDir(), "", "")
 	fillCache(t, ws, c, "gen0", "gen1")
-	opts := distbuild.Options{Jobs: 2, TmpfsBudget: 1 << 30, Cache: c}
+	opts := buildrun.Options{Jobs: 2, TmpfsBudget: 1 << 30, Cache: c}
 	cached := planFor(t, dir, cacheDir, opts)
 	opts.Cache = nil
 	cold := planFor(t, dir, cacheDir, opts)
@@ -150,8 +150,8 @@ func TestRestoredPublishFailure(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(r.Dir(), "pool", "main", "g"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = build(t, dir, distbuild.Options{OutDir: out, Jobs: 2, KeepGoing: true, Cache: c})
-	var be *distbuild.BuildError
+	_, _, err = build(t, dir, buildrun.Options{OutDir: out, Jobs: 2, KeepGoing: true, Cache: c})
+	var be *buildrun.BuildError
 	if !errors.As(err, &be) || !slices.Contains(be.Failed, "gen0:amd64") {
 		t.Fatalf("build: %v, want gen0:amd64 failed", err)
 	}
@@ -168,7 +168,7 @@ func TestRestoredPublishFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		res, _, err := build(t, dir, distbuild.Options{OutDir: out, Jobs: 2, Cache: c})
+		res, _, err := build(t, dir, buildrun.Options{OutDir: out, Jobs: 2, Cache: c})
 		if err != nil {
 			t.Fatal(err)
 		}
