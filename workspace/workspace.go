@@ -66,6 +66,11 @@ type Workspace struct {
 	// lists its packages the last preparation could not read.
 	stx        *stxTree
 	unresolved []graph.Unresolved
+
+	// emulated are the packages switched to emulated builds (emulate.go),
+	// by "name:arch", as far as they were asked about.
+	emulatedMu sync.Mutex
+	emulated   map[string]emulatedEntry
 }
 
 // Prepared is one package with its source located and its declarations read.
@@ -331,14 +336,14 @@ func (w *Workspace) GraphOptions(arch string) graph.Options {
 }
 
 // SourcesFor returns the graph input for arch: on a foreign architecture a
-// cross-buildable package is built with the cross and nocheck profiles, as
-// Debian's cross builds are.
+// cross-built package is built with the cross and nocheck profiles, as
+// Debian's cross builds are (an emulated one is a native build: neither).
 func (w *Workspace) SourcesFor(prepared []*Prepared, arch string) []graph.Source {
 	srcs := make([]graph.Source, 0, len(prepared))
 	for _, pr := range prepared {
 		s := pr.Source
 		s.Profiles = slices.Clone(s.Profiles)
-		if arch != w.opts.HostArch && pr.Package.CrossBuildable() {
+		if emu, _ := w.Emulated(pr, arch); arch != w.opts.HostArch && !emu {
 			s.Profiles = append(s.Profiles, "cross", "nocheck")
 		}
 		srcs = append(srcs, s)

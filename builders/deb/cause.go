@@ -3,6 +3,7 @@ package deb
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -21,6 +22,12 @@ var (
 	noPackage = regexp.MustCompile(`^E: (?:Unable to locate package (\S+)|Package '([^']+)' has no installation candidate)`)
 )
 
+// ErrNotCrossBuildable marks a build-dependency failure of a cross build
+// that a native build would not meet: a build-dependency wanted for the
+// target architecture that is not installable there (a build tool named
+// without :native). The package can still be built emulated.
+var ErrNotCrossBuildable = errors.New("not cross-buildable")
+
 // maxCauseLines bounds how much of apt's output goes into an error.
 const maxCauseLines = 6
 
@@ -29,6 +36,7 @@ const maxCauseLines = 6
 // arch is the architecture built, cross whether it is cross-built.
 func withCause(err error, out []byte, name, arch string, cross bool) error {
 	var lines, hints []string
+	notCross := false
 	add := func(h string) {
 		if !slices.Contains(hints, h) {
 			hints = append(hints, h)
@@ -56,6 +64,7 @@ func withCause(err error, out []byte, name, arch string, cross bool) error {
 				}
 				switch {
 				case cross && whoArch == arch:
+					notCross = true
 					add(fmt.Sprintf("%s is not cross-buildable as written: it needs %s for the target architecture %s (usually a build tool named without :native in Build-Depends); patch its Build-Depends, or leave %s out of its architectures", name, who, arch, arch))
 				default:
 					add(fmt.Sprintf("%s cannot be installed for %s: a version it needs is neither in the archive's indexes nor built by the project", d[1], arch))
@@ -76,14 +85,19 @@ func withCause(err error, out []byte, name, arch string, cross bool) error {
 	if len(hints) > 0 {
 		msg += " (" + strings.Join(hints, "; ") + ")"
 	}
-	return &causeError{msg: msg, err: err}
+	ce := &causeError{msg: msg, errs: []error{err}}
+	if notCross {
+		ce.errs = append(ce.errs, ErrNotCrossBuildable)
+	}
+	return ce
 }
 
-// causeError keeps the wrapped error for errors.Is and errors.As.
+// causeError keeps the wrapped error for errors.Is and errors.As, and
+// ErrNotCrossBuildable when apt's lines say so.
 type causeError struct {
-	msg string
-	err error
+	msg  string
+	errs []error
 }
 
-func (e *causeError) Error() string { return e.msg }
-func (e *causeError) Unwrap() error { return e.err }
+func (e *causeError) Error() string   { return e.msg }
+func (e *causeError) Unwrap() []error { return e.errs }

@@ -94,6 +94,10 @@ type Options struct {
 	BuildArch string
 	// Base is the base root (ReadBase). Required.
 	Base Base
+	// Emulated are the base roots of emulated builds by architecture
+	// (workspace.EmulatedBaseSpec): required for every architecture on
+	// which a package builds emulated (workspace.Emulated).
+	Emulated map[string]Base
 	// Hasher hashes local source trees (default: one without a stat
 	// cache; pass filehash.New(CACHE/filehash) to reuse digests).
 	Hasher *filehash.Hasher
@@ -391,10 +395,25 @@ func (c *computer) key(pkg, arch string) (cache.Key, error) {
 	add := func(kind, name, value string) {
 		in = append(in, cache.Input{Kind: kind, Name: name, Value: value})
 	}
-	cross := arch != c.opts.BuildArch
+	// An emulated build is a native one on the architecture's own base
+	// root under qemu-user: another build machine, another base, no cross
+	// profiles; its .debs differ from a cross build's.
+	buildArch, base := c.opts.BuildArch, c.opts.Base
+	emulated, _ := c.ws.Emulated(pr, arch)
+	if emulated {
+		eb, ok := c.opts.Emulated[arch]
+		if !ok || eb.Key == "" || eb.Archive == "" {
+			return "", fmt.Errorf("build keys: %s builds emulated on %s, but no emulated base root for %s was given", pkg, arch, arch)
+		}
+		buildArch, base = arch, eb
+	}
+	cross := arch != buildArch
 	add(cache.KindBuild, "builder", "deb "+c.opts.Builder)
 	add(cache.KindBuild, "arch", arch)
-	add(cache.KindBuild, "build-arch", c.opts.BuildArch)
+	add(cache.KindBuild, "build-arch", buildArch)
+	if emulated {
+		add(cache.KindBuild, "emulated", "qemu-user on "+c.opts.BuildArch)
+	}
 	add(cache.KindBuild, "parts", n.Parts())
 	// The profiles the builder passes (builders/deb profiles()): the
 	// package's, plus cross and nocheck for a cross build.
@@ -407,9 +426,9 @@ func (c *computer) key(pkg, arch string) (cache.Key, error) {
 	if gp := c.ws.GraphOptions(arch).Profiles; len(gp) > 0 {
 		add(cache.KindBuild, "graph-profiles", sortedList(gp))
 	}
-	add(cache.KindBase, "rootfs", c.opts.Base.Key)
-	add(cache.KindBase, "archive", c.opts.Base.Archive)
-	deps, err := c.depKeys(n, arch)
+	add(cache.KindBase, "rootfs", base.Key)
+	add(cache.KindBase, "archive", base.Archive)
+	deps, err := c.depKeys(n, arch, cross)
 	if err != nil {
 		return "", err
 	}
@@ -429,8 +448,9 @@ func (c *computer) key(pkg, arch string) (cache.Key, error) {
 // build-dependency's build on arch; on a later architecture also its
 // Architecture: all build on the first one (those binaries come from
 // there); in a cross build also its build on the build architecture (tools
-// and Multi-Arch: foreign packages are installed for the build machine).
-func (c *computer) depKeys(n *graph.Node, arch string) ([][2]string, error) {
+// and Multi-Arch: foreign packages are installed for the build machine;
+// an emulated build installs everything for arch).
+func (c *computer) depKeys(n *graph.Node, arch string, cross bool) ([][2]string, error) {
 	first := c.ws.IndepArch()
 	var out [][2]string
 	seen := map[string]bool{}
@@ -465,7 +485,7 @@ func (c *computer) depKeys(n *graph.Node, arch string) ([][2]string, error) {
 				found = found || ok
 			}
 		}
-		if arch != c.opts.BuildArch {
+		if cross {
 			ok, err := add(dep, c.opts.BuildArch)
 			if err != nil {
 				return nil, err

@@ -76,7 +76,11 @@ func runCacheKeys(cmd *cobra.Command, g *globalFlags, flags *cacheFlags, archs, 
 	if err != nil {
 		return err
 	}
-	plan, err := buildkey.New(ctx, ws, buildkey.Options{Builder: deb.Version, Base: base, Hasher: h})
+	emulated, err := buildkey.MadeEmulatedBases(ctx, ws)
+	if err != nil {
+		return err
+	}
+	plan, err := buildkey.New(ctx, ws, buildkey.Options{Builder: deb.Version, Base: base, Emulated: emulated, Hasher: h})
 	if err != nil {
 		return err
 	}
