@@ -124,8 +124,7 @@ func (e *estimator) task(j *job) scheduler.Task {
 		return scheduler.Task{Seconds: 1, Disk: true, Jobs: 1, Source: "publish"}
 	}
 	pkg := j.pr.Package
-	// Kernel packages use the local recipe only (builders/deb/kbuild.go).
-	t := scheduler.Task{LocalOnly: pkg.Source.Kernel != nil}
+	var t scheduler.Task
 	hint, disk := pkg.Build.TmpfsSize()
 	t.Disk = disk
 	switch {

@@ -38,6 +38,12 @@ const (
 	// artifacts back; the local sandbox uses it in place, on whatever
 	// storage the caller put it.
 	MountTree
+	// MountSecret is a host file the step reads that must not outlive
+	// it (a signing key): mounted read-only, with its owner and mode,
+	// readable only by whom the file is. An executor that runs elsewhere
+	// sends it as a secret (never stored in a cache there) owned by the
+	// step's user with mode 0400.
+	MountSecret
 )
 
 // StepMount is one mount of a step.
@@ -97,6 +103,12 @@ func (s Step) Limits() Limits { return s.limits }
 // WithInput returns s with host content source mounted read-only at target.
 func (s Step) WithInput(source, target string) Step {
 	return s.withMount(StepMount{Kind: MountInput, Source: source, Target: target})
+}
+
+// WithSecret returns s with the host file source mounted read-only at
+// target as a secret (see MountSecret).
+func (s Step) WithSecret(source, target string) Step {
+	return s.withMount(StepMount{Kind: MountSecret, Source: source, Target: target})
 }
 
 // WithTree returns s with the build tree source at target (see
@@ -165,7 +177,7 @@ func (s Step) Spec(layers []string, upper string) *Spec {
 		spec.Env = []string{}
 	}
 	for _, m := range s.mounts {
-		spec.Mounts = append(spec.Mounts, Mount{Source: m.Source, Target: m.Target, ReadOnly: m.Kind == MountInput})
+		spec.Mounts = append(spec.Mounts, Mount{Source: m.Source, Target: m.Target, ReadOnly: m.Kind != MountTree})
 	}
 	return spec
 }

@@ -130,7 +130,7 @@ type Builder struct {
 	// Executor, when set, runs the environment and build steps elsewhere
 	// (a BuildKit worker: buildkit.Runner), the local part of each build
 	// in a disk slot. Nil: the local sandbox runs them, the whole build
-	// in one slot (tmpfs when it fits). Kernels build locally only.
+	// in one slot (tmpfs when it fits).
 	Executor runner.Executor
 }
 
@@ -204,9 +204,6 @@ func (b *Builder) run(ctx context.Context, req Request, res *Result, log io.Writ
 	ex := b.Executor
 	r := ramdisk.Request{Name: p.Name + "_" + noEpoch(p.Version) + "_" + req.Arch, Size: p.TmpfsHint, Disk: p.Disk}
 	if ex != nil {
-		if p.Kernel != nil {
-			return nil, &Error{Package: p.Name, Arch: req.Arch, Step: "build", Err: errors.New("kernel packages build on the local machine only")}
-		}
 		r.Size, r.Disk = 0, true
 	} else {
 		ex = &runner.LocalExecutor{Runner: b.Runner, Base: b.Base.Dir, LayerDir: b.LayerDir}

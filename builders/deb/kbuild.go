@@ -200,8 +200,9 @@ func writeKernelInputs(slotDir string, p Package) error {
 }
 
 // kernelStep is the configure-and-make-bindeb-pkg step: no network, as
-// the build user, with the config files and the signing key (if any)
-// mounted read-only.
+// the build user, with the config files mounted read-only and the
+// signing key (if any) as a secret: a BuildKit worker gets it for the
+// step only, never in its cache.
 func (b *Builder) kernelStep(slotDir string, req Request, src *source, size int64) (runner.Step, error) {
 	k := req.Package.Kernel
 	sh, err := kernelScript(k, req, b.HostArch, b.jobs(req.Package))
@@ -220,7 +221,7 @@ func (b *Builder) kernelStep(slotDir string, req Request, src *source, size int6
 		if err != nil {
 			return runner.Step{}, fmt.Errorf("module signing key: %w", err)
 		}
-		s = s.WithInput(dir, filepath.Dir(signingKeyPath))
+		s = s.WithSecret(filepath.Join(dir, filepath.Base(signingKeyPath)), signingKeyPath)
 	}
 	return s, nil
 }

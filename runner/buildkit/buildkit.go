@@ -27,12 +27,14 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/plugins/content/local"
 	bkclient "github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -89,6 +91,13 @@ type Job struct {
 	Tmpfs       int64
 	OutMount    string
 	OutDir      string
+	// Inputs are more host directories the build step reads (kernel
+	// config files), mounted read-only.
+	Inputs []Input
+	// Secrets are host files the build step reads that the worker must
+	// not keep (a module signing key): sent as BuildKit secrets, mounted
+	// for the step only, never part of a cache.
+	Secrets []Secret
 
 	// CacheRef, when set, is a registry reference (without tag) BuildKit
 	// exports its cache of this job to and imports it from, tagged by
@@ -100,6 +109,18 @@ type Job struct {
 
 	// Log receives the steps' output and one line per step.
 	Log io.Writer
+}
+
+// Input is a host directory the build step reads, at Mount.
+type Input struct {
+	Dir, Mount string
+}
+
+// Secret is a host file the build step reads at Mount, owned by UID:GID
+// with mode 0400 there.
+type Secret struct {
+	File, Mount string
+	UID, GID    int
 }
 
 // Timing says when the steps ran (zero when BuildKit reused them).
@@ -261,6 +282,13 @@ func (j *Job) Definition(ctx context.Context) (*llb.Definition, error) {
 		llb.IgnoreCache,
 		llb.AddMount(j.SourceMount, llb.Local(localSrc, llb.SharedKeyHint(localSrc), llb.WithCustomName("stx-build source: "+j.Name)), llb.Readonly),
 	}
+	for i, in := range j.Inputs {
+		name := inputName(i)
+		runOpts = append(runOpts, llb.AddMount(in.Mount, llb.Local(name, llb.SharedKeyHint(name), llb.WithCustomName("stx-build input "+in.Mount)), llb.Readonly))
+	}
+	for i, sec := range j.Secrets {
+		runOpts = append(runOpts, llb.AddSecret(sec.Mount, llb.SecretID(secretID(i)), llb.SecretFileOpt(sec.UID, sec.GID, 0o400)))
+	}
 	if j.Tmpfs > 0 {
 		runOpts = append(runOpts, llb.AddMount(j.BuildMount, llb.Scratch(), llb.Tmpfs(llb.TmpfsSize(j.Tmpfs))))
 	} else {
@@ -303,10 +331,24 @@ func (w *Worker) Run(ctx context.Context, j *Job) (*Timing, error) {
 		}
 		mounts[localDeps] = deps
 	}
+	for i, in := range j.Inputs {
+		fs, err := fsutil.NewFS(in.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("buildkit: input %s: %w", in.Dir, err)
+		}
+		mounts[inputName(i)] = fs
+	}
+	secrets, err := j.readSecrets()
+	if err != nil {
+		return nil, err
+	}
 	opt := bkclient.SolveOpt{
 		Exports:     []bkclient.ExportEntry{{Type: bkclient.ExporterLocal, OutputDir: j.OutDir}},
 		LocalMounts: mounts,
 		OCIStores:   map[string]content.Store{storeID: store},
+	}
+	if len(secrets) > 0 {
+		opt.Session = append(opt.Session, secretsprovider.FromMap(secrets))
 	}
 	if j.CacheRef != "" {
 		ref := j.CacheRef + ":" + j.CacheTag
@@ -348,6 +390,39 @@ func (w *Worker) Run(ctx context.Context, j *Job) (*Timing, error) {
 	}
 	return tm, nil
 }
+
+func inputName(i int) string { return fmt.Sprintf("stx-input-%d", i) }
+
+func secretID(i int) string { return fmt.Sprintf("stx-secret-%d", i) }
+
+// readSecrets reads the secrets' files (regular files only, at most
+// 1 MiB: a key, not a tree) for the session that serves them.
+func (j *Job) readSecrets() (map[string][]byte, error) {
+	out := map[string][]byte{}
+	for i, sec := range j.Secrets {
+		f, err := os.OpenFile(sec.File, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			return nil, fmt.Errorf("buildkit: secret for %s: %w", sec.Mount, err)
+		}
+		fi, err := f.Stat()
+		if err == nil && (!fi.Mode().IsRegular() || fi.Size() > maxSecret) {
+			err = fmt.Errorf("not a regular file of at most %d bytes", maxSecret)
+		}
+		var data []byte
+		if err == nil {
+			data, err = io.ReadAll(io.LimitReader(f, maxSecret+1))
+		}
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("buildkit: secret %s for %s: %w", sec.File, sec.Mount, err)
+		}
+		out[secretID(i)] = data
+	}
+	return out, nil
+}
+
+// maxSecret is the largest secret file sent to a worker.
+const maxSecret = 1 << 20
 
 // lost decides whether a failed solve means the worker went away: the
 // error says so, or the worker no longer answers.

@@ -62,6 +62,14 @@ func TestJobOnBuildKit(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(src, "input.txt"), []byte("hello from the source\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// An input directory and a secret, as a kernel's build step has.
+	kconfig, signing := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(kconfig, "a.config"), []byte("CONFIG_X=y\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(signing, "key.pem"), []byte("secret key\n"), 0o400); err != nil {
+		t.Fatal(err)
+	}
 	w := buildkit.New(d.Addr)
 	defer w.Close()
 	if err := w.Usable(ctx, "amd64"); err != nil {
@@ -76,6 +84,8 @@ func TestJobOnBuildKit(t *testing.T) {
 			BuildScript: script,
 			BuildMount:  "/build", Tmpfs: 8 << 20,
 			OutMount: "/out", OutDir: out, Log: log,
+			Inputs:  []buildkit.Input{{Dir: kconfig, Mount: "/stx/kconfig"}},
+			Secrets: []buildkit.Secret{{File: filepath.Join(signing, "key.pem"), Mount: "/stx/signing/key.pem", UID: 1234, GID: 1235}},
 		}
 	}
 	script := `cat /env-marker > /out/env
@@ -85,7 +95,10 @@ if echo x > /stx/src/w 2>/dev/null; then echo writable > /out/src-writable; fi
 grep -c : /proc/net/dev > /out/netdevs
 df -k /build | tail -n 1 > /out/df
 echo $(hostname 2>/dev/null || cat /proc/sys/kernel/hostname) > /out/hostname
-if dd if=/dev/zero of=/build/big bs=1M count=16 2>/dev/null; then echo fit > /out/big; else echo nospace > /out/big; fi`
+if dd if=/dev/zero of=/build/big bs=1M count=16 2>/dev/null; then echo fit > /out/big; else echo nospace > /out/big; fi
+cat /stx/kconfig/a.config > /out/input
+cat /stx/signing/key.pem > /out/secret
+ls -ln /stx/signing/key.pem > /out/secret-ls`
 	var log bytes.Buffer
 	out := filepath.Join(t.TempDir(), "out")
 	tm, err := w.Run(ctx, job(out, script, &log))
@@ -101,6 +114,7 @@ if dd if=/dev/zero of=/build/big bs=1M count=16 2>/dev/null; then echo fit > /ou
 	}
 	for name, want := range map[string]string{
 		"env": "installed", "envnetdevs": "1", "src": "hello from the source", "netdevs": "1", "big": "nospace", "hostname": "stx-build",
+		"input": "CONFIG_X=y", "secret": "secret key",
 	} {
 		if got := read(name); got != want {
 			t.Errorf("%s = %q, want %q", name, got, want)
@@ -108,6 +122,9 @@ if dd if=/dev/zero of=/build/big bs=1M count=16 2>/dev/null; then echo fit > /ou
 	}
 	if _, err := os.Stat(filepath.Join(out, "src-writable")); err == nil {
 		t.Error("the source mount is writable")
+	}
+	if ls := strings.Fields(read("secret-ls")); len(ls) < 4 || ls[0] != "-r--------" || ls[2] != "1234" || ls[3] != "1235" {
+		t.Errorf("secret: ls -ln says %v, want -r-------- owned by 1234:1235", ls)
 	}
 	if df := strings.Fields(read("df")); len(df) < 2 || df[1] != "8192" {
 		t.Errorf("build tmpfs: df says %v, want 8192 KiB", df)

@@ -101,7 +101,8 @@ func (r *Runner) Execute(ctx context.Context, b *runner.Build, dir string, log i
 
 // job turns b into a Job: b must be a kept environment step run as root
 // with at most one input (and the network only if it asks for it), then a
-// build step without network whose only mount is its tree.
+// build step without network whose mounts are its tree, input
+// directories and secrets.
 func (r *Runner) job(b *runner.Build) (*Job, error) {
 	if err := b.Validate(); err != nil {
 		return nil, err
@@ -114,8 +115,8 @@ func (r *Runner) job(b *runner.Build) (*Job, error) {
 		return nil, fmt.Errorf("buildkit: build %s: step %s must run as root with at most one input", b.Name, env.Name())
 	}
 	tree, _ := build.Tree()
-	if build.Network() || len(build.Mounts()) != 1 {
-		return nil, fmt.Errorf("buildkit: build %s: step %s must have no network and no mount but its tree", b.Name, build.Name())
+	if build.Network() {
+		return nil, fmt.Errorf("buildkit: build %s: step %s must have no network", b.Name, build.Name())
 	}
 	job := &Job{
 		Name:       b.Name,
@@ -133,7 +134,34 @@ func (r *Runner) job(b *runner.Build) (*Job, error) {
 	if ms := env.Mounts(); len(ms) == 1 {
 		job.DepsDir, job.DepsMount = ms[0].Source, ms[0].Target
 	}
+	if err := job.addMounts(build); err != nil {
+		return nil, fmt.Errorf("buildkit: build %s: step %s: %w", b.Name, build.Name(), err)
+	}
 	return job, nil
+}
+
+// addMounts adds the build step's mounts besides its tree: input
+// directories (sent as they are) and secrets (owned by the step's user).
+func (j *Job) addMounts(build runner.Step) error {
+	uid, gid := build.User()
+	for _, m := range build.Mounts() {
+		switch m.Kind {
+		case runner.MountTree:
+			if m.Target != j.BuildMount {
+				return fmt.Errorf("a second tree at %s", m.Target)
+			}
+		case runner.MountInput:
+			if fi, err := os.Stat(m.Source); err != nil || !fi.IsDir() {
+				return fmt.Errorf("input %s for %s: a worker takes directories only", m.Source, m.Target)
+			}
+			j.Inputs = append(j.Inputs, Input{Dir: m.Source, Mount: m.Target})
+		case runner.MountSecret:
+			j.Secrets = append(j.Secrets, Secret{File: m.Source, Mount: m.Target, UID: uid, GID: gid})
+		default:
+			return fmt.Errorf("mount %s of unknown kind %d", m.Target, m.Kind)
+		}
+	}
+	return nil
 }
 
 // script is args as a shell script: the script itself for sh -ec.

@@ -1,6 +1,8 @@
 package buildkit
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -36,10 +38,29 @@ func TestJobFromBuild(t *testing.T) {
 			t.Errorf("build script lacks %q:\n%s", w, j.BuildScript)
 		}
 	}
+	// A kernel's build step: config files as an input directory, the
+	// signing key as a secret owned by the step's user.
+	kconfig := t.TempDir()
+	file := filepath.Join(kconfig, "a.config")
+	if err := os.WriteFile(file, []byte("CONFIG_X=y\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	kbuild := build.WithInput(kconfig, "/stx/kconfig").WithSecret("/slot/signing/key.pem", "/stx/signing/key.pem")
+	j, err = r.job(&runner.Build{Name: "linux", Steps: []runner.Step{env, kbuild}, Artifacts: []string{".deb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(j.Inputs) != 1 || j.Inputs[0] != (Input{Dir: kconfig, Mount: "/stx/kconfig"}) {
+		t.Errorf("inputs: %+v", j.Inputs)
+	}
+	if len(j.Secrets) != 1 || j.Secrets[0] != (Secret{File: "/slot/signing/key.pem", Mount: "/stx/signing/key.pem", UID: 1000, GID: 1000}) {
+		t.Errorf("secrets: %+v", j.Secrets)
+	}
 	for name, steps := range map[string][]runner.Step{
 		"no environment":        {build},
 		"environment not kept":  {runner.NewStep("environment", "true").WithNetwork(), build},
-		"build with input":      {env, build.WithInput("/slot/kconfig", "/stx/kconfig")},
+		"build with file input": {env, build.WithInput(file, "/stx/kconfig/a.config")},
+		"build with two trees":  {env, build.WithTree("/slot/other", "/other", 0)},
 		"build with network":    {env, build.WithNetwork()},
 		"environment as user":   {env.WithUser(1000, 1000), build},
 		"environment, 2 inputs": {env.WithInput("/slot/x", "/stx/x"), build},
