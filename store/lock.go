@@ -12,8 +12,11 @@ import (
 )
 
 // LockVersion is the format version stx.lock files carry in their first
-// line ("stx-lock 1"). A reader refuses other versions.
-const LockVersion = 1
+// line ("stx-lock 2"). A reader refuses other versions. Version 1 named
+// each package by its full URL (a mirror's host name in a committed
+// file); version 2 names it by its path in the archive (pool/...), found
+// on whichever mirror the host's apt sources name.
+const LockVersion = 2
 
 // LockFile is the lock's name beside stx.yaml.
 const LockFile = "stx.lock"
@@ -38,9 +41,29 @@ type LockSet struct {
 	Packages []LockedPackage
 }
 
-// LockRelease is one archive Release file and its digest.
+// LockRelease is one archive Release file and its digest. Name is the
+// suite it describes (bookworm, bookworm-security), not where it came
+// from: ReleaseName.
 type LockRelease struct {
 	Name, SHA256 string
+}
+
+// ReleaseName is the lock's name of an apt list file of an InRelease or
+// Release file ("<site>_<path>_dists_<suite>_InRelease"): its suite, with
+// the mirror's host and path left out, so a lock does not depend on
+// which mirror resolved it. "" when file is no such list file.
+func ReleaseName(file string) string {
+	base, ok := strings.CutSuffix(file, "_InRelease")
+	if !ok {
+		if base, ok = strings.CutSuffix(file, "_Release"); !ok {
+			return ""
+		}
+	}
+	i := strings.LastIndex(base, "_dists_")
+	if i < 0 {
+		return ""
+	}
+	return strings.ReplaceAll(base[i+len("_dists_"):], "_", "/")
 }
 
 // LockedPackage is one archive binary package.
@@ -48,13 +71,31 @@ type LockedPackage struct {
 	Name, Version, Arch string
 	Size                int64
 	SHA256              string
-	// URL is where it was fetched from.
-	URL string
+	// Path is the file's path in the archive ("pool/main/h/hello/..."),
+	// under any mirror of it (Store.Mirrors): ArchivePath.
+	Path string
 }
 
-// Item is p as a store item named by apt's archive file name.
+// Item is p as a store item named by apt's archive file name, fetched
+// from the store's mirrors.
 func (p LockedPackage) Item() Item {
-	return Item{Name: DebFileName(p.Name, p.Version, p.Arch), URL: p.URL, SHA256: p.SHA256, Size: p.Size}
+	return Item{Name: DebFileName(p.Name, p.Version, p.Arch), Path: p.Path, SHA256: p.SHA256, Size: p.Size}
+}
+
+// ArchivePath is the path of a package's URL in its archive: from the
+// pool/ directory of the Debian archive layout on
+// ("http://host/debian/pool/main/h/hello/hello_2.10-3_amd64.deb" ->
+// "pool/main/h/hello/hello_2.10-3_amd64.deb").
+func ArchivePath(rawURL string) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", err
+	}
+	i := strings.LastIndex(u.Path, "/pool/")
+	if i < 0 || strings.Contains(u.Path[i:], "/../") {
+		return "", fmt.Errorf("%s is not in an archive's pool/ directory", rawURL)
+	}
+	return u.Path[i+1:], nil
 }
 
 // DebFileName is apt's archive file name of a package:
@@ -185,11 +226,12 @@ func (l *Lock) Items() []Item {
 const lockHeader = `# stx.lock: the archive packages this project's builds install, pinned
 # with their checksums. Written by stx-build lock; update with
 # stx-build lock --update; fetch into the store with stx-build fetch.
+# Package lines: name version architecture size sha256 path-in-archive.
 `
 
 // Marshal writes the lock in its text form: a version line, then per
 // set a "[suite arch]" line, its release lines and one line per package
-// ("name version arch size sha256 url"), everything sorted.
+// ("name version arch size sha256 path"), everything sorted.
 func (l *Lock) Marshal() []byte {
 	l.sort()
 	var b bytes.Buffer
@@ -202,7 +244,7 @@ func (l *Lock) Marshal() []byte {
 			fmt.Fprintf(&b, "release %s sha256:%s\n", r.Name, r.SHA256)
 		}
 		for _, p := range s.Packages {
-			fmt.Fprintf(&b, "%s %s %s %d sha256:%s %s\n", p.Name, p.Version, p.Arch, p.Size, p.SHA256, p.URL)
+			fmt.Fprintf(&b, "%s %s %s %d sha256:%s %s\n", p.Name, p.Version, p.Arch, p.Size, p.SHA256, p.Path)
 		}
 	}
 	return b.Bytes()
@@ -225,7 +267,7 @@ func ParseLock(file string, r io.Reader) (*Lock, error) {
 		line := strings.TrimSpace(sc.Text())
 		if n == 1 {
 			if line != fmt.Sprintf("stx-lock %d", LockVersion) {
-				bad(n, "first line is %q, want \"stx-lock %d\" (a lock of another stx-build version?)", line, LockVersion)
+				bad(n, "first line is %q, want \"stx-lock %d\" (a lock of another stx-build version? stx-build lock --update rewrites it)", line, LockVersion)
 				break
 			}
 			continue
@@ -260,7 +302,7 @@ func ParseLock(file string, r io.Reader) (*Lock, error) {
 			continue
 		}
 		if len(f) != 6 {
-			bad(n, "package line has %d fields, want name version arch size sha256:HEX url", len(f))
+			bad(n, "package line has %d fields, want name version arch size sha256:HEX path", len(f))
 			continue
 		}
 		size, err := strconv.ParseInt(f[3], 10, 64)
@@ -270,8 +312,10 @@ func ParseLock(file string, r io.Reader) (*Lock, error) {
 			bad(n, "%s: size %q is not a byte count", f[0], f[3])
 		case !ok || checkSum(sum) != nil:
 			bad(n, "%s: %q is not sha256:<64 lower-case hex digits>", f[0], f[4])
+		case !strings.HasPrefix(f[5], "pool/") || strings.Contains(f[5], "..") || strings.Contains(f[5], "://"):
+			bad(n, "%s: %q is not a path in an archive's pool/ (a URL names a mirror: the lock must not)", f[0], f[5])
 		default:
-			p := LockedPackage{Name: f[0], Version: f[1], Arch: f[2], Size: size, SHA256: sum, URL: f[5]}
+			p := LockedPackage{Name: f[0], Version: f[1], Arch: f[2], Size: size, SHA256: sum, Path: f[5]}
 			if _, dup := cur.Lookup(p.Name, p.Version, p.Arch); dup {
 				bad(n, "%s %s %s appears twice in [%s %s]", p.Name, p.Version, p.Arch, cur.Suite, cur.Arch)
 			}
@@ -282,7 +326,7 @@ func ParseLock(file string, r io.Reader) (*Lock, error) {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	if n == 0 {
-		errs = append(errs, file+": empty (want a first line \"stx-lock 1\")")
+		errs = append(errs, fmt.Sprintf("%s: empty (want a first line \"stx-lock %d\")", file, LockVersion))
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%s", strings.Join(errs, "\n"))

@@ -13,8 +13,8 @@ func FuzzParseLock(f *testing.F) {
 	if data, err := os.ReadFile(filepath.Join("testdata", "stx.lock.golden")); err == nil {
 		f.Add(data)
 	}
-	f.Add([]byte("stx-lock 1\n[bookworm amd64]\nrelease x sha256:" + sum('a') + "\na 1 all 1 sha256:" + sum('b') + " http://x/a.deb\n"))
-	f.Add([]byte("stx-lock 1\n[a b c]\n"))
+	f.Add([]byte("stx-lock 2\n[bookworm amd64]\nrelease x sha256:" + sum('a') + "\na 1 all 1 sha256:" + sum('b') + " pool/main/a/a.deb\n"))
+	f.Add([]byte("stx-lock 2\n[a b c]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		l, err := ParseLock("stx.lock", bytes.NewReader(data))
 		if err != nil {

@@ -19,15 +19,15 @@ func testLock() *Lock {
 	arm := l.Set("bookworm", "arm64")
 	amd := l.Set("bookworm", "amd64")
 	amd.Add(LockedPackage{Name: "zlib1g-dev", Version: "1:1.2.13.dfsg-1+deb12u1", Arch: "amd64", Size: 916496, SHA256: sum('9'),
-		URL: "http://mirror.invalid/debian-security/pool/updates/main/z/zlib/zlib1g-dev_1.2.13.dfsg-1%2bdeb12u1_amd64.deb"})
+		Path: "pool/updates/main/z/zlib/zlib1g-dev_1.2.13.dfsg-1%2bdeb12u1_amd64.deb"})
 	amd.Add(LockedPackage{Name: "debhelper", Version: "13.11.4", Arch: "all", Size: 941736, SHA256: sum('b'),
-		URL: "http://mirror.invalid/debian/pool/main/d/debhelper/debhelper_13.11.4_all.deb"})
+		Path: "pool/main/d/debhelper/debhelper_13.11.4_all.deb"})
 	arm.Add(LockedPackage{Name: "libc6-dev", Version: "2.36-9+deb12u10", Arch: "arm64", Size: 100, SHA256: sum('c'),
-		URL: "http://mirror.invalid/debian/pool/main/g/glibc/libc6-dev_2.36-9+deb12u10_arm64.deb"})
+		Path: "pool/main/g/glibc/libc6-dev_2.36-9+deb12u10_arm64.deb"})
 	arm.Add(LockedPackage{Name: "debhelper", Version: "13.11.4", Arch: "all", Size: 941736, SHA256: sum('b'),
-		URL: "http://mirror.invalid/debian/pool/main/d/debhelper/debhelper_13.11.4_all.deb"})
-	amd.Releases = []LockRelease{{Name: "mirror.invalid_debian_dists_bookworm_InRelease", SHA256: sum('1')},
-		{Name: "mirror.invalid_debian-security_dists_bookworm-security_InRelease", SHA256: sum('2')}}
+		Path: "pool/main/d/debhelper/debhelper_13.11.4_all.deb"})
+	amd.Releases = []LockRelease{{Name: ReleaseName("mirror.invalid_debian_dists_bookworm_InRelease"), SHA256: sum('1')},
+		{Name: ReleaseName("mirror.invalid_debian-security_dists_bookworm-security_InRelease"), SHA256: sum('2')}}
 	arm.Releases = amd.Releases
 	return l
 }
@@ -65,25 +65,49 @@ func TestLockGolden(t *testing.T) {
 }
 
 func TestParseLockErrors(t *testing.T) {
-	in := "stx-lock 1\n" +
-		"zlib1g 1 amd64 1 sha256:" + sum('a') + " http://x/a.deb\n" +
+	in := "stx-lock 2\n" +
+		"zlib1g 1 amd64 1 sha256:" + sum('a') + " pool/a.deb\n" +
 		"[bookworm amd64]\n" +
-		"zlib1g 1 amd64 -1 sha256:" + sum('a') + " http://x/a.deb\n" +
-		"zlib1g 1 amd64 1 md5:00 http://x/a.deb\n" +
+		"zlib1g 1 amd64 -1 sha256:" + sum('a') + " pool/a.deb\n" +
+		"zlib1g 1 amd64 1 md5:00 pool/a.deb\n" +
 		"zlib1g 1 amd64\n" +
 		"release x sha256:00\n" +
-		"[bookworm amd64]\n"
+		"[bookworm amd64]\n" +
+		"zlib1g 1 amd64 1 sha256:" + sum('a') + " http://mirror.invalid/debian/pool/a.deb\n"
 	_, err := ParseLock("stx.lock", strings.NewReader(in))
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{"stx.lock:2: ", "stx.lock:4: zlib1g: size", "stx.lock:5: zlib1g: \"md5:00\"", "stx.lock:6: package line has 3 fields", "stx.lock:7: release line", "stx.lock:8: set [bookworm amd64] appears twice"} {
+	for _, want := range []string{"stx.lock:2: ", "stx.lock:4: zlib1g: size", "stx.lock:5: zlib1g: \"md5:00\"", "stx.lock:6: package line has 3 fields", "stx.lock:7: release line", "stx.lock:8: set [bookworm amd64] appears twice", "stx.lock:9: zlib1g: \"http://mirror.invalid/debian/pool/a.deb\" is not a path"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("errors lack %q:\n%v", want, err)
 		}
 	}
-	if _, err := ParseLock("stx.lock", strings.NewReader("stx-lock 2\n")); err == nil || !strings.Contains(err.Error(), "stx.lock:1: ") {
+	if _, err := ParseLock("stx.lock", strings.NewReader("stx-lock 1\n")); err == nil || !strings.Contains(err.Error(), "stx.lock:1: ") || !strings.Contains(err.Error(), "stx-build lock --update") {
 		t.Errorf("another version: %v", err)
+	}
+}
+
+func TestReleaseNameAndArchivePath(t *testing.T) {
+	for file, want := range map[string]string{
+		"mirror.invalid_debian_dists_bookworm_InRelease":                      "bookworm",
+		"mirror.invalid:8080_debian-security_dists_bookworm-security_Release": "bookworm-security",
+		"_var_cache_repo_dists_stx_InRelease":                                 "stx",
+		"mirror.invalid_debian_dists_bookworm_main_binary-amd64_Packages":     "",
+	} {
+		if got := ReleaseName(file); got != want {
+			t.Errorf("ReleaseName(%s) = %q, want %q", file, got, want)
+		}
+	}
+	for u, want := range map[string]string{
+		"http://mirror.invalid/debian/pool/main/h/hello/hello_2.10-3_amd64.deb":                    "pool/main/h/hello/hello_2.10-3_amd64.deb",
+		"http://mirror.invalid:3142/mirror.invalid/debian-security/pool/updates/main/z/zlib/z.deb": "pool/updates/main/z/zlib/z.deb",
+		"http://mirror.invalid/debian/dists/bookworm/Release":                                      "",
+	} {
+		got, err := ArchivePath(u)
+		if got != want || (err != nil) != (want == "") {
+			t.Errorf("ArchivePath(%s) = %q, %v; want %q", u, got, err, want)
+		}
 	}
 }
 

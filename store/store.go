@@ -31,8 +31,12 @@ type Item struct {
 	// Name names the file in messages and is its name in a link farm
 	// (e.g. apt's archive file name "zlib1g_1%3a1.2.13_amd64.deb").
 	Name string
-	// URL is where to fetch it: http, https or file.
+	// URL is where to fetch it: http, https, file or copy (apt's copy:
+	// method, a local file). Empty: Path under one of Store.Mirrors.
 	URL string
+	// Path is the file's path under a mirror (a lock's "pool/..."), tried
+	// on each of Store.Mirrors in turn when URL is empty.
+	Path string
 	// SHA256 (lower-case hex) and Size are what the file must be.
 	SHA256 string
 	Size   int64
@@ -47,6 +51,9 @@ type Store struct {
 	Client *http.Client
 	// Parallel is how many files FetchAll fetches at once (0: 4).
 	Parallel int
+	// Mirrors are the archive roots (the URIs of the host's apt sources)
+	// an Item without a URL is fetched from, by its Path, in order.
+	Mirrors []string
 }
 
 // New returns the store rooted at dir.
@@ -95,11 +102,12 @@ func (s *Store) Fetch(ctx context.Context, it Item) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return "", err
 	}
-	r, err := s.open(ctx, it.URL)
+	r, from, err := s.openItem(ctx, it)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", it.Name, err)
 	}
 	defer r.Close()
+	it.URL = from
 	err = atomicfile.WriteFunc(p, 0o444, func(w io.Writer) error {
 		h := sha256.New()
 		n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(r, it.Size+1))
@@ -156,6 +164,46 @@ func (s *Store) FetchAll(ctx context.Context, items []Item) ([]string, error) {
 	return paths, nil
 }
 
+// ErrNotOnMirror says that no mirror serves a file any more (a 404 or 410
+// from each): an archive dropped the version.
+var ErrNotOnMirror = errors.New("no mirror has it")
+
+// openItem opens its URL, or else its Path on the first mirror that has
+// it, and returns where it was opened.
+func (s *Store) openItem(ctx context.Context, it Item) (io.ReadCloser, string, error) {
+	if it.URL != "" {
+		r, err := s.open(ctx, it.URL)
+		return r, it.URL, err
+	}
+	if it.Path == "" || strings.Contains(it.Path, "..") {
+		return nil, "", fmt.Errorf("no URL and no archive path %q to fetch", it.Path)
+	}
+	if len(s.Mirrors) == 0 {
+		return nil, "", fmt.Errorf("%s: no mirror to fetch it from (the host has no apt sources)", it.Path)
+	}
+	var gone []string
+	for _, m := range s.Mirrors {
+		u := strings.TrimSuffix(m, "/") + "/" + it.Path
+		r, err := s.open(ctx, u)
+		if err == nil {
+			return r, u, nil
+		}
+		var he *httpError
+		if !errors.As(err, &he) || (he.code != http.StatusNotFound && he.code != http.StatusGone) {
+			return nil, "", err
+		}
+		gone = append(gone, u+": "+he.status)
+	}
+	return nil, "", fmt.Errorf("%s: %w (%s)", it.Path, ErrNotOnMirror, strings.Join(gone, "; "))
+}
+
+type httpError struct {
+	code   int
+	status string
+}
+
+func (e *httpError) Error() string { return e.status }
+
 // open opens rawURL for reading.
 func (s *Store) open(ctx context.Context, rawURL string) (io.ReadCloser, error) {
 	u, err := url.Parse(rawURL)
@@ -163,7 +211,7 @@ func (s *Store) open(ctx context.Context, rawURL string) (io.ReadCloser, error) 
 		return nil, err
 	}
 	switch u.Scheme {
-	case "file":
+	case "file", "copy":
 		return os.Open(u.Path)
 	case "http", "https":
 	default:
@@ -183,7 +231,7 @@ func (s *Store) open(ctx context.Context, rawURL string) (io.ReadCloser, error) 
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
-		return nil, fmt.Errorf("GET %s: %s", rawURL, resp.Status)
+		return nil, fmt.Errorf("GET %s: %w", rawURL, &httpError{resp.StatusCode, resp.Status})
 	}
 	return resp.Body, nil
 }

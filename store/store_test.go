@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -103,4 +104,43 @@ func TestFetchRejectsBadDigest(t *testing.T) {
 func sha256hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
+}
+
+// An item without a URL is fetched by its archive path from the first
+// mirror that has it; a file no mirror has any more says so.
+func TestFetchFromMirrors(t *testing.T) {
+	serve := func(files map[string]string) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, ok := files[r.URL.Path]
+			if !ok {
+				http.NotFound(w, r)
+				return
+			}
+			w.Write([]byte(c))
+		}))
+	}
+	security := serve(map[string]string{"/debian-security/pool/updates/main/z/z.deb": "z fixed"})
+	defer security.Close()
+	archive := serve(map[string]string{"/debian/pool/main/a/a.deb": "package a"})
+	defer archive.Close()
+	s := New(t.TempDir())
+	s.Mirrors = []string{archive.URL + "/debian", security.URL + "/debian-security/"}
+	a, z := item("a_1_all.deb", "package a", ""), item("z_1_all.deb", "z fixed", "")
+	a.Path, z.Path = "pool/main/a/a.deb", "pool/updates/main/z/z.deb"
+	if _, err := s.FetchAll(context.Background(), []Item{a, z}); err != nil {
+		t.Fatal(err)
+	}
+	if m := s.Missing([]Item{a, z}); len(m) != 0 {
+		t.Errorf("missing after fetch: %v", m)
+	}
+	gone := item("gone_1_all.deb", "dropped", "")
+	gone.Path = "pool/main/g/gone.deb"
+	_, err := s.Fetch(context.Background(), gone)
+	if !errors.Is(err, ErrNotOnMirror) || !strings.Contains(err.Error(), "pool/main/g/gone.deb") {
+		t.Errorf("a file no mirror has: %v", err)
+	}
+	s.Mirrors = nil
+	if _, err := s.Fetch(context.Background(), gone); err == nil || !strings.Contains(err.Error(), "no mirror") {
+		t.Errorf("no mirrors: %v", err)
+	}
 }

@@ -240,34 +240,24 @@ func lockedPackages(fetch []store.Item) ([]store.LockedPackage, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, store.LockedPackage{Name: name, Version: version, Arch: arch, Size: it.Size, SHA256: it.SHA256, URL: it.URL})
+		path, err := store.ArchivePath(it.URL)
+		if err != nil {
+			return nil, fmt.Errorf("lock %s: %w", it.Name, err)
+		}
+		out = append(out, store.LockedPackage{Name: name, Version: version, Arch: arch, Size: it.Size, SHA256: it.SHA256, Path: path})
 	}
 	return out, nil
 }
 
 // baseReleases are the digests of the InRelease and Release files of
-// the base root's package lists: the archive state its sets are resolved
-// against.
+// the base root's package lists, by suite: the archive state its sets
+// are resolved against.
 func baseReleases(root string) ([]store.LockRelease, error) {
-	dir := filepath.Join(root, "var", "lib", "apt", "lists")
-	des, err := os.ReadDir(dir)
+	rel, err := store.RootReleases(root)
 	if err != nil {
 		return nil, fmt.Errorf("base root: %w", err)
 	}
-	var out []store.LockRelease
-	for _, de := range des {
-		name := de.Name()
-		if !de.Type().IsRegular() || !(strings.HasSuffix(name, "_InRelease") || strings.HasSuffix(name, "_Release")) {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			return nil, fmt.Errorf("base root: %w", err)
-		}
-		sum := sha256.Sum256(data)
-		out = append(out, store.LockRelease{Name: name, SHA256: hex.EncodeToString(sum[:])})
-	}
-	return out, nil
+	return rel, nil
 }
 
 // printURIs are the apt-get options that print, instead of installing,
