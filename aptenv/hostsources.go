@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/stx-build/stx-build/deb822"
 )
 
 // Source is one apt source entry: a one-line "deb ..." line or a deb822
@@ -195,131 +197,75 @@ func splitList(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' })
 }
 
-// field is one deb822 field with its value lines (continuations unfolded).
-type field struct {
-	name  string
-	value []string // first line, then continuation lines
-	line  int
-}
-
+// parseDeb822 reads a *.sources file with the deb822 reader: one Source
+// per enabled stanza.
 func parseDeb822(file string, data []byte) ([]Source, error) {
-	var (
-		out    []Source
-		stanza []*field
-	)
-	flush := func() error {
-		if len(stanza) == 0 {
-			return nil
-		}
-		src, ok, err := stanzaSource(file, stanza)
-		stanza = nil
+	paras, err := deb822.Parse(file, data)
+	if err != nil {
+		return nil, err
+	}
+	var out []Source
+	for i := range paras {
+		src, ok, err := stanzaSource(file, &paras[i])
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if ok {
 			out = append(out, src)
 		}
-		return nil
-	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	lineNo := 0
-	for sc.Scan() {
-		lineNo++
-		line := strings.TrimRight(sc.Text(), " \t\r")
-		switch {
-		case line == "":
-			if err := flush(); err != nil {
-				return nil, err
-			}
-		case strings.HasPrefix(line, "#"):
-			// Comment lines may sit inside a stanza; they do not end it.
-		case line[0] == ' ' || line[0] == '\t':
-			if len(stanza) == 0 {
-				return nil, fmt.Errorf("%s:%d: continuation line outside a field", file, lineNo)
-			}
-			v := strings.TrimSpace(line)
-			if v == "." { // an empty line inside a multi-line value
-				v = ""
-			}
-			f := stanza[len(stanza)-1]
-			f.value = append(f.value, v)
-		default:
-			name, val, ok := strings.Cut(line, ":")
-			if !ok || strings.ContainsAny(name, " \t") || name == "" {
-				return nil, fmt.Errorf("%s:%d: want \"Field: value\", got %q", file, lineNo, line)
-			}
-			for _, f := range stanza {
-				if strings.EqualFold(f.name, name) {
-					return nil, fmt.Errorf("%s:%d: field %s repeated (first on line %d)", file, lineNo, name, f.line)
-				}
-			}
-			stanza = append(stanza, &field{name: name, value: []string{strings.TrimSpace(val)}, line: lineNo})
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s:%d: %w", file, lineNo+1, err)
-	}
-	if err := flush(); err != nil {
-		return nil, err
 	}
 	return out, nil
 }
 
 // stanzaSource turns one deb822 stanza into a Source; ok is false for a
 // disabled stanza.
-func stanzaSource(file string, stanza []*field) (src Source, ok bool, err error) {
-	src = Source{File: file, Line: stanza[0].line}
-	get := func(name string) *field {
-		for _, f := range stanza {
-			if strings.EqualFold(f.name, name) {
-				return f
-			}
-		}
-		return nil
-	}
-	words := func(f *field) []string {
-		if f == nil {
-			return nil
-		}
-		w := strings.Fields(strings.Join(f.value, " "))
+func stanzaSource(file string, p *deb822.Paragraph) (src Source, ok bool, err error) {
+	src = Source{File: file, Line: p.Line}
+	words := func(name string) []string {
+		w := strings.Fields(p.Value(name))
 		if len(w) == 0 {
 			return nil
 		}
 		return w
 	}
-	if f := get("Enabled"); f != nil {
-		switch v := strings.ToLower(strings.Join(f.value, "")); v {
+	if f, ok := p.Get("Enabled"); ok {
+		switch v := strings.ToLower(strings.ReplaceAll(f.Value, "\n", "")); v {
 		case "no", "false":
 			return Source{}, false, nil
 		case "yes", "true":
 		default:
-			return Source{}, false, fmt.Errorf("%s:%d: Enabled: want yes or no, got %q", file, f.line, v)
+			return Source{}, false, fmt.Errorf("%s:%d: Enabled: want yes or no, got %q", file, f.Line, v)
 		}
 	}
 	for _, req := range []string{"Types", "URIs", "Suites"} {
-		if f := get(req); f == nil || len(words(f)) == 0 {
+		if len(words(req)) == 0 {
 			return Source{}, false, fmt.Errorf("%s:%d: stanza has no %s field", file, src.Line, req)
 		}
 	}
-	src.Types = words(get("Types"))
-	src.URIs = words(get("URIs"))
-	src.Suites = words(get("Suites"))
-	src.Components = words(get("Components"))
-	src.Arch = words(get("Architectures"))
-	if f := get("Signed-By"); f != nil {
-		lines := f.value
+	src.Types = words("Types")
+	src.URIs = words("URIs")
+	src.Suites = words("Suites")
+	src.Components = words("Components")
+	src.Arch = words("Architectures")
+	if f, ok := p.Get("Signed-By"); ok {
+		lines := strings.Split(f.Value, "\n")
 		if lines[0] == "" && len(lines) > 1 { // value starts on the next line (inline key)
 			lines = lines[1:]
 		}
+		for i, l := range lines {
+			if l == "." { // an empty line inside a multi-line value
+				lines[i] = ""
+			}
+		}
 		src.SignedBy = strings.Join(lines, "\n")
 	}
-	if err := checkTypes(file, get("Types").line, src.Types); err != nil {
+	types, _ := p.Get("Types")
+	if err := checkTypes(file, types.Line, src.Types); err != nil {
 		return Source{}, false, err
 	}
 	line := src.Line
-	if f := get("Components"); f != nil {
-		line = f.line
+	if f, ok := p.Get("Components"); ok {
+		line = f.Line
 	}
 	if err := checkComponents(file, line, src.Suites, src.Components); err != nil {
 		return Source{}, false, err

@@ -104,9 +104,9 @@ func TestParseErrors(t *testing.T) {
 		{"deb822 bad enabled", "a.sources", "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm\nComponents: main\nEnabled: maybe\n", `a.sources:5: Enabled: want yes or no`},
 		{"deb822 bad type", "a.sources", "Types: deb rpm\nURIs: http://mirror.example/debian\nSuites: bookworm\nComponents: main\n", `a.sources:1: unknown type "rpm"`},
 		{"deb822 no components", "a.sources", "\n\nTypes: deb\nURIs: http://mirror.example/debian\nSuites: bookworm\n", `a.sources:3: suite "bookworm" needs at least one component`},
-		{"deb822 repeated field", "a.sources", "Types: deb\nTypes: deb-src\n", `a.sources:2: field Types repeated (first on line 1)`},
+		{"deb822 repeated field", "a.sources", "Types: deb\nTypes: deb-src\n", `a.sources:2: Types: duplicate field (first on line 1)`},
 		{"deb822 stray continuation", "a.sources", " main\n", `a.sources:1: continuation line outside a field`},
-		{"deb822 not a field", "a.sources", "Types deb\n", `a.sources:1: want "Field: value"`},
+		{"deb822 not a field", "a.sources", "Types deb\n", `a.sources:1: expected "Field: value"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
