@@ -24,6 +24,9 @@ type stxTree struct {
 	tree *starlingx.Tree
 	// byName maps the packages taken from the tree to their entries.
 	byName map[string]*starlingx.Package
+	// hookRoot, when set (tests), is the root dl_hook scripts run on
+	// instead of the project's base root.
+	hookRoot func(context.Context) (hookRoot, error)
 }
 
 // UnresolvedError says which packages could not be prepared here, so
@@ -97,10 +100,15 @@ func stxManifest(tr *starlingx.Tree, sp *starlingx.Package) *manifests.Package {
 	pkg := &manifests.Package{Dir: sp.MetaDir, File: filepath.Join(tr.Root, sp.MetaFile), Name: sp.Name}
 	pkg.Build.Serial = sp.Meta.Serial
 	pkg.Build.Nocheck = true // build-pkgs sets DEB_BUILD_OPTIONS=nocheck unless -t
-	switch sp.Kind {
-	case starlingx.KindArchive, starlingx.KindApt:
+	switch {
+	case sp.Kind == starlingx.KindArchive, sp.Kind == starlingx.KindApt:
 		// Fetched by name=version, then unpacked and assembled
 		// (assembleDebian): the source becomes a local tree.
+		pkg.Source.Debian = sp.Name + "=" + sp.Meta.DebVer
+	case sp.Kind == starlingx.KindDLHook && sp.Meta.Archive != "":
+		// The .dsc and its files are put beside the script, as StarlingX's
+		// downloader does (starlingx_hook.go); the hook's output becomes
+		// the local tree.
 		pkg.Source.Debian = sp.Name + "=" + sp.Meta.DebVer
 	}
 	return pkg
@@ -220,12 +228,15 @@ func (w *Workspace) prepareStarlingX(ctx context.Context, f *sources.Fetcher, pk
 	}
 	var fetched *sources.Fetched
 	switch {
-	case fetch && (sp.Kind == starlingx.KindSrcPath || sp.Kind == starlingx.KindDLPath):
+	case fetch && (sp.Kind == starlingx.KindSrcPath || sp.Kind == starlingx.KindDLPath || sp.Kind == starlingx.KindDLHook):
 		var dir string
-		if sp.Kind == starlingx.KindSrcPath {
+		switch sp.Kind {
+		case starlingx.KindSrcPath:
 			dir, err = w.assembleSrcPath(ctx, sp)
-		} else {
+		case starlingx.KindDLPath:
 			dir, err = w.assembleDLPath(ctx, f, sp)
+		default:
+			dir, err = w.assembleDLHook(ctx, f, sp)
 		}
 		if err != nil {
 			return nil, fmt.Sprintf("%s: %v", sp.MetaFile, err), nil
@@ -234,6 +245,7 @@ func (w *Workspace) prepareStarlingX(ctx context.Context, f *sources.Fetcher, pk
 			return nil, err.Error(), nil
 		}
 		fetched = &sources.Fetched{Kind: sources.KindLocal, Dir: dir}
+		pkg.Source.Debian = "" // a dl_hook's archive: beside the script
 		if rel, err := filepath.Rel(pkg.Dir, dir); err == nil {
 			pkg.Source.Local = rel
 		}
@@ -344,9 +356,22 @@ func (w *Workspace) stxUnpreparable(sp *starlingx.Package) string {
 	tr := w.stx.tree
 	switch sp.Kind {
 	case starlingx.KindDLHook:
-		return fmt.Sprintf("%s: %s sources are not prepared by stx-build yet (docs/starlingx.md)", sp.MetaFile, sp.Kind)
+		script := filepath.Join(sp.MetaDir, sp.Meta.DLHook)
+		fi, err := os.Stat(script)
+		switch {
+		case err != nil:
+			return fmt.Sprintf("%s: dl_hook: %s is not in the tree", sp.MetaFile, tr.RelPath(script))
+		case !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0:
+			// debrepack.py: "dl_hook can't execute".
+			return fmt.Sprintf("%s: dl_hook: %s is not an executable file", sp.MetaFile, tr.RelPath(script))
+		}
+		fallthrough
 	case starlingx.KindDLPath:
-		for _, d := range append([]starlingx.Download{*sp.Meta.DLPath}, sp.Meta.DLFiles...) {
+		downloads := sp.Meta.DLFiles
+		if sp.Meta.DLPath != nil {
+			downloads = append([]starlingx.Download{*sp.Meta.DLPath}, downloads...)
+		}
+		for _, d := range downloads {
 			if d.SHA256 == "" && d.MD5 == "" {
 				return fmt.Sprintf("%s: %s has no checksum to verify it by", sp.MetaFile, d.URL)
 			}
@@ -406,6 +431,7 @@ func (w *Workspace) stxCycleBreaks(g *graph.Graph) []graph.CycleBreak {
 		}
 	}
 	seen := map[graph.CycleBreak]bool{}
+	repeats := map[int]bool{} // groups whose repeats were reported, by line
 	var out []graph.CycleBreak
 	for _, e := range g.Edges {
 		if e.From == e.To || !inCycle[e.From] || !inCycle[e.To] {
@@ -418,6 +444,10 @@ func (w *Workspace) stxCycleBreaks(g *graph.Graph) []graph.CycleBreak {
 					seen[cb] = true
 					out = append(out, cb)
 					fmt.Fprintf(w.opts.Log, "starlingx: %s:%d: %s is built before %s: its build-dependency %s comes from the archive\n", grp.File, grp.Line, e.From, e.To, e.Relation)
+					if r := grp.Repeated(); len(r) > 0 && !repeats[grp.Line] {
+						repeats[grp.Line] = true
+						fmt.Fprintf(w.opts.Log, "starlingx: %s:%d: BUILD ORDER names %s more than once: built once, at the first place, as build-pkgs does\n", grp.File, grp.Line, strings.Join(r, ", "))
+					}
 				}
 				break
 			}

@@ -51,16 +51,8 @@ func (w *Workspace) assembleDLPath(ctx context.Context, f *sources.Fetcher, sp *
 			return "", fmt.Errorf("dl_files %s: %w", d.Name, err)
 		}
 	}
-	tr := w.stx.tree
-	if sp.DebFolder != "" {
-		if err := copyIn(tr.Root, sp.DebFolder, filepath.Join(src, "debian"), 0); err != nil {
-			return "", fmt.Errorf("deb_folder: %w", err)
-		}
-	}
-	for _, p := range sp.DebPatches {
-		if err := applyPatch(ctx, src, p); err != nil {
-			return "", fmt.Errorf("deb_patches: %w", err)
-		}
+	if err := w.overlayDebian(ctx, sp, src); err != nil {
+		return "", err
 	}
 	return w.finishTree(ctx, sp, base, src)
 }
@@ -83,15 +75,8 @@ func (w *Workspace) assembleDebian(ctx context.Context, sp *starlingx.Package, d
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("dpkg-source -x %s: %v: %s", filepath.Base(dsc), err, strings.TrimSpace(out.String()))
 	}
-	if sp.DebFolder != "" {
-		if err := copyIn(w.stx.tree.Root, sp.DebFolder, filepath.Join(src, "debian"), 0); err != nil {
-			return "", fmt.Errorf("deb_folder: %w", err)
-		}
-	}
-	for _, p := range sp.DebPatches {
-		if err := applyPatch(ctx, src, p); err != nil {
-			return "", fmt.Errorf("deb_patches: %w", err)
-		}
+	if err := w.overlayDebian(ctx, sp, src); err != nil {
+		return "", err
 	}
 	return w.finishTree(ctx, sp, base, src)
 }

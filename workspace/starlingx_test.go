@@ -198,8 +198,8 @@ func uniq(xs []string) []string {
 }
 
 // TestStarlingXPrepare assembles a src_path package from a small tree and
-// checks that a package stx-build cannot prepare stops Prepare until it is
-// excluded.
+// checks that a package stx-build cannot prepare (its dl_hook script is
+// missing) stops Prepare, before anything is fetched, until it is excluded.
 func TestStarlingXPrepare(t *testing.T) {
 	root := t.TempDir()
 	repo := filepath.Join(root, "cgcs-root", "stx", "r")
@@ -229,7 +229,7 @@ func TestStarlingXPrepare(t *testing.T) {
 	if !errors.As(err, &ue) || len(ue.Packages) != 1 || ue.Packages[0].Package != "hooked" {
 		t.Fatalf("Prepare: %v, want hooked unresolved", err)
 	}
-	if !strings.Contains(err.Error(), "dl_hook sources are not prepared") || !strings.Contains(err.Error(), "starlingx.exclude") {
+	if !strings.Contains(err.Error(), "dl_hook: cgcs-root/stx/r/hooked/debian/all/dl_hook is not in the tree") || !strings.Contains(err.Error(), "starlingx.exclude") {
 		t.Errorf("error does not say why or what to do: %v", err)
 	}
 
@@ -279,9 +279,21 @@ func write(t *testing.T, file, content string) {
 
 // TestStarlingXCircularDeps checks that circular_dep.conf's build order
 // resolves a cycle: the edge pointing backwards in the order is taken from
-// the archive; without the entry the cycle is an error.
+// the archive; without the entry the cycle is an error. A package named
+// twice in the order is built once, at its first place, as build-pkgs
+// does (it skips a package already built in the round).
 func TestStarlingXCircularDeps(t *testing.T) {
-	for _, withConf := range []bool{true, false} {
+	for _, c := range []struct {
+		conf     string // BUILD ORDER; "" for no circular_dep.conf
+		order    string
+		from, to string // the one edge left
+	}{
+		{"pb pa", "pb pa", "pa", "pb"},
+		{"pb pa pb", "pb pa", "pa", "pb"},
+		{"pa pb pa", "pa pb", "pb", "pa"},
+		{"", "", "", ""},
+	} {
+		withConf := c.conf != ""
 		root := t.TempDir()
 		repo := filepath.Join(root, "cgcs-root", "stx", "r")
 		write(t, filepath.Join(repo, "debian_trixie_pkg_dirs_std"), "pa\npb\n")
@@ -292,7 +304,7 @@ func TestStarlingXCircularDeps(t *testing.T) {
 			write(t, filepath.Join(d, "deb_folder", "changelog"), p.name+" (1.0-1) unstable; urgency=medium\n\n  * x\n\n -- A <a@b.c>  Thu, 16 Apr 2026 13:49:15 -0400\n")
 		}
 		if withConf {
-			write(t, filepath.Join(root, "cgcs-root", "build-tools", "stx", "circular_dep.conf"), "# groups\nSRC SET: pa pb\nBUILD ORDER: pb pa\n")
+			write(t, filepath.Join(root, "cgcs-root", "build-tools", "stx", "circular_dep.conf"), "# groups\nSRC SET: pa pb\nBUILD ORDER: "+c.conf+"\n")
 		}
 		proj := t.TempDir()
 		write(t, filepath.Join(proj, "stx.yaml"), "name: s\nsuite: trixie\narchitectures: [amd64]\nstarlingx:\n  root: "+root+"\n")
@@ -314,13 +326,13 @@ func TestStarlingXCircularDeps(t *testing.T) {
 		if len(g.Unresolved) > 0 {
 			t.Fatalf("unresolved: %+v", g.Unresolved)
 		}
-		if got := strings.Join(g.Order, " "); got != "pb pa" {
-			t.Errorf("order %q, want \"pb pa\" (circular_dep.conf's)", got)
+		if got := strings.Join(g.Order, " "); got != c.order {
+			t.Errorf("BUILD ORDER %s: order %q, want %q", c.conf, got, c.order)
 		}
-		// pb is built first: its build-dependency on pa's binary comes
-		// from the archive; pa -> pb stays.
-		if len(g.Edges) != 1 || g.Edges[0].From != "pa" || g.Edges[0].To != "pb" {
-			t.Errorf("edges %+v, want only pa -> pb", g.Edges)
+		// The first built takes the other's binary from the archive; the
+		// edge of the second to the first stays.
+		if len(g.Edges) != 1 || g.Edges[0].From != c.from || g.Edges[0].To != c.to {
+			t.Errorf("BUILD ORDER %s: edges %+v, want only %s -> %s", c.conf, g.Edges, c.from, c.to)
 		}
 	}
 }

@@ -36,6 +36,21 @@ func (g CircularGroup) Before(a, b string) bool {
 	return ia >= 0 && ib >= 0 && ia < ib
 }
 
+// Repeated lists the packages the order names more than once, in order
+// of their first appearance. build-pkgs builds each of them once, at its
+// first place: a later appearance is skipped as "has been built/reused in
+// this round" (build-tools/stx/build-pkgs, the build loop).
+func (g CircularGroup) Repeated() []string {
+	seen := map[string]int{}
+	var out []string
+	for _, p := range g.Order {
+		if seen[p]++; seen[p] == 2 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // CircularGroups reads build-tools/stx/circular_dep.conf ("SRC SET:" then
 // "BUILD ORDER:" lines, "#" comments); nil when the tree has none.
 func (t *Tree) CircularGroups() []CircularGroup {
