@@ -26,8 +26,9 @@ type Task struct {
 	// Jobs fixes the make parallelism (build.jobs, build.serial); 0 lets
 	// the scheduler choose from the free cores.
 	Jobs int
-	// LocalOnly keeps the task on this machine (never on Options.Workers).
-	LocalOnly bool
+	// Arch is the architecture it builds for: it runs only in a pool
+	// that builds it (Pool.Archs). Empty: in any pool.
+	Arch string
 	// Source says where the estimate comes from ("history", "costs",
 	// "manifest", "size", "default"); shown in plans.
 	Source string

@@ -54,6 +54,9 @@ func WriteText(w io.Writer, p *Plan) error {
 			if on == "" {
 				on = "local"
 			}
+			if it.Platform != "" {
+				on += " " + it.Platform
+			}
 			est += " [" + on + "]"
 		}
 		if _, err := fmt.Fprintf(w, "%8s %8s %4d  %-5s %4d  %-*s  %s\n", FormatClock(it.Start), FormatClock(it.End), it.Slot, it.Where, it.Jobs, idw, id, est); err != nil {

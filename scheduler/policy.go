@@ -100,6 +100,8 @@ type Options struct {
 	// same priority order, with each place's own tmpfs budget. With
 	// Workers, Slots may be 0 (nothing builds locally).
 	Workers []Pool
+	// Archs are the architectures this machine builds, as Pool.Archs.
+	Archs []string
 }
 
 // Pool is one place builds run: this machine or a worker.
@@ -112,11 +114,28 @@ type Pool struct {
 	Cores int
 	// Budget is its RAM for tmpfs build trees; 0: every build on disk.
 	Budget int64
+	// Archs are the architectures it builds (Task.Arch), the one it
+	// runs natively first. Empty: every one, native unknown.
+	Archs []string
+}
+
+// Builds says whether the pool takes tasks for arch.
+func (p Pool) Builds(arch string) bool {
+	return arch == "" || len(p.Archs) == 0 || slices.Contains(p.Archs, arch)
+}
+
+// Platform is the pool's native platform ("linux/arm64"), or "" when it
+// does not say.
+func (p Pool) Platform() string {
+	if len(p.Archs) == 0 {
+		return ""
+	}
+	return "linux/" + p.Archs[0]
 }
 
 // pools returns this machine's pool followed by the workers'.
 func (o Options) pools() []Pool {
-	ps := []Pool{{Slots: o.Slots, Cores: o.Cores, Budget: o.Budget}}
+	ps := []Pool{{Slots: o.Slots, Cores: o.Cores, Budget: o.Budget, Archs: o.Archs}}
 	for _, w := range o.Workers {
 		w.Slots = max(w.Slots, 1)
 		if w.Cores <= 0 {
@@ -126,6 +145,18 @@ func (o Options) pools() []Pool {
 		ps = append(ps, w)
 	}
 	return ps
+}
+
+// Check reports the first task of d that no pool builds (its
+// architecture is in no pool's Archs), or nil.
+func (o Options) Check(d *DAG) error {
+	pools := o.withDefaults().pools()
+	for _, t := range d.Tasks {
+		if !slices.ContainsFunc(pools, func(p Pool) bool { return p.Slots > 0 && p.Builds(t.Arch) }) {
+			return fmt.Errorf("scheduler: nothing builds %s: no place takes %s builds", t.ID, t.Arch)
+		}
+	}
+	return nil
 }
 
 // TotalSlots counts the slots of this machine and every worker.
@@ -384,12 +415,12 @@ func (e *engine) freeSlots(p int) int {
 }
 
 // places returns the pools that could start t now: alive, with a free
-// slot, and this machine only for a task that builds only here.
+// slot, building t's architecture.
 func (e *engine) places(t int) []int {
 	var out []int
-	for p := range e.pools {
-		if p > 0 && e.d.Tasks[t].LocalOnly {
-			break
+	for p, pl := range e.pools {
+		if !pl.Builds(e.d.Tasks[t].Arch) {
+			continue
 		}
 		if e.freeSlots(p) > 0 {
 			out = append(out, p)

@@ -44,8 +44,11 @@ type Item struct {
 	Start float64 `json:"start"`
 	End   float64 `json:"end"`
 	Slot  int     `json:"slot"`
-	// Worker is where it runs ("" for this machine).
-	Worker string `json:"worker,omitempty"`
+	// Worker is where it runs ("" for this machine); Platform that
+	// place's native platform, when known ("linux/arm64": a task for
+	// another architecture is cross-built there).
+	Worker   string `json:"worker,omitempty"`
+	Platform string `json:"platform,omitempty"`
 	// Where is "tmpfs" or "disk"; Reserved the tmpfs bytes it reserves.
 	Where    string `json:"where"`
 	Reserved int64  `json:"tmpfs_bytes,omitempty"`
@@ -105,7 +108,7 @@ func SimulateActual(d *DAG, opts Options, actual func(task int, disk bool) float
 			}
 			t := d.Tasks[a.Task]
 			it := Item{
-				ID: a.ID, Start: a.Start, End: end[a.Task], Slot: a.Slot, Worker: a.Worker,
+				ID: a.ID, Start: a.Start, End: end[a.Task], Slot: a.Slot, Worker: a.Worker, Platform: e.pools[a.Pool].Platform(),
 				Where: "tmpfs", Reserved: a.Reserved, Jobs: a.Jobs,
 				Seconds: e.dur[a.Task], PeakBytes: t.PeakBytes, Source: t.Source,
 				BottomLevel: e.bl[a.Task], Critical: onPath[a.Task],

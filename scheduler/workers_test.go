@@ -39,7 +39,7 @@ type poolRecorder struct {
 }
 
 func newPoolRecorder(tasks []scheduler.Task, o scheduler.Options, loseAt map[int]int) *poolRecorder {
-	pools := append([]scheduler.Pool{{Slots: o.Slots, Budget: o.Budget}}, o.Workers...)
+	pools := append([]scheduler.Pool{{Slots: o.Slots, Budget: o.Budget, Archs: o.Archs}}, o.Workers...)
 	r := &poolRecorder{
 		pools: pools, tasks: map[string]scheduler.Task{}, loseAt: loseAt, scale: 1e-5,
 		finished: map[string]bool{}, running: make([]int, len(pools)), reserved: make([]int64, len(pools)),
@@ -62,8 +62,8 @@ func (r *poolRecorder) run(ctx context.Context, a scheduler.Assignment) error {
 	if p > 0 && a.Worker != r.pools[p].Name {
 		r.errs = append(r.errs, fmt.Sprintf("%s: pool %d named %q, want %q", a.ID, p, a.Worker, r.pools[p].Name))
 	}
-	if r.tasks[a.ID].LocalOnly && p != 0 {
-		r.errs = append(r.errs, fmt.Sprintf("local-only %s started on pool %d", a.ID, p))
+	if !r.pools[p].Builds(r.tasks[a.ID].Arch) {
+		r.errs = append(r.errs, fmt.Sprintf("%s (%s) started on pool %d, which builds %v", a.ID, r.tasks[a.ID].Arch, p, r.pools[p].Archs))
 	}
 	r.running[p]++
 	r.reserved[p] += a.Reserved
@@ -93,22 +93,29 @@ func (r *poolRecorder) run(ctx context.Context, a scheduler.Assignment) error {
 }
 
 // TestWorkers runs random DAGs over this machine and two workers (one with
-// no tmpfs budget), with some tasks local-only, and loses the first worker
-// part way: every task still builds exactly once successfully, the limits
-// of every pool hold, and the lost worker's builds ran again elsewhere.
+// no tmpfs budget), with some tasks for an architecture only this machine
+// builds, and loses the first worker part way: every task still builds
+// exactly once successfully, in a pool that builds its architecture, the
+// limits of every pool hold, and the lost worker's builds ran again
+// elsewhere.
 func TestWorkers(t *testing.T) {
 	for seed := range uint64(6) {
 		tasks := schedtest.RandomTasks(seed, 60, 4)
 		for i := range tasks {
-			tasks[i].LocalOnly = i%11 == 0
+			if i%11 == 0 {
+				tasks[i].Arch = "riscv64"
+			}
 		}
 		d := mustDAG(t, tasks)
 		o := scheduler.Options{
-			Slots: 1, Cores: 2, Budget: 6 * gib,
+			Slots: 1, Cores: 2, Budget: 6 * gib, Archs: []string{"amd64", "riscv64"},
 			Workers: []scheduler.Pool{
-				{Name: "unix:///w1.sock", Slots: 2, Cores: 4, Budget: 12 * gib},
+				{Name: "unix:///w1.sock", Slots: 2, Cores: 4, Budget: 12 * gib, Archs: []string{"amd64"}},
 				{Name: "tcp://w2:1234", Slots: 1, Cores: 2},
 			},
+		}
+		if err := o.Check(d); err != nil {
+			t.Fatal(err)
 		}
 		rec := newPoolRecorder(tasks, o, map[int]int{1: 8})
 		var requeued int
@@ -160,15 +167,15 @@ func TestWorkers(t *testing.T) {
 
 // TestWorkersAllGone: with no local slots and the only worker gone, what
 // is left fails with ErrWorkerLost (and its dependents are skipped)
-// instead of waiting forever; a local-only task with no local slots fails
-// the same way.
+// instead of waiting forever; a task for an architecture only the lost
+// worker builds fails the same way.
 func TestWorkersAllGone(t *testing.T) {
 	tasks := []scheduler.Task{
 		{ID: "a", Seconds: 10}, {ID: "b", Seconds: 10, Deps: []string{"a"}},
-		{ID: "c", Seconds: 10, Deps: []string{"b"}}, {ID: "k", Seconds: 5, LocalOnly: true},
+		{ID: "c", Seconds: 10, Deps: []string{"b"}}, {ID: "k", Seconds: 5, Arch: "arm64", Deps: []string{"a"}},
 	}
 	d := mustDAG(t, tasks)
-	o := scheduler.Options{Workers: []scheduler.Pool{{Name: "w", Slots: 1}}, KeepGoing: true}
+	o := scheduler.Options{Workers: []scheduler.Pool{{Name: "w", Slots: 1, Archs: []string{"arm64"}}}, KeepGoing: true}
 	rec := newPoolRecorder(tasks, o, map[int]int{1: 2})
 	out, err := scheduler.Execute(context.Background(), d, o, rec.run, nil)
 	if err != nil {
@@ -208,5 +215,61 @@ func TestSimulateWorkers(t *testing.T) {
 	}
 	if on[""] != 4 || on["w"] != 4 {
 		t.Errorf("builds per place: %v", on)
+	}
+}
+
+// TestSimulateArchs: tasks go only to pools that build their
+// architecture (here an arm64 worker takes no amd64 build and the amd64
+// one no arm64 build), the plan names each place's native platform, and
+// Check refuses a task no pool builds.
+func TestSimulateArchs(t *testing.T) {
+	var tasks []scheduler.Task
+	for i := range 6 {
+		tasks = append(tasks, scheduler.Task{ID: fmt.Sprintf("p%d:amd64", i), Seconds: 100, Arch: "amd64"})
+		tasks = append(tasks, scheduler.Task{ID: fmt.Sprintf("p%d:arm64", i), Seconds: 100, Arch: "arm64"})
+	}
+	tasks = append(tasks, scheduler.Task{ID: "publish", Seconds: 1})
+	d := mustDAG(t, tasks)
+	o := scheduler.Options{Slots: 0, Budget: 100 * gib, Workers: []scheduler.Pool{
+		{Name: "tcp://amd:1234", Slots: 2, Budget: 100 * gib, Archs: []string{"amd64"}},
+		{Name: "tcp://arm:1234", Slots: 2, Budget: 100 * gib, Archs: []string{"arm64"}},
+	}}
+	if err := o.Check(d); err != nil {
+		t.Fatal(err)
+	}
+	p := scheduler.Simulate(d, o)
+	if len(p.Items) != len(tasks) {
+		t.Fatalf("%d of %d tasks planned", len(p.Items), len(tasks))
+	}
+	for _, it := range p.Items {
+		_, arch, ok := strings.Cut(it.ID, ":")
+		if !ok {
+			continue // publish: anywhere
+		}
+		if want := "tcp://" + arch[:3] + ":1234"; it.Worker != want || it.Platform != "linux/"+arch {
+			t.Errorf("%s on %s (%s), want %s", it.ID, it.Worker, it.Platform, want)
+		}
+	}
+	if p.Makespan > 301 {
+		t.Errorf("makespan %v, want 300: 6 builds of 100 s on 2 slots per architecture", p.Makespan)
+	}
+	var text strings.Builder
+	if err := scheduler.WriteText(&text, p); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "[tcp://arm:1234 linux/arm64]") {
+		t.Errorf("the plan does not say where arm64 builds run:\n%s", text.String())
+	}
+
+	// Nothing builds riscv64: Check says so before anything starts.
+	d = mustDAG(t, append(tasks, scheduler.Task{ID: "q:riscv64", Arch: "riscv64"}))
+	if err := o.Check(d); err == nil || !strings.Contains(err.Error(), "q:riscv64") {
+		t.Errorf("Check = %v, want an error naming q:riscv64", err)
+	}
+	// This machine with no slots builds nothing, whatever its Archs.
+	o.Workers = o.Workers[1:]
+	o.Archs = []string{"amd64"}
+	if err := o.Check(mustDAG(t, tasks)); err == nil {
+		t.Error("Check: amd64 tasks with only an arm64 worker and no local slots: no error")
 	}
 }
