@@ -211,24 +211,50 @@ func (w *Worker) Close() error {
 // Usable reports why the worker cannot take jobs (unreachable, no worker
 // for linux/<arch>), or nil.
 func (w *Worker) Usable(ctx context.Context, arch string) error {
-	c, err := w.client(ctx)
+	ps, err := w.Platforms(ctx)
 	if err != nil {
 		return err
+	}
+	for _, p := range ps {
+		if p.OS == "linux" && p.Architecture == arch {
+			return nil
+		}
+	}
+	return fmt.Errorf("buildkit worker %s has no linux/%s worker", w.Addr, arch)
+}
+
+// Platforms are the platforms the daemon's default worker runs, as
+// buildkitd lists them: its native platform first, then those it runs
+// under emulation (qemu-user registered with binfmt_misc) or was told
+// to (--oci-worker-platform).
+func (w *Worker) Platforms(ctx context.Context) ([]ocispecs.Platform, error) {
+	c, err := w.client(ctx)
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	ws, err := c.ListWorkers(ctx)
 	if err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrUnavailable, w.Addr, err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrUnavailable, w.Addr, err)
 	}
-	for _, wi := range ws {
-		for _, p := range wi.Platforms {
-			if p.OS == "linux" && p.Architecture == arch {
-				return nil
-			}
-		}
+	if len(ws) == 0 || len(ws[0].Platforms) == 0 {
+		return nil, fmt.Errorf("buildkit worker %s lists no worker platform", w.Addr)
 	}
-	return fmt.Errorf("buildkit worker %s has no linux/%s worker", w.Addr, arch)
+	return ws[0].Platforms, nil
+}
+
+// Native is the architecture the daemon runs natively: its default
+// worker's first platform, which buildkitd puts first.
+func (w *Worker) Native(ctx context.Context) (string, error) {
+	ps, err := w.Platforms(ctx)
+	if err != nil {
+		return "", err
+	}
+	if ps[0].OS != "linux" {
+		return "", fmt.Errorf("buildkit worker %s runs %s/%s, not linux", w.Addr, ps[0].OS, ps[0].Architecture)
+	}
+	return ps[0].Architecture, nil
 }
 
 const (

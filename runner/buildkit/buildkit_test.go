@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -178,5 +179,36 @@ ls -ln /stx/signing/key.pem > /out/secret-ls`
 	}
 	if err := w.Usable(ctx, "amd64"); !errors.Is(err, buildkit.ErrUnavailable) {
 		t.Errorf("Usable after kill = %v, want ErrUnavailable", err)
+	}
+}
+
+// TestNative: a worker's native architecture is its default worker's
+// first platform: the host's for a plain buildkitd (emulated platforms
+// come after it), the first one given with --oci-worker-platform.
+func TestNative(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, runtime.GOARCH},
+		{[]string{"--oci-worker-platform", "linux/arm64", "--oci-worker-platform", "linux/amd64"}, "arm64"},
+	} {
+		d := buildkittest.StartWith(t, "", tc.args)
+		w := buildkit.New(d.Addr)
+		if len(tc.args) > 0 {
+			// The daemon logs that it runs before it answers.
+			deadline := time.Now().Add(30 * time.Second)
+			for w.Usable(ctx, tc.want) != nil && time.Now().Before(deadline) {
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		got, err := w.Native(ctx)
+		if err != nil || got != tc.want {
+			ps, _ := w.Platforms(ctx)
+			t.Errorf("buildkitd %v: native %q (%v), want %q; platforms %v", tc.args, got, err, tc.want, ps)
+		}
+		w.Close()
+		d.Kill()
 	}
 }
