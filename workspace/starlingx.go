@@ -350,10 +350,26 @@ func (w *Workspace) stxPrecheck() []graph.Unresolved {
 	return out
 }
 
+// signUnsupported is why a tree's sign packages are not built. StarlingX's
+// (kernel-std-signed, kernel-rt-signed) are dl_hooks that take
+// ../../../std/linux/linux-signed-*.tar.xz (or rt) from beside their
+// download directory in $MY_WORKSPACE: the signature template that an
+// out-of-band signing step (debian-test-sign, with the secure-boot keys)
+// made from the kernel's build output. build-pkgs itself leaves sign out
+// unless packages are named, because that step is interactive.
+const signUnsupported = "build type sign: StarlingX's sign packages repackage kernel signatures made out of band " +
+	"(their dl_hook takes $MY_WORKSPACE/<std|rt>/linux/linux-signed-*.tar.xz, which a signing step with the secure-boot keys " +
+	"makes from the kernel's build output; build-pkgs skips sign unless packages are named); stx-build keeps no such build " +
+	"directory and holds no signing keys, so it does not build them: build the kernel with build-type std or rt " +
+	"and sign its image as a separate step (docs/starlingx.md)"
+
 // stxUnpreparable is why sp cannot be prepared here, "" when it can be
 // tried.
 func (w *Workspace) stxUnpreparable(sp *starlingx.Package) string {
 	tr := w.stx.tree
+	if tr.BuildType == starlingx.BuildSign {
+		return fmt.Sprintf("%s: %s", sp.MetaFile, signUnsupported)
+	}
 	switch sp.Kind {
 	case starlingx.KindDLHook:
 		script := filepath.Join(sp.MetaDir, sp.Meta.DLHook)

@@ -36,8 +36,8 @@ import (
 //     $MY_REPO (hooks read their files there: build-info's collect.sh);
 //   - an empty $MY_WORKSPACE.
 //
-// Paths, user, host name, time zone and SOURCE_DATE_EPOCH (the deb_folder
-// changelog's date) are fixed, so the script sees the same world in every
+// Paths, user, host name, time zone, SOURCE_DATE_EPOCH and BUILD_DATE (the
+// deb_folder changelog's date) are fixed, so the script sees the same world in every
 // checkout. What it makes (<debname>-<upstream>/) is kept in the cache
 // under a key over everything it can see: the script, the package
 // directory's files, the downloads' checksums, the base root and the
@@ -267,7 +267,10 @@ func (w *Workspace) describeHook(ctx context.Context, f *sources.Fetcher, sp *st
 	}
 	if sp.DebFolder != "" {
 		if _, cl, err := readDebianDir(sp.DebFolder, kernelType(w.Project.StarlingX.BuildType)); err == nil {
-			hr.env = append(hr.env, fmt.Sprintf("SOURCE_DATE_EPOCH=%d", cl.Date.Unix()))
+			// BUILD_DATE is the build's date for StarlingX's scripts
+			// (build-info's collect.sh stamps the current time without it).
+			hr.env = append(hr.env, fmt.Sprintf("SOURCE_DATE_EPOCH=%d", cl.Date.Unix()),
+				"BUILD_DATE="+cl.Date.UTC().Format("2006-01-02 15:04:05 -0700"))
 		}
 	}
 	if hr.root, err = w.hookRoot(ctx); err != nil {

@@ -90,7 +90,7 @@ func TestStarlingXDLHook(t *testing.T) {
 set -e
 mkdir "$1"
 cp "$MY_REPO/stx/r/hooked/src/main.c" extra.txt "$1/"
-echo "$MY_REPO_ROOT_DIR $MY_REPO $MY_WORKSPACE $SOURCE_DATE_EPOCH $(id -u) $(hostname) $(pwd)" >"$1/env.txt"
+echo "$MY_REPO_ROOT_DIR $MY_REPO $MY_WORKSPACE $SOURCE_DATE_EPOCH $BUILD_DATE $(id -u) $(hostname) $(pwd)" >"$1/env.txt"
 ls "$MY_REPO/stx/r" >"$1/visible.txt"
 touch "$MY_REPO/stx/r/hooked/written" 2>/dev/null && echo wrote >"$1/wrote.txt" || true
 wget -q -O "$1/net.txt" ` + srv.URL + `/extra.txt 2>/dev/null || true
@@ -140,7 +140,7 @@ wget -q -O "$1/net.txt" ` + srv.URL + `/extra.txt 2>/dev/null || true
 	want := map[string]string{
 		"main.c":      "int main(){}\n",
 		"extra.txt":   "extra file\n",
-		"env.txt":     "/stx /stx/cgcs-root /stx/workspace 1776361755 1000 stx-build /stx/dl/hooked\n",
+		"env.txt":     "/stx /stx/cgcs-root /stx/workspace 1776361755 2026-04-16 17:49:15 +0000 1000 stx-build /stx/dl/hooked\n",
 		"visible.txt": "hooked\n",
 	}
 	for name, content := range want {

@@ -336,3 +336,33 @@ func TestStarlingXCircularDeps(t *testing.T) {
 		}
 	}
 }
+
+// TestStarlingXSignBuildType: a sign project discovers its packages (for
+// stx-build starlingx packages and graph) but Prepare refuses each, before
+// fetching or running anything, saying why and what to do instead.
+func TestStarlingXSignBuildType(t *testing.T) {
+	root := t.TempDir()
+	repo := filepath.Join(root, "cgcs-root", "stx", "kernel")
+	write(t, filepath.Join(repo, "debian_trixie_pkg_dirs_sign"), "kernel-signed/kernel-std-signed\n")
+	write(t, filepath.Join(repo, "debian_trixie_pkg_dirs_std"), "kernel-std\n")
+	d := filepath.Join(repo, "kernel-signed", "kernel-std-signed", "debian", "all")
+	write(t, filepath.Join(d, "meta_data.yaml"), "debver: 6.12.57\ndebname: kernel-std-signed\ndl_hook: dl_hook\n")
+	if err := os.WriteFile(filepath.Join(d, "dl_hook"), []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(repo, "kernel-std", "debian", "all", "meta_data.yaml"), "debver: 6.12.57\ndebname: linux\nsrc_path: .\n")
+	proj := t.TempDir()
+	write(t, filepath.Join(proj, "stx.yaml"), "name: s\nsuite: trixie\narchitectures: [amd64]\nstarlingx:\n  root: "+root+"\n  build-type: sign\n")
+	w, err := Open(Options{Dir: proj, CacheDir: t.TempDir(), HostArch: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names := w.StarlingX().Packages; len(names) != 1 || names[0].Name != "kernel-std-signed" {
+		t.Fatalf("sign packages %+v, want kernel-std-signed alone", names)
+	}
+	_, err = w.Prepare(context.Background())
+	var ue *UnresolvedError
+	if !errors.As(err, &ue) || len(ue.Packages) != 1 || !strings.Contains(ue.Packages[0].Reason, "build type sign") || !strings.Contains(ue.Packages[0].Reason, "build-type std or rt") {
+		t.Fatalf("Prepare: %v, want kernel-std-signed refused for build type sign", err)
+	}
+}
