@@ -27,7 +27,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/containerd/containerd/v2/core/content"
@@ -42,6 +41,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/stx-build/stx-build/internal/regularfile"
 	"github.com/stx-build/stx-build/runner"
 )
 
@@ -422,23 +422,11 @@ func inputName(i int) string { return fmt.Sprintf("stx-input-%d", i) }
 func secretID(i int) string { return fmt.Sprintf("stx-secret-%d", i) }
 
 // readSecrets reads the secrets' files (regular files only, at most
-// 1 MiB: a key, not a tree) for the session that serves them.
+// maxSecret bytes: a key, not a tree) for the session that serves them.
 func (j *Job) readSecrets() (map[string][]byte, error) {
 	out := map[string][]byte{}
 	for i, sec := range j.Secrets {
-		f, err := os.OpenFile(sec.File, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-		if err != nil {
-			return nil, fmt.Errorf("buildkit: secret for %s: %w", sec.Mount, err)
-		}
-		fi, err := f.Stat()
-		if err == nil && (!fi.Mode().IsRegular() || fi.Size() > maxSecret) {
-			err = fmt.Errorf("not a regular file of at most %d bytes", maxSecret)
-		}
-		var data []byte
-		if err == nil {
-			data, err = io.ReadAll(io.LimitReader(f, maxSecret+1))
-		}
-		f.Close()
+		data, err := regularfile.Read(sec.File, maxSecret)
 		if err != nil {
 			return nil, fmt.Errorf("buildkit: secret %s for %s: %w", sec.File, sec.Mount, err)
 		}

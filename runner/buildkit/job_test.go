@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stx-build/stx-build/runner"
@@ -67,6 +68,33 @@ func TestJobFromBuild(t *testing.T) {
 	} {
 		if _, err := r.job(&runner.Build{Name: name, Steps: steps}); err == nil {
 			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+// A secret is read only from a regular file of at most maxSecret bytes:
+// a FIFO (which would block) and an oversized file are refused by name.
+func TestReadSecrets(t *testing.T) {
+	dir := t.TempDir()
+	key, fifo, big := filepath.Join(dir, "key.pem"), filepath.Join(dir, "fifo"), filepath.Join(dir, "big")
+	if err := os.WriteFile(key, []byte("key"), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(big, make([]byte, maxSecret+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j := &Job{Secrets: []Secret{{File: key, Mount: "/stx/signing/key.pem"}}}
+	got, err := j.readSecrets()
+	if err != nil || string(got[secretID(0)]) != "key" {
+		t.Errorf("readSecrets = %q, %v", got, err)
+	}
+	for _, f := range []string{fifo, big} {
+		j := &Job{Secrets: []Secret{{File: f, Mount: "/stx/x"}}}
+		if _, err := j.readSecrets(); err == nil || !strings.Contains(err.Error(), f) {
+			t.Errorf("secret %s: err = %v, want a refusal naming it", f, err)
 		}
 	}
 }
