@@ -184,12 +184,16 @@ type run struct {
 	repos    *repoSet
 	signer   *repo.Signer // signs the repositories (workspace.RepoSigner)
 	hist     *history.Store
+	keysMu   sync.Mutex     // a switch to emulation computes them again
 	keys     *buildkey.Plan // nil without a cache
-	sandbox  sandboxProbe
-	cpu      *cpuMeter
-	date     time.Time
-	begin    time.Time
-	sink     report.Sink
+	// emu are the emulated build environments by architecture (emulate.go).
+	emuMu   sync.Mutex
+	emu     map[string]*emulation
+	sandbox sandboxProbe
+	cpu     *cpuMeter
+	date    time.Time
+	begin   time.Time
+	sink    report.Sink
 
 	mu      sync.Mutex
 	results map[int]*deb.Result
@@ -230,6 +234,12 @@ func Run(ctx context.Context, ws *workspace.Workspace, opts Options) (*Result, e
 	base, err := r.ensureBase(ctx)
 	if err != nil {
 		return nil, err
+	}
+	// Emulated builds need their base roots for their keys.
+	for _, arch := range r.emulatedArchs() {
+		if _, err := r.emulatedBase(ctx, arch); err != nil {
+			return nil, err
+		}
 	}
 	if opts.Cache != nil {
 		if r.keys, err = r.buildKeys(ctx, base); err != nil {
@@ -293,6 +303,7 @@ func Run(ctx context.Context, ws *workspace.Workspace, opts Options) (*Result, e
 	if plan.Notes, err = cutNotes(ctx, ws, archs); err != nil {
 		return nil, err
 	}
+	plan.Notes = append(plan.Notes, emulatedNotes(jobs)...)
 	r.emitPlan(dag, plan)
 	out, err := scheduler.Execute(ctx, dag, sopts, r.build, r.observe)
 	r.dropUnpublished()
@@ -344,11 +355,11 @@ func (r *run) emitPlan(dag *scheduler.DAG, p *scheduler.Plan) {
 	for _, it := range p.Items {
 		items[it.ID] = it
 	}
-	for _, t := range dag.Tasks {
+	for i, t := range dag.Tasks {
 		it := items[t.ID]
 		rp.Tasks = append(rp.Tasks, report.PlanTask{
 			ID: t.ID, Deps: t.Deps, Seconds: t.Seconds, PeakBytes: t.PeakBytes, Source: t.Source,
-			Start: it.Start, End: it.End, Slot: it.Slot, Where: it.Where,
+			Start: it.Start, End: it.End, Slot: it.Slot, Where: it.Where, Mode: r.mode(r.jobs[i]),
 		})
 	}
 	r.emit(report.Event{Kind: report.KindPlan, Plan: rp})
@@ -359,7 +370,7 @@ func (r *run) event(kind string, j *job, e scheduler.Event) report.Event {
 	ev := report.Event{
 		Kind: kind, ID: j.id, Package: j.node.Name, Version: j.node.Version, Arch: j.arch,
 		What: what(j, r.ws.IndepArch()), Done: e.Done, Total: e.Total, ETA: e.ETA,
-		Estimate: j.task.Seconds,
+		Estimate: j.task.Seconds, Mode: r.mode(j),
 	}
 	if e.Assignment.Slot > 0 && !isPublishOnly(j) {
 		ev.Slot, ev.Jobs, ev.Where = e.Assignment.Slot, e.Assignment.Jobs, "tmpfs"
@@ -441,11 +452,28 @@ func (r *run) build(ctx context.Context, a scheduler.Assignment) error {
 		}
 		return r.repos.publish(ctx, j.arch, debs, r.repoOptions())
 	}
-	if j.arch != r.hostArch && !j.pr.Package.CrossBuildable() {
-		return fmt.Errorf("%s: build.cross is false, so %s needs an emulated (qemu-user) %s build, which stx-build cannot do yet", j.pr.Package.File, j.node.Name, j.arch)
-	}
 	if j.restored != nil {
 		return r.finishRestored(ctx, a.Task, j)
+	}
+	err := r.buildJob(ctx, a, j)
+	if r.fallBack(ctx, j, err) {
+		if err := r.rekey(ctx); err != nil {
+			return err
+		}
+		err = r.buildJob(ctx, a, j)
+	}
+	return err
+}
+
+// buildJob builds j (or restores it from the cache), publishes and
+// stores the result: cross, natively, or emulated, as j says now.
+func (r *run) buildJob(ctx context.Context, a scheduler.Assignment, j *job) error {
+	builder, emulated := r.builders[a.Pool], r.isEmulated(j)
+	if emulated {
+		var err error
+		if builder, err = r.emulatedBuilder(ctx, j.arch); err != nil {
+			return err
+		}
 	}
 	release, err := r.claim(ctx, j)
 	if err != nil {
@@ -472,12 +500,12 @@ func (r *run) build(ctx context.Context, a scheduler.Assignment) error {
 	// The slot reserves exactly what the scheduler counted.
 	pkg.TmpfsHint = j.task.PeakBytes
 	r.cpu.begin(a.Task)
-	res, err := r.builders[a.Pool].Build(ctx, deb.Request{
+	res, err := builder.Build(ctx, deb.Request{
 		Package: pkg, Arch: j.arch, Parts: j.parts, Repos: snap.repos, ReleaseDate: r.date,
 		RepoKeyring: r.ws.RepoKeyring(),
 	})
 	cpu := r.cpu.end(a.Task)
-	if a.Pool > 0 {
+	if a.Pool > 0 && !emulated {
 		cpu = 0 // spent on the worker
 	}
 	if err != nil && errors.Is(err, buildkit.ErrUnavailable) && ctx.Err() == nil {
@@ -503,7 +531,7 @@ func (r *run) build(ctx context.Context, a scheduler.Assignment) error {
 		Package: j.node.Name, Version: j.node.Version, Arch: j.arch,
 		Seconds: res.Total.Seconds(), SetupSeconds: res.Setup.Seconds(), CPUSeconds: cpu,
 		PeakBytes: res.PeakBytes, OnTmpfs: res.OnTmpfs, Retried: res.Retried, Jobs: a.Jobs,
-		Finished: time.Now().UTC(),
+		Emulated: emulated, Finished: time.Now().UTC(),
 	}
 	if err := r.hist.Add(rec); err != nil {
 		r.emit(report.Event{Kind: report.KindInfo, Message: "warning: " + err.Error()})
@@ -524,6 +552,9 @@ func (r *run) finish(out *scheduler.Outcome, c *report.Collector, interrupted bo
 			if r.cached[i] != "" {
 				s.Restored = append(s.Restored, res.ID)
 			}
+			if r.jobs[i].emulated != "" {
+				s.Emulated = append(s.Emulated, res.ID)
+			}
 			r.mu.Unlock()
 		case scheduler.Failed:
 			s.Failed = append(s.Failed, res.ID)
@@ -533,7 +564,7 @@ func (r *run) finish(out *scheduler.Outcome, c *report.Collector, interrupted bo
 			s.NotStarted = append(s.NotStarted, res.ID)
 		}
 	}
-	for _, l := range [][]string{s.Built, s.Restored, s.Failed, s.Skipped, s.NotStarted} {
+	for _, l := range [][]string{s.Built, s.Restored, s.Emulated, s.Failed, s.Skipped, s.NotStarted} {
 		slices.Sort(l)
 	}
 	// The report is written before the summary so that the summary can name
@@ -734,7 +765,11 @@ func (r *run) buildKeys(ctx context.Context, base *rootfs.Base) (*buildkey.Plan,
 	if err != nil {
 		return nil, err
 	}
-	plan, err := buildKeyPlan(ctx, r.ws, bi, r.opts.Cache)
+	emu, err := r.emulatedBases()
+	if err != nil {
+		return nil, err
+	}
+	plan, err := buildKeyPlan(ctx, r.ws, bi, emu, r.opts.Cache)
 	if err != nil {
 		return nil, err
 	}
@@ -762,10 +797,11 @@ func (r *run) buildKeys(ctx context.Context, base *rootfs.Base) (*buildkey.Plan,
 // it like a fresh build; it returns where it came from and the key ("" if
 // it was not cached).
 func (r *run) restore(ctx context.Context, j *job) (string, error) {
-	if r.keys == nil {
+	keys := r.keyPlan()
+	if keys == nil {
 		return "", nil
 	}
-	b, ok := r.keys.Build(j.node.Name, j.arch)
+	b, ok := keys.Build(j.node.Name, j.arch)
 	if !ok {
 		return "", nil
 	}
@@ -784,10 +820,11 @@ func (r *run) restore(ctx context.Context, j *job) (string, error) {
 // it (and this one waits for it, saying so). Without a cache there is
 // nothing to share.
 func (r *run) claim(ctx context.Context, j *job) (release func(), err error) {
-	if r.keys == nil {
+	keys := r.keyPlan()
+	if keys == nil {
 		return func() {}, nil
 	}
-	b, ok := r.keys.Build(j.node.Name, j.arch)
+	b, ok := keys.Build(j.node.Name, j.arch)
 	if !ok {
 		return func() {}, nil
 	}
@@ -798,10 +835,11 @@ func (r *run) claim(ctx context.Context, j *job) (release func(), err error) {
 
 // store puts a successful build into the cache; a failure only warns.
 func (r *run) store(ctx context.Context, j *job, files []string) {
-	if r.keys == nil {
+	keys := r.keyPlan()
+	if keys == nil {
 		return
 	}
-	b, ok := r.keys.Build(j.node.Name, j.arch)
+	b, ok := keys.Build(j.node.Name, j.arch)
 	if !ok {
 		return
 	}

@@ -26,6 +26,10 @@ type job struct {
 	// restored is set when the build was restored before the scheduler
 	// started (restoreCached).
 	restored *restored
+	// emulated says why j builds emulated under qemu-user ("": natively
+	// or cross); a cross build that falls back sets it (run.fallBack,
+	// under run.mu).
+	emulated string
 }
 
 // Size-based estimates, when neither history nor the manifest says: a
@@ -69,6 +73,9 @@ func jobs(ctx context.Context, ws *workspace.Workspace, archs []string, opts Opt
 		for _, name := range g.Order {
 			n := g.Node(name)
 			j := &job{id: name + ":" + arch, arch: arch, node: n, pr: byName[name], parts: n.Parts()}
+			if emu, why := ws.Emulated(j.pr, arch); emu {
+				j.emulated = why
+			}
 			j.task = est.task(j)
 			j.task.ID = j.id
 			for _, d := range n.Deps {
@@ -160,6 +167,13 @@ func (e *estimator) task(j *job) scheduler.Task {
 		}
 		t.Seconds, t.Source = setupSeconds+float64(e.sourceBytes(j))/rate, "size"
 	}
+	if j.emulated != "" {
+		// An emulated build takes about EmulationFactor times a cross
+		// build's time, unless the estimate comes from an emulated build.
+		if !e.emulatedHistory(j) {
+			t.Seconds *= scheduler.EmulationFactor
+		}
+	}
 	if t.PeakBytes == 0 {
 		t.PeakBytes = hint
 	}
@@ -168,6 +182,16 @@ func (e *estimator) task(j *job) scheduler.Task {
 		t.PeakBytes = e.sourceBytes(j) * peakPerSourceByte
 	}
 	return t
+}
+
+// emulatedHistory says whether j's estimate is the history of an
+// emulated build.
+func (e *estimator) emulatedHistory(j *job) bool {
+	if _, ok := e.costs.For(j.pr.Package.Name, j.arch); ok {
+		return true // given as it is
+	}
+	r, _, ok := e.hist.Lookup(j.pr.Package.Name, j.node.Version, j.arch)
+	return ok && r.Emulated
 }
 
 // sourceBytes is the size of a package's source: the local tree (without
@@ -246,6 +270,7 @@ func Plan(ctx context.Context, ws *workspace.Workspace, opts Options) (*schedule
 	if p.Notes, err = cutNotes(ctx, ws, archs); err != nil {
 		return nil, err
 	}
+	p.Notes = append(p.Notes, emulatedNotes(js)...)
 	p.Notes = append(p.Notes, notes...)
 	return p, nil
 }

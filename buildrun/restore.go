@@ -49,8 +49,8 @@ type restored struct {
 func (r *run) restoreCached(ctx context.Context, dag *scheduler.DAG) error {
 	var todo []*job
 	for _, j := range r.jobs {
-		if isPublishOnly(j) || (j.arch != r.hostArch && !j.pr.Package.CrossBuildable()) {
-			continue // build reports why it cannot
+		if isPublishOnly(j) {
+			continue
 		}
 		if _, ok := r.keys.Build(j.node.Name, j.arch); ok {
 			todo = append(todo, j)
@@ -248,7 +248,11 @@ func planCached(ctx context.Context, ws *workspace.Workspace, c *cache.Cache, js
 	if err != nil {
 		return nil, nil
 	}
-	keys, err := buildKeyPlan(ctx, ws, base, c)
+	emu, err := buildkey.MadeEmulatedBases(ctx, ws)
+	if err != nil {
+		return []string{"cache: " + err.Error()}, nil
+	}
+	keys, err := buildKeyPlan(ctx, ws, base, emu, c)
 	if err != nil {
 		return nil, err
 	}
@@ -278,9 +282,9 @@ func planCached(ctx context.Context, ws *workspace.Workspace, c *cache.Cache, js
 }
 
 // buildKeyPlan computes every build key of the project on base.
-func buildKeyPlan(ctx context.Context, ws *workspace.Workspace, base buildkey.Base, c *cache.Cache) (*buildkey.Plan, error) {
+func buildKeyPlan(ctx context.Context, ws *workspace.Workspace, base buildkey.Base, emulated map[string]buildkey.Base, c *cache.Cache) (*buildkey.Plan, error) {
 	plan, err := buildkey.New(ctx, ws, buildkey.Options{
-		Builder: deb.Version, BuildArch: workspace.HostArch(), Base: base, Hasher: c.Hasher(),
+		Builder: deb.Version, BuildArch: workspace.HostArch(), Base: base, Emulated: emulated, Hasher: c.Hasher(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build keys: %w", err)

@@ -46,6 +46,7 @@ type Task struct {
 	Slot      int     `json:"slot,omitempty"`
 	Where     string  `json:"where,omitempty"`
 	Worker    string  `json:"worker,omitempty"`
+	Mode      string  `json:"mode,omitempty"` // ModeCross, ModeEmulated: a foreign architecture's build
 	Jobs      int     `json:"jobs,omitempty"`
 	Retried   bool    `json:"retried,omitempty"`
 	PeakBytes int64   `json:"peak_bytes,omitempty"`
@@ -116,6 +117,7 @@ func (c *Collector) Event(e Event) {
 		t := c.task(e)
 		t.Status, t.started = "running", true
 		t.Start, t.Slot, t.Where, t.Jobs, t.Worker = e.Elapsed, e.Slot, e.Where, e.Jobs, e.Worker
+		t.Mode = e.Mode
 		t.Log = e.Log
 	case KindBuilt, KindFailed:
 		t := c.task(e)
@@ -124,6 +126,9 @@ func (c *Collector) Event(e Event) {
 			t.started, t.Start = true, e.Elapsed
 		}
 		t.PeakBytes, t.Retried, t.Error = e.PeakBytes, e.Retried, e.Error
+		if e.Mode != "" {
+			t.Mode = e.Mode
+		}
 		if e.Where != "" {
 			t.Where = e.Where
 		}

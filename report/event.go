@@ -23,6 +23,12 @@ const (
 	KindSummary    = "summary"     // the run is over
 )
 
+// Build modes of a foreign architecture's package (Event.Mode).
+const (
+	ModeCross    = "cross"    // dpkg-buildpackage --host-arch on the build machine
+	ModeEmulated = "emulated" // natively in the target's own root, under qemu-user
+)
+
 // Interrupted is the Error of a build stopped by an interrupt (Ctrl-C):
 // not a build failure, so no log tail is shown.
 const Interrupted = "interrupted"
@@ -50,6 +56,9 @@ type Event struct {
 	Jobs  int    `json:"jobs,omitempty"`
 	// Worker names the BuildKit worker a build runs on ("": this machine).
 	Worker string `json:"worker,omitempty"`
+	// Mode says how a foreign architecture's package is built: ModeCross
+	// or ModeEmulated ("": natively, on the build machine's architecture).
+	Mode string `json:"mode,omitempty"`
 	// Seconds is a finished build's wall time; Setup the part before
 	// dpkg-buildpackage, Build dpkg-buildpackage's; Estimate what the plan
 	// expected.
@@ -112,6 +121,7 @@ type PlanTask struct {
 	End       float64  `json:"end"`
 	Slot      int      `json:"slot"`
 	Where     string   `json:"where"`
+	Mode      string   `json:"mode,omitempty"`
 }
 
 // Summary is how the run ended.
@@ -120,6 +130,8 @@ type Summary struct {
 	// came from the artifact cache instead of a build.
 	Built    []string `json:"built"`
 	Restored []string `json:"restored,omitempty"`
+	// Emulated are the tasks built (or restored) emulated under qemu-user.
+	Emulated []string `json:"emulated,omitempty"`
 	Failed   []string `json:"failed"`
 	Skipped  []string `json:"skipped"`
 	// NotStarted were left when the run stopped (a failure without

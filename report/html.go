@@ -293,7 +293,7 @@ code { font-size: 13px; }
 <p>{{range $i, $t := .NotStarted}}{{if $i}}, {{end}}{{$t.ID}}{{end}}</p>{{end}}
 {{if .Built}}<h2>Built</h2>
 <table><tr><th>package</th><th>arch</th><th>version</th><th>start</th><th>took</th><th>estimate</th><th>slot</th><th>where</th><th>jobs</th><th>peak</th><th>log</th></tr>
-{{range .Built}}<tr><td>{{if .Critical}}<b>{{.Package}}</b>{{else}}{{.Package}}{{end}}</td><td>{{.Arch}}</td><td>{{.Version}}</td><td class="num">{{.StartTxt}}</td><td class="num">{{.Duration}}</td><td class="num">{{.EstTxt}}</td>{{if .Slot}}<td class="num">{{.Slot}}</td><td>{{.Where}}{{if .Retried}} (after tmpfs ran out){{end}}</td><td class="num">{{.Jobs}}</td>{{else}}<td></td><td title="{{.What}}">published</td><td></td>{{end}}<td class="num">{{.PeakTxt}}</td><td>{{if .Href}}<a href="{{.Href}}">log</a>{{end}}</td></tr>
+{{range .Built}}<tr><td>{{if .Critical}}<b>{{.Package}}</b>{{else}}{{.Package}}{{end}}</td><td>{{.Arch}}</td><td>{{.Version}}</td><td class="num">{{.StartTxt}}</td><td class="num">{{.Duration}}</td><td class="num">{{.EstTxt}}</td>{{if .Slot}}<td class="num">{{.Slot}}</td><td>{{.Where}}{{if .Retried}} (after tmpfs ran out){{end}}{{if eq .Mode "emulated"}}, emulated (qemu-user){{end}}</td><td class="num">{{.Jobs}}</td>{{else}}<td></td><td title="{{.What}}">published</td><td></td>{{end}}<td class="num">{{.PeakTxt}}</td><td>{{if .Href}}<a href="{{.Href}}">log</a>{{end}}</td></tr>
 {{end}}</table>{{end}}
 </body>
 </html>

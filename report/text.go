@@ -64,7 +64,7 @@ func Line(e Event) string {
 		if e.Worker != "" {
 			on = " (worker " + e.Worker + ")"
 		}
-		return fmt.Sprintf("%s building (%s) on slot %d%s, %s, parallel=%d", head, e.What, e.Slot, on, e.Where, e.Jobs)
+		return fmt.Sprintf("%s building (%s%s) on slot %d%s, %s, parallel=%d", head, e.What, modeText(e.Mode), e.Slot, on, e.Where, e.Jobs)
 	case KindBuilt:
 		if strings.HasPrefix(e.What, "Architecture: all, taken from") {
 			return fmt.Sprintf("%s %s", head, e.What)
@@ -80,8 +80,8 @@ func Line(e Event) string {
 		if e.LayerCached {
 			layer = "cached deps layer"
 		}
-		return fmt.Sprintf("%s ok in %s (setup %s, build %s; %s, %s) log: %s",
-			head, Seconds(e.Seconds), Seconds(e.Setup), Seconds(e.Build), where, layer, e.Log)
+		return fmt.Sprintf("%s ok in %s (setup %s, build %s; %s, %s%s) log: %s",
+			head, Seconds(e.Seconds), Seconds(e.Setup), Seconds(e.Build), where, layer, modeText(e.Mode), e.Log)
 	case KindFailed:
 		if e.Error == Interrupted {
 			return fmt.Sprintf("%s interrupted, log: %s", head, e.Log)
@@ -89,6 +89,14 @@ func Line(e Event) string {
 		return fmt.Sprintf("%s FAILED: %s", head, e.Error)
 	case KindSkipped:
 		return fmt.Sprintf("%s skipped: needs failed %s", head, strings.Join(e.Cause, ", "))
+	}
+	return ""
+}
+
+// modeText is ", emulated (qemu-user)" for an emulated build, else "".
+func modeText(mode string) string {
+	if mode == ModeEmulated {
+		return ", emulated (qemu-user)"
 	}
 	return ""
 }
@@ -111,7 +119,7 @@ func writeSummary(w io.Writer, e Event) {
 	for _, l := range []struct {
 		name string
 		ids  []string
-	}{{"failed", s.Failed}, {"skipped", s.Skipped}, {"not started", s.NotStarted}, {"built", s.Built}} {
+	}{{"failed", s.Failed}, {"skipped", s.Skipped}, {"not started", s.NotStarted}, {"built", s.Built}, {"emulated (qemu-user)", s.Emulated}} {
 		if len(l.ids) > 0 {
 			fmt.Fprintf(w, "  %s: %s\n", l.name, strings.Join(l.ids, ", "))
 		}

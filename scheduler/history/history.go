@@ -42,6 +42,10 @@ type Record struct {
 	Retried bool `json:"retried,omitempty"`
 	// Jobs is the make parallelism it ran with.
 	Jobs int `json:"jobs"`
+	// Emulated says it ran under qemu-user (an emulated build of a
+	// foreign architecture), about scheduler.EmulationFactor times slower
+	// than a cross build.
+	Emulated bool `json:"emulated,omitempty"`
 	// Finished is when it ended.
 	Finished time.Time `json:"finished"`
 }

@@ -1,0 +1,223 @@
+package buildrun_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stx-build/stx-build/buildrun"
+	"github.com/stx-build/stx-build/report"
+	"github.com/stx-build/stx-build/rootfs"
+	"github.com/stx-build/stx-build/scheduler"
+	"github.com/stx-build/stx-build/workspace"
+)
+
+// emulatedProject is a project of libstx alone (one build-dependency,
+// debhelper-compat) with build.cross: false: on arm64 it builds emulated.
+func emulatedProject(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "project")
+	if err := copyDir(filepath.Join("..", "examples", "packages", "libstx"), filepath.Join(dir, "packages", "libstx"), nil); err != nil {
+		t.Fatal(err)
+	}
+	manifest := filepath.Join(dir, "packages", "libstx", "package.yaml")
+	data, err := os.ReadFile(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasSuffix(data, []byte("  estimate: 30s\n")) {
+		t.Fatalf("%s no longer ends with its build section:\n%s", manifest, data)
+	}
+	data = append(data, "  cross: false\n"...)
+	stx := "name: emulated\nsuite: bookworm\narchitectures: [amd64, arm64]\npackages: [packages]\n"
+	for file, content := range map[string][]byte{manifest: data, filepath.Join(dir, "stx.yaml"): []byte(stx)} {
+		if err := os.WriteFile(file, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// events reads JSON event lines.
+func events(t *testing.T, data []byte) []report.Event {
+	t.Helper()
+	var out []report.Event
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var e report.Event
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("event %q: %v", sc.Text(), err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// TestEmulatedBuild builds libstx for arm64 emulated (build.cross: false)
+// twice, the second time into a fresh output directory without the
+// artifact cache: the .debs are bit-identical, the run's JSON events and
+// summary say emulated, and the build was native (no --host-arch). A
+// third run with the cache restores it under its emulated key.
+func TestEmulatedBuild(t *testing.T) {
+	needBuildHost(t)
+	if err := rootfs.CheckBinfmt(context.Background(), "arm64"); err != nil {
+		t.Skipf("no qemu-user for arm64: %v", err)
+	}
+	dir := emulatedProject(t)
+	artifacts := t.TempDir()
+	run := func(out string, withCache bool) ([]report.Event, *buildrun.Result) {
+		t.Helper()
+		var js bytes.Buffer
+		opts := buildrun.Options{Archs: []string{"arm64"}, OutDir: out, Events: report.Multi(report.JSON(&js), report.Text(testWriter{t}))}
+		if withCache {
+			opts.Cache = openCache(t, artifacts, "", "")
+		}
+		res, _, err := build(t, dir, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return events(t, js.Bytes()), res
+	}
+
+	out1, out2 := filepath.Join(dir, "out1"), filepath.Join(dir, "out2")
+	evs, res := run(out1, true)
+	if got := builtNames(res); !reflect.DeepEqual(got, []string{"libstx"}) {
+		t.Fatalf("built %q, want libstx", got)
+	}
+	checkEmulatedEvents(t, evs, false)
+	deb := filepath.Join(out1, "arm64", "debs", "libstx_1.0", "libstx1_1.0_arm64.deb")
+	if got := debField(t, deb, "Architecture"); got != "arm64" {
+		t.Errorf("%s: Architecture %q", deb, got)
+	}
+	log, err := os.ReadFile(filepath.Join(out1, "arm64", "logs", "libstx_1.0.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(log, []byte("$ dpkg-buildpackage --no-sign -B")) || bytes.Contains(log, []byte("--host-arch")) {
+		t.Errorf("the build log does not show a native dpkg-buildpackage:\n%s", lastLines(log, 30))
+	}
+
+	_, res = run(out2, false)
+	if got := builtNames(res); !reflect.DeepEqual(got, []string{"libstx"}) {
+		t.Fatalf("second run built %q, want libstx", got)
+	}
+	if a, b := debDigests(t, out1), debDigests(t, out2); !reflect.DeepEqual(a, b) || len(a) != 2 {
+		t.Errorf("emulated builds differ (or not 2 debs):\n%v\n%v", a, b)
+	}
+
+	evs, res = run(filepath.Join(dir, "out3"), true)
+	if got := builtNames(res); len(got) != 0 {
+		t.Errorf("third run built %q, want it restored", got)
+	}
+	checkEmulatedEvents(t, evs, true)
+}
+
+// checkEmulatedEvents checks that a run's events say libstx:arm64 is
+// emulated: in the plan, its start and end, and the summary.
+func checkEmulatedEvents(t *testing.T, evs []report.Event, restored bool) {
+	t.Helper()
+	var plan, built, summary bool
+	for _, e := range evs {
+		switch e.Kind {
+		case report.KindPlan:
+			i := slices.IndexFunc(e.Plan.Tasks, func(pt report.PlanTask) bool { return pt.ID == "libstx:arm64" })
+			plan = i >= 0 && e.Plan.Tasks[i].Mode == report.ModeEmulated &&
+				slices.ContainsFunc(e.Plan.Notes, func(n string) bool {
+					return strings.Contains(n, "libstx builds emulated under qemu-user (build.cross is false)")
+				})
+		case report.KindBuilt:
+			built = e.ID == "libstx:arm64" && e.Mode == report.ModeEmulated && (e.Cached != "") == restored
+		case report.KindSummary:
+			summary = slices.Equal(e.Summary.Emulated, []string{"libstx:arm64"})
+		}
+	}
+	if !plan || !built || !summary {
+		t.Errorf("events do not say libstx:arm64 is emulated (plan %v, built %v, summary %v)", plan, built, summary)
+	}
+}
+
+// TestPlanEmulated: build.cross: false plans the arm64 build emulated,
+// local only and EmulationFactor times the estimate, with a note; a
+// package an earlier run switched to emulation (workspace.Emulate) is
+// planned so for that version, and a new version tries cross again.
+func TestPlanEmulated(t *testing.T) {
+	cache := t.TempDir()
+	dir := emulatedProject(t)
+	p := planOf(t, dir, cache, buildrun.Options{Archs: []string{"arm64"}})
+	if it := itemOf(p, "libstx:arm64"); it.Seconds != 30*scheduler.EmulationFactor || it.Source != "manifest" {
+		t.Errorf("libstx:arm64 estimate %g (%s), want %d (manifest)", it.Seconds, it.Source, 30*scheduler.EmulationFactor)
+	}
+	if !slices.ContainsFunc(p.Notes, func(n string) bool {
+		return strings.Contains(n, "arm64: libstx builds emulated under qemu-user (build.cross is false)")
+	}) {
+		t.Errorf("no note on the emulated build: %q", p.Notes)
+	}
+
+	// The example: stx-hello cross-builds, until a run switches it.
+	example := copyProject(t, t.TempDir(), false)
+	p = planOf(t, example, cache, buildrun.Options{Archs: []string{"arm64"}, Packages: []string{"stx-hello"}})
+	cross := itemOf(p, "stx-hello:arm64").Seconds
+	if len(p.Notes) != 0 {
+		t.Errorf("notes on a cross build: %q", p.Notes)
+	}
+	ws, err := workspace.Open(workspace.Options{Dir: example, CacheDir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prepared, err := ws.Prepare(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(prepared, func(pr *workspace.Prepared) bool { return pr.Package.Name == "stx-hello" })
+	hello := *prepared[i]
+	if err := ws.Emulate(&hello, "arm64", "cross build-dependencies cannot be installed"); err != nil {
+		t.Fatal(err)
+	}
+	p = planOf(t, example, cache, buildrun.Options{Archs: []string{"arm64"}, Packages: []string{"stx-hello"}})
+	if got := itemOf(p, "stx-hello:arm64").Seconds; got != cross*scheduler.EmulationFactor {
+		t.Errorf("switched stx-hello:arm64 estimate %g, want %g", got, cross*scheduler.EmulationFactor)
+	}
+	if !slices.ContainsFunc(p.Notes, func(n string) bool {
+		return strings.Contains(n, "stx-hello builds emulated under qemu-user (cross build-dependencies cannot be installed)")
+	}) {
+		t.Errorf("no note on the switched build: %q", p.Notes)
+	}
+	hello.Source.Version = "1.1"
+	if err := ws.Emulate(&hello, "arm64", "cross build-dependencies cannot be installed"); err != nil {
+		t.Fatal(err)
+	}
+	p = planOf(t, example, cache, buildrun.Options{Archs: []string{"arm64"}, Packages: []string{"stx-hello"}})
+	if got := itemOf(p, "stx-hello:arm64").Seconds; got != cross || len(p.Notes) != 0 {
+		t.Errorf("stx-hello 1.0 after a switch of 1.1: estimate %g, notes %q; want %g (cross), none", got, p.Notes, cross)
+	}
+}
+
+func planOf(t *testing.T, dir, cache string, opts buildrun.Options) *scheduler.Plan {
+	t.Helper()
+	ws, err := workspace.Open(workspace.Options{Dir: dir, CacheDir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := buildrun.Plan(context.Background(), ws, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func itemOf(p *scheduler.Plan, id string) scheduler.Item {
+	for _, it := range p.Items {
+		if it.ID == id {
+			return it
+		}
+	}
+	return scheduler.Item{}
+}
