@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/stx-build/stx-build/graph"
+	"github.com/stx-build/stx-build/internal/regularfile"
 	"github.com/stx-build/stx-build/manifests/starlingx"
 )
 
@@ -88,24 +88,12 @@ func copyIn(root, from, to string, depth int) error {
 	return fmt.Errorf("%s is a %s, not a file or directory", from, fi.Mode().Type())
 }
 
+// copyFile copies the regular file from to to, making to's directory.
 func copyFile(from, to string, perm fs.FileMode) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
 	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
 		return err
 	}
-	out, err := os.OpenFile(to, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	return regularfile.Copy(from, to, perm)
 }
 
 // substituteKernelType replaces @KERNEL_TYPE@ in every file under debian.

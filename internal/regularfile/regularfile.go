@@ -176,3 +176,37 @@ func kindOf(mode uint32) string {
 	}
 	return "a special file"
 }
+
+// Copy copies src, following symlinks, to dst (created or truncated) with
+// mode perm whatever the umask, if src is a regular file: it is opened
+// without blocking and what was opened is checked before a byte is read,
+// so a FIFO or a device is refused (a *Refusal), never read. dst is a
+// scratch copy (a build's inputs, an assembled source tree): nothing is
+// synced; callers that replace a file others read use atomicfile.
+func Copy(src, dst string, perm fs.FileMode) error {
+	in, err := os.OpenFile(src, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	fi, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return &Refusal{fmt.Sprintf("%s is %s, not a regular file", src, Kind(fi.Mode()))}
+	}
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
+	}
+	if err := out.Chmod(perm); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

@@ -67,3 +67,43 @@ func TestRead(t *testing.T) {
 		t.Errorf("Read of a missing file: %v, want os.ErrNotExist", err)
 	}
 }
+
+// TestCopy: a copy through a symlink gets the asked mode whatever the
+// umask and replaces what was there; a FIFO (which would block a reader)
+// and a directory are refused and leave dst as it was.
+func TestCopy(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	dir := t.TempDir()
+	src, link, dst := filepath.Join(dir, "src"), filepath.Join(dir, "link"), filepath.Join(dir, "dst")
+	if err := os.WriteFile(src, []byte("content\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("src", link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, []byte("older, longer content\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Copy(link, dst, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(dst)
+	fi, _ := os.Stat(dst)
+	if err != nil || string(got) != "content\n" || fi.Mode().Perm() != 0o644 {
+		t.Errorf("dst %q (%v), mode %v", got, err, fi.Mode())
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{fifo, dir} {
+		var r *Refusal
+		if err := Copy(bad, dst, 0o644); !errors.As(err, &r) {
+			t.Errorf("Copy(%s) = %v, want a refusal", bad, err)
+		}
+	}
+	if got, _ := os.ReadFile(dst); string(got) != "content\n" {
+		t.Errorf("a refused copy changed dst: %q", got)
+	}
+}
