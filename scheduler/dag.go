@@ -29,6 +29,10 @@ type Task struct {
 	// Arch is the architecture it builds for: it runs only in a pool
 	// that builds it (Pool.Archs). Empty: in any pool.
 	Arch string
+	// LocalOnly keeps the task on this machine (never on
+	// Options.Workers): what only this machine has, such as an emulated
+	// build's base root.
+	LocalOnly bool
 	// Source says where the estimate comes from ("history", "costs",
 	// "manifest", "size", "default"); shown in plans.
 	Source string

@@ -148,10 +148,14 @@ func (o Options) pools() []Pool {
 }
 
 // Check reports the first task of d that no pool builds (its
-// architecture is in no pool's Archs), or nil.
+// architecture is in no pool's Archs, or it is LocalOnly and this
+// machine has no slot), or nil.
 func (o Options) Check(d *DAG) error {
 	pools := o.withDefaults().pools()
 	for _, t := range d.Tasks {
+		if t.LocalOnly && (pools[0].Slots == 0 || !pools[0].Builds(t.Arch)) {
+			return fmt.Errorf("scheduler: nothing builds %s: it builds only on this machine, which takes no %s builds", t.ID, t.Arch)
+		}
 		if !slices.ContainsFunc(pools, func(p Pool) bool { return p.Slots > 0 && p.Builds(t.Arch) }) {
 			return fmt.Errorf("scheduler: nothing builds %s: no place takes %s builds", t.ID, t.Arch)
 		}
@@ -415,11 +419,12 @@ func (e *engine) freeSlots(p int) int {
 }
 
 // places returns the pools that could start t now: alive, with a free
-// slot, building t's architecture.
+// slot, building t's architecture, and this machine only for a task that
+// builds only here.
 func (e *engine) places(t int) []int {
 	var out []int
 	for p, pl := range e.pools {
-		if !pl.Builds(e.d.Tasks[t].Arch) {
+		if !pl.Builds(e.d.Tasks[t].Arch) || p > 0 && e.d.Tasks[t].LocalOnly {
 			continue
 		}
 		if e.freeSlots(p) > 0 {

@@ -62,6 +62,9 @@ func (r *poolRecorder) run(ctx context.Context, a scheduler.Assignment) error {
 	if p > 0 && a.Worker != r.pools[p].Name {
 		r.errs = append(r.errs, fmt.Sprintf("%s: pool %d named %q, want %q", a.ID, p, a.Worker, r.pools[p].Name))
 	}
+	if r.tasks[a.ID].LocalOnly && p != 0 {
+		r.errs = append(r.errs, fmt.Sprintf("local-only %s started on pool %d", a.ID, p))
+	}
 	if !r.pools[p].Builds(r.tasks[a.ID].Arch) {
 		r.errs = append(r.errs, fmt.Sprintf("%s (%s) started on pool %d, which builds %v", a.ID, r.tasks[a.ID].Arch, p, r.pools[p].Archs))
 	}
@@ -102,8 +105,11 @@ func TestWorkers(t *testing.T) {
 	for seed := range uint64(6) {
 		tasks := schedtest.RandomTasks(seed, 60, 4)
 		for i := range tasks {
-			if i%11 == 0 {
+			switch {
+			case i%11 == 0:
 				tasks[i].Arch = "riscv64"
+			case i%7 == 0:
+				tasks[i].LocalOnly = true
 			}
 		}
 		d := mustDAG(t, tasks)
@@ -265,6 +271,11 @@ func TestSimulateArchs(t *testing.T) {
 	d = mustDAG(t, append(tasks, scheduler.Task{ID: "q:riscv64", Arch: "riscv64"}))
 	if err := o.Check(d); err == nil || !strings.Contains(err.Error(), "q:riscv64") {
 		t.Errorf("Check = %v, want an error naming q:riscv64", err)
+	}
+	// A task that builds only on this machine cannot when it has no slot.
+	local := mustDAG(t, []scheduler.Task{{ID: "e:arm64", Arch: "arm64", LocalOnly: true}})
+	if err := o.Check(local); err == nil || !strings.Contains(err.Error(), "only on this machine") {
+		t.Errorf("Check = %v, want an error: a local-only task and no local slot", err)
 	}
 	// This machine with no slots builds nothing, whatever its Archs.
 	o.Workers = o.Workers[1:]
