@@ -42,7 +42,9 @@ type AssembleSpec struct {
 	// Cache is the directory of cached archive roots; "" makes every
 	// root in one mmdebstrap run.
 	Cache string
-	// Mirror overrides the host's apt sources; Components go with it.
+	// Mirror overrides the host's apt sources: a URL (Components go with
+	// it) or sources.list lines, one per line (a locked archive's
+	// repositories).
 	Mirror     string
 	Components []string
 	// HostRoot is where the host's apt sources are read (default "/").
@@ -53,6 +55,11 @@ type AssembleSpec struct {
 	// CustomizeHooks are extra mmdebstrap --customize-hook commands ("$1"
 	// is the root).
 	CustomizeHooks []string
+	// Record, when set, is called with the finished root before it is
+	// normalized, while its apt lists are still there (stx-build lock
+	// reads what was installed from which index: store.RootPackages). The
+	// root is then made in one mmdebstrap run (Cache is not used).
+	Record func(root string) error
 }
 
 // LocalPinFile is the apt preferences file that puts the project's local
@@ -101,7 +108,7 @@ func AssembleArgs(spec AssembleSpec, target string) ([]string, error) {
 	}
 	args = append(args, spec.Suite, target)
 	if spec.Mirror != "" {
-		args = append(args, spec.Mirror)
+		args = append(args, mirrorArgs(spec.Mirror)...)
 	} else {
 		files, err := hostSourceFiles(spec.HostRoot)
 		if err != nil {
@@ -167,14 +174,25 @@ func Assemble(ctx context.Context, spec AssembleSpec, target string, log io.Writ
 	if err := EnsureBinfmt(ctx, spec.Arch); err != nil {
 		return err
 	}
+	var extra []string
+	if spec.Record != nil {
+		// Normalize removes the lists either way; Record reads them first.
+		spec.Cache, extra = "", []string{"--skip=cleanup/apt/lists"}
+	}
 	if spec.Cache != "" {
 		done, err := assembleLayered(ctx, spec, target, log)
 		if done || err != nil {
 			return err
 		}
 	}
-	if err := runMmdebstrap(ctx, spec, target, nil, log); err != nil {
+	if err := runMmdebstrap(ctx, spec, target, extra, log); err != nil {
 		return err
+	}
+	if spec.Record != nil {
+		if err := spec.Record(target); err != nil {
+			os.RemoveAll(target)
+			return fmt.Errorf("rootfs: %w", err)
+		}
 	}
 	return Normalize(target, time.Unix(spec.Epoch, 0))
 }

@@ -44,8 +44,9 @@ type Spec struct {
 	// Include are packages added to the buildd variant (fakeroot,
 	// crossbuild-essential-arm64, ...).
 	Include []string `json:"include,omitempty"`
-	// Mirror is a mirror URL; empty means the host's apt sources, whose
-	// content then is part of the key (HostSources).
+	// Mirror is a mirror URL, or sources.list lines, one per line (a
+	// locked archive's repositories); empty means the host's apt sources,
+	// whose content then is part of the key (HostSources).
 	Mirror string `json:"mirror,omitempty"`
 	// Components with Mirror (default main).
 	Components []string `json:"components,omitempty"`
@@ -54,6 +55,13 @@ type Spec struct {
 	// HostSources is the content of the apt sources the root is made from
 	// when Mirror is empty (it decides what the root contains).
 	HostSources string `json:"host_sources,omitempty"`
+	// Locked identifies the locked packages the root is made from
+	// (workspace.LockedArchive.Digest) and Sources are the sources.list
+	// lines of their repositories, used instead of Mirror and the host's
+	// sources. Sources are not part of the key (they name where this
+	// cache keeps the repositories and its key); Locked is.
+	Locked  string   `json:"locked,omitempty"`
+	Sources []string `json:"-"`
 }
 
 // recipeVersion changes whenever the mmdebstrap command line below changes
@@ -262,10 +270,10 @@ func Args(spec Spec, target string) []string {
 		args = append(args, "--components="+strings.Join(spec.Components, ","))
 	}
 	args = append(args, spec.Suite, target)
-	if spec.Mirror != "" {
-		args = append(args, spec.Mirror)
+	if len(spec.Sources) > 0 {
+		return append(args, spec.Sources...)
 	}
-	return args
+	return append(args, mirrorArgs(spec.Mirror)...)
 }
 
 func (st *Store) make(ctx context.Context, spec Spec, target string) error {
@@ -325,4 +333,16 @@ func HostSources(root string) (string, error) {
 		fmt.Fprintf(&b, "# %s\n%s\n", strings.TrimPrefix(f, root), data)
 	}
 	return b.String(), nil
+}
+
+// mirrorArgs are mmdebstrap's mirror arguments for a Spec's or an
+// AssembleSpec's Mirror: a URL, or one argument per sources.list line.
+func mirrorArgs(mirror string) []string {
+	var out []string
+	for _, l := range strings.Split(mirror, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
 }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -189,10 +190,14 @@ func (s *Store) openItem(ctx context.Context, it Item) (io.ReadCloser, string, e
 			return r, u, nil
 		}
 		var he *httpError
-		if !errors.As(err, &he) || (he.code != http.StatusNotFound && he.code != http.StatusGone) {
+		switch {
+		case errors.As(err, &he) && (he.code == http.StatusNotFound || he.code == http.StatusGone):
+			gone = append(gone, u+": "+he.status)
+		case errors.Is(err, fs.ErrNotExist): // a file: mirror
+			gone = append(gone, u+": no such file")
+		default:
 			return nil, "", err
 		}
-		gone = append(gone, u+": "+he.status)
 	}
 	return nil, "", fmt.Errorf("%s: %w (%s)", it.Path, ErrNotOnMirror, strings.Join(gone, "; "))
 }

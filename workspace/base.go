@@ -10,13 +10,19 @@ import (
 // project's suite for the build machine's architecture, with the cross
 // toolchain and the host architecture's libc for every other project
 // architecture (dpkg-shlibdeps needs it, as sbuild installs it for cross
-// builds), from the project's mirror or the host's apt sources.
+// builds), from the project's mirror or the host's apt sources, or with a
+// lock in use from the locked repositories only.
 func (w *Workspace) BaseSpec() (rootfs.Spec, error) {
 	p := w.Project
 	spec := rootfs.Spec{Suite: p.Suite, Arch: w.opts.HostArch, Mirror: p.Mirror, Include: []string{"fakeroot"}}
-	if p.Mirror != "" {
+	switch {
+	case w.locked != nil:
+		// The locked packages only (lock.go): the base is a function of
+		// the lock, not of the archive's state.
+		spec.Locked, spec.Sources = w.locked.Digest, w.locked.Sources
+	case p.Mirror != "":
 		spec.Components = p.Components
-	} else {
+	default:
 		hs, err := rootfs.HostSources("/")
 		if err != nil {
 			return rootfs.Spec{}, err

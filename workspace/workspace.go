@@ -55,6 +55,8 @@ type Workspace struct {
 	// repoSigner is RepoSigner's, once made.
 	repoSignerMu sync.Mutex
 	repoSigner   *repo.Signer
+	// locked is the lock in use (UseLock), if any.
+	locked *LockedArchive
 
 	prepared []*Prepared
 	// graphInput is what Graph compiles when Prepare has not run: the

@@ -50,6 +50,7 @@ type Builder struct {
 	status     io.Writer
 	log        io.Writer
 	parallel   int
+	record     func(arch, root string) error
 }
 
 // Option configures a Builder.
@@ -114,6 +115,13 @@ func WithLog(w io.Writer) Option { return func(b *Builder) { b.log = w } }
 
 // WithParallel sets how many architectures are built at once (default 2).
 func WithParallel(n int) Option { return func(b *Builder) { b.parallel = n } }
+
+// WithRootRecorder calls record with every root assembled, before it is
+// normalized (rootfs.AssembleSpec.Record): how stx-build lock learns an
+// image's archive packages.
+func WithRootRecorder(record func(arch, root string) error) Option {
+	return func(b *Builder) { b.record = record }
+}
 
 // New returns a Builder. WithProject and WithOutDir are required.
 func New(opts ...Option) (*Builder, error) {
@@ -295,6 +303,9 @@ func (b *Builder) buildArch(ctx context.Context, chain []*manifests.Image, arch,
 		}
 		if b.project.Mirror != "" {
 			spec.Components = b.project.Components
+		}
+		if b.record != nil {
+			spec.Record = func(root string) error { return b.record(arch, root) }
 		}
 		b.statusf(mu, "image %s %s: assembling %s (%s, %s)\n", top.Name, arch, img.Name, spec.Variant, strings.Join(pkgs, " "))
 		t := time.Now()

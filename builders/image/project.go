@@ -132,7 +132,7 @@ func newProjectBuilder(ctx context.Context, ws *workspace.Workspace, sel *Select
 		return nil, err
 	}
 	base := []Option{
-		WithProject(ws.Project, sel.All),
+		WithProject(ws.RootsProject(), sel.All),
 		WithOutDir(out),
 		WithWorkDir(filepath.Join(ws.CacheDir(), "image-work")),
 		WithRootCache(filepath.Join(ws.CacheDir(), rootfs.ArchiveRootsDir)),

@@ -71,6 +71,10 @@ type Options struct {
 	// repositories are trusted unchecked.
 	RepoSigner  *repo.Signer
 	RepoKeyring string
+	// RecordRoot, when set, is called with the live root before it is
+	// normalized (rootfs.AssembleSpec.Record): how stx-build lock learns
+	// its archive packages.
+	RecordRoot func(arch, root string) error
 	// RootCache is the directory of cached archive roots
 	// (rootfs.AssembleSpec.Cache); empty: the live root is made from
 	// nothing. The result is the same either way.
@@ -209,6 +213,9 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 		}
 		if p.Mirror != "" {
 			spec.Components = p.Components
+		}
+		if opts.RecordRoot != nil {
+			spec.Record = func(root string) error { return opts.RecordRoot(opts.Arch, root) }
 		}
 		if err := rootfs.Assemble(ctx, spec, root, opts.Log); err != nil {
 			return err

@@ -99,6 +99,8 @@ type ProjectOptions struct {
 	SignKey string
 	// KeepWork leaves the working directories in place (for debugging).
 	KeepWork bool
+	// RecordRoot is Options.RecordRoot.
+	RecordRoot func(arch, root string) error
 	// Status gets one line per step, ISO, checksum file and signature;
 	// Log gets the tools' output. Both default to discard.
 	Status, Log io.Writer
@@ -137,11 +139,11 @@ func BuildProject(ctx context.Context, ws *workspace.Workspace, sel *Selection, 
 	var results []*Result
 	for _, a := range sel.Archs {
 		res, err := Build(ctx, Options{
-			Project: ws.Project, Manifest: sel.Manifest, Arch: a,
+			Project: ws.RootsProject(), Manifest: sel.Manifest, Arch: a,
 			LocalRepo: workspace.RepoDir(opts.OutDir, a),
 			Output:    isoPath(ws.Project, sel.Manifest, opts, a),
 			WorkDir:   opts.WorkDir, Epoch: epoch, RootCache: opts.RootCache,
-			RepoSigner: signer, RepoKeyring: keyring,
+			RepoSigner: signer, RepoKeyring: keyring, RecordRoot: opts.RecordRoot,
 			Boot:   AptDownloader{Env: env},
 			Status: opts.Status, Log: opts.Log, KeepWork: opts.KeepWork,
 		})

@@ -43,8 +43,14 @@ type Base struct {
 	Archive string
 }
 
-// ReadBase returns the Base of a made base root.
+// ReadBase returns the Base of a made base root. A root made from a
+// lock (rootfs.Spec.Locked) installs the locked packages only: their
+// digest is its archive state, whatever the archive's Release files say
+// now (and whichever key signed the locked repositories).
 func ReadBase(b *rootfs.Base) (Base, error) {
+	if b.Spec.Locked != "" {
+		return Base{Key: b.Key, Archive: "stx.lock " + b.Spec.Locked}, nil
+	}
 	archive, err := ArchiveDigest(b.Dir)
 	if err != nil {
 		return Base{}, err

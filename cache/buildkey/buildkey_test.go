@@ -14,6 +14,7 @@ import (
 	"github.com/stx-build/stx-build/cache"
 	"github.com/stx-build/stx-build/cache/buildkey"
 	"github.com/stx-build/stx-build/cache/filehash"
+	"github.com/stx-build/stx-build/rootfs"
 	"github.com/stx-build/stx-build/workspace"
 )
 
@@ -270,6 +271,29 @@ func TestArchiveDigest(t *testing.T) {
 	c, _ := buildkey.ArchiveDigest(root)
 	if a == "none" || a != b || a == c {
 		t.Errorf("digests %s %s %s: want a == b (indexes are pinned by Release) != c", a, b, c)
+	}
+}
+
+// A base made from a lock takes the lock's digest as its archive state:
+// the archive's (or the locked repositories') Release files changing
+// does not change it.
+func TestReadBaseLocked(t *testing.T) {
+	root := t.TempDir()
+	lists := filepath.Join(root, "var", "lib", "apt", "lists")
+	os.MkdirAll(lists, 0o755)
+	release := filepath.Join(lists, "_cache_locked-repos_0123_amd64_dists_stx_InRelease")
+	os.WriteFile(release, []byte("signed by one cache's key\n"), 0o644)
+	b := &rootfs.Base{Key: "k", Dir: root, Spec: rootfs.Spec{Suite: "bookworm", Locked: "abc"}}
+	one, err := buildkey.ReadBase(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(release, []byte("signed by another cache's key\n"), 0o644)
+	two, _ := buildkey.ReadBase(b)
+	b.Spec.Locked = ""
+	unlocked, _ := buildkey.ReadBase(b)
+	if one.Archive != "stx.lock abc" || two != one || unlocked.Archive == one.Archive {
+		t.Errorf("locked %+v, re-signed %+v, unlocked %+v", one, two, unlocked)
 	}
 }
 

@@ -30,7 +30,7 @@ have are skipped.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stdout := cmd.Context(), cmd.OutOrStdout()
-			ws, err := g.open()
+			ws, lock, err := g.openLocked(ctx)
 			if err != nil {
 				return err
 			}
@@ -51,9 +51,7 @@ have are skipped.`,
 			if err := wf.apply(&dopts); err != nil {
 				return err
 			}
-			if dopts.Lock, err = g.readLock(); err != nil {
-				return err
-			}
+			dopts.Lock = lock
 			res, err := buildrun.Run(ctx, ws, dopts)
 			if err != nil {
 				return err

@@ -95,14 +95,11 @@ The exit status is 1 if any build failed, 130 when interrupted.`,
 			if err := wf.apply(&opts); err != nil {
 				return err
 			}
-			ws, err := g.open()
+			ws, lock, err := g.openLocked(cmd.Context())
 			if err != nil {
 				return err
 			}
-			opts.Explain = explain
-			if opts.Lock, err = g.readLock(); err != nil {
-				return err
-			}
+			opts.Explain, opts.Lock = explain, lock
 			if !noCache {
 				c, _, err := cf.open(ws.CacheDir(), cmd.ErrOrStderr())
 				if err != nil {

@@ -35,7 +35,7 @@ image.`,
   stx-build image -C examples --push 127.0.0.1:5000/stx/stx-hello:1.0 stx-hello`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stdout := cmd.Context(), cmd.OutOrStdout()
-			ws, err := g.open()
+			ws, lock, err := g.openLocked(ctx)
 			if err != nil {
 				return err
 			}
@@ -54,7 +54,7 @@ image.`,
 				if err != nil {
 					return err
 				}
-				opts := buildrun.Options{Archs: sel.Archs, OutDir: out, Status: stdout, Log: g.log(cmd.ErrOrStderr()), Cache: c}
+				opts := buildrun.Options{Archs: sel.Archs, OutDir: out, Status: stdout, Log: g.log(cmd.ErrOrStderr()), Cache: c, Lock: lock}
 				if _, err := buildrun.Run(ctx, ws, opts); err != nil {
 					return err
 				}

@@ -77,7 +77,7 @@ func (f *isoFlags) options(g *globalFlags, out string, status, stderr io.Writer)
 // runISO is stx-build iso: the packages (unless --no-build), then the ISOs.
 func runISO(cmd *cobra.Command, g *globalFlags, f *isoFlags) error {
 	ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
-	ws, err := g.open()
+	ws, lock, err := g.openLocked(ctx)
 	if err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func runISO(cmd *cobra.Command, g *globalFlags, f *isoFlags) error {
 		if err != nil {
 			return err
 		}
-		opts := buildrun.Options{Archs: sel.PackageArchs(), OutDir: out, Status: status, Log: g.log(stderr), Cache: c}
+		opts := buildrun.Options{Archs: sel.PackageArchs(), OutDir: out, Status: status, Log: g.log(stderr), Cache: c, Lock: lock}
 		res, err := buildrun.Run(ctx, ws, opts)
 		if err != nil {
 			return err

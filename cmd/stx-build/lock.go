@@ -2,19 +2,23 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
+
 	"sync"
 
 	"github.com/spf13/cobra"
 
+	"github.com/stx-build/stx-build/builders/image"
+	"github.com/stx-build/stx-build/builders/iso"
 	"github.com/stx-build/stx-build/buildrun"
 	"github.com/stx-build/stx-build/internal/atomicfile"
 	"github.com/stx-build/stx-build/store"
+	"github.com/stx-build/stx-build/workspace"
 )
 
 // lockPath is the project's stx.lock.
@@ -39,24 +43,54 @@ func (g *globalFlags) readLock() (*store.Lock, error) {
 	return store.ParseLock(p, bytes.NewReader(data))
 }
 
+// openLocked opens the project and, when it has a stx.lock, makes it
+// build from the locked packages (workspace.UseLock; --offline: from the
+// store only). The lock is returned for buildrun.Options.Lock.
+func (g *globalFlags) openLocked(ctx context.Context) (*workspace.Workspace, *store.Lock, error) {
+	ws, err := g.open()
+	if err != nil {
+		return nil, nil, err
+	}
+	lock, err := g.readLock()
+	if err != nil {
+		return nil, nil, err
+	}
+	if lock == nil {
+		if g.offline {
+			return nil, nil, fmt.Errorf("--offline needs %s (stx-build lock writes it, stx-build fetch downloads its packages)", g.lockPath())
+		}
+		return ws, nil, nil
+	}
+	if err := ws.UseLock(ctx, lock, g.offline); err != nil {
+		return nil, nil, err
+	}
+	return ws, lock, nil
+}
+
 func newLockCmd(g *globalFlags) *cobra.Command {
 	var (
-		update bool
-		archs  []string
-		out    string
+		update     bool
+		archs      []string
+		out        string
+		noImages   bool
+		noISO      bool
+		isoArchs   []string
+		imageArchs []string
 	)
 	cmd := &cobra.Command{
 		Use:   "lock",
 		Short: "Pin every archive package the builds install in stx.lock",
-		Long: `Resolve the build-dependency environment of every package for every
+		Long: `Resolve everything the project installs from the archive, against the
+archive as it is now, and write stx.lock beside stx.yaml: the base root
+(mmdebstrap), the build-dependency environment of every package for every
 architecture (building the project's packages, which later ones may need,
-without the artifact cache) and write stx.lock beside stx.yaml: per suite
-and architecture each archive package installed (name, version,
-architecture, size, sha256, URL) and the digests of the archive's Release
-files. With stx.lock present, builds install exactly the locked versions
-and refuse packages the lock does not hold. An existing lock is only
-rewritten with --update, which resolves everything again against the
-archive as it is now. Format and workflow: docs/lock.md.`,
+without the artifact cache), and the image and ISO roots (assembled once,
+without the cache of archive roots). Per suite and architecture it lists
+each archive package (name, version, architecture, size, sha256, path in
+the archive) and the digests of the archive's Release files. With
+stx.lock present, builds, images and ISOs install from the locked
+packages only. An existing lock is only rewritten with --update.
+Format and workflow: docs/lock.md.`,
 		Example: `  stx-build lock -C examples
   stx-build lock -C examples --update && git diff examples/stx.lock`,
 		Args: cobra.NoArgs,
@@ -65,22 +99,15 @@ archive as it is now. Format and workflow: docs/lock.md.`,
 			if _, err := os.Stat(path); err == nil && !update {
 				return fmt.Errorf("%s exists: stx-build lock --update resolves again and rewrites it", path)
 			}
-			ws, err := g.open()
+			if g.offline {
+				return fmt.Errorf("stx-build lock resolves against the archive: it cannot run --offline")
+			}
+			ws, err := g.open() // not locked: the archive as it is now
 			if err != nil {
 				return err
 			}
-			var mu sync.Mutex
-			lock := &store.Lock{}
-			opts := buildrun.Options{Archs: archs, OutDir: out, KeepGoing: true,
-				OnResolved: func(s *store.LockSet) {
-					mu.Lock()
-					defer mu.Unlock()
-					set := lock.Set(s.Suite, s.Arch)
-					set.Releases = s.Releases
-					for _, p := range s.Packages {
-						set.Add(p)
-					}
-				},
+			if archs, err = ws.Archs(archs); err != nil {
+				return archFlagError(err)
 			}
 			if out == "" {
 				// The builds are how the sets are found, not results.
@@ -89,39 +116,143 @@ archive as it is now. Format and workflow: docs/lock.md.`,
 					return err
 				}
 				defer os.RemoveAll(tmp)
-				opts.OutDir = tmp
+				out = tmp
 			}
-			if _, err := buildrun.Run(cmd.Context(), ws, opts); err != nil {
+			rec := &lockRecorder{lock: &store.Lock{}, suite: ws.Project.Suite}
+			if err := lockPackages(cmd, g, ws, rec, archs, out); err != nil {
 				return fmt.Errorf("lock: %w (nothing written)", err)
 			}
-			if err := atomicfile.Write(path, lock.Marshal(), 0o644); err != nil {
+			if !noImages {
+				if err := lockImages(cmd, g, ws, rec, imageArchs, out); err != nil {
+					return fmt.Errorf("lock: images: %w (nothing written)", err)
+				}
+			}
+			if !noISO {
+				if err := lockISOs(cmd, g, ws, rec, isoArchs, out); err != nil {
+					return fmt.Errorf("lock: iso: %w (nothing written)", err)
+				}
+			}
+			if err := atomicfile.Write(path, rec.lock.Marshal(), 0o644); err != nil {
 				return err
 			}
 			n := 0
-			for _, s := range lock.Sets {
+			for _, s := range rec.lock.Sets {
 				n += len(s.Packages)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d packages in %d sets\n", path, n, len(lock.Sets))
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d packages in %d sets\n", path, n, len(rec.lock.Sets))
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.BoolVar(&update, "update", false, "resolve again and rewrite an existing stx.lock")
-	f.StringSliceVar(&archs, "arch", nil, "architectures to lock (default: the project's)")
+	f.StringSliceVar(&archs, "arch", nil, "architectures whose packages to lock (default: the project's)")
 	f.StringVarP(&out, "out", "o", "", "keep the builds' output here (default: a temporary directory)")
+	f.BoolVar(&noImages, "no-images", false, "do not lock the image roots")
+	f.BoolVar(&noISO, "no-iso", false, "do not lock the ISO roots")
+	f.StringSliceVar(&imageArchs, "image-arch", nil, "architectures whose image roots to lock (default: the images')")
+	f.StringSliceVar(&isoArchs, "iso-arch", nil, "architectures whose ISO roots to lock (default: the ISO's)")
 	return cmd
 }
 
+// lockRecorder collects a lock from what the runs resolve and install.
+type lockRecorder struct {
+	mu    sync.Mutex
+	lock  *store.Lock
+	suite string
+}
+
+// addSet adds a resolved set (buildrun.Options.OnResolved).
+func (r *lockRecorder) addSet(s *store.LockSet) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	set := r.lock.Set(s.Suite, s.Arch)
+	if len(s.Releases) > 0 {
+		set.Releases = s.Releases
+	}
+	for _, p := range s.Packages {
+		set.Add(p)
+	}
+}
+
+// addRoot adds the archive packages installed in root to the sets of
+// archs.
+func (r *lockRecorder) addRoot(root string, archs ...string) error {
+	pkgs, err := store.RootPackages(root)
+	if err != nil {
+		return err
+	}
+	rel, err := store.RootReleases(root)
+	if err != nil {
+		return err
+	}
+	for _, a := range archs {
+		r.addSet(&store.LockSet{Suite: r.suite, Arch: a, Releases: rel, Packages: pkgs})
+	}
+	return nil
+}
+
+// lockPackages builds the packages unlocked, recording every
+// build-dependency set, then the base root's packages for every
+// architecture built (cross builds run on the same base).
+func lockPackages(cmd *cobra.Command, g *globalFlags, ws *workspace.Workspace, rec *lockRecorder, archs []string, out string) error {
+	opts := buildrun.Options{Archs: archs, OutDir: out, KeepGoing: true, OnResolved: rec.addSet,
+		Status: cmd.OutOrStdout(), Log: g.log(cmd.ErrOrStderr())}
+	if _, err := buildrun.Run(cmd.Context(), ws, opts); err != nil {
+		return err
+	}
+	spec, err := ws.BaseSpec()
+	if err != nil {
+		return err
+	}
+	base, err := ws.BaseStore().Find(cmd.Context(), spec)
+	if err != nil {
+		return err
+	}
+	return rec.addRoot(base.Dir, archs...)
+}
+
+// lockImages assembles the image roots from the archive, recording each.
+func lockImages(cmd *cobra.Command, g *globalFlags, ws *workspace.Workspace, rec *lockRecorder, archs []string, out string) error {
+	sel, err := image.Select(ws, nil, archs)
+	if errors.Is(err, image.ErrNoImages) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	opts := append(imageOptions(g, cmd, out), image.WithRootCache(""),
+		image.WithRootRecorder(func(arch, root string) error { return rec.addRoot(root, arch) }))
+	_, err = image.BuildProject(cmd.Context(), ws, sel, opts...)
+	return err
+}
+
+// lockISOs assembles the ISO live roots from the archive, recording each.
+func lockISOs(cmd *cobra.Command, g *globalFlags, ws *workspace.Workspace, rec *lockRecorder, archs []string, out string) error {
+	sel, err := iso.Select(ws, archs)
+	if errors.Is(err, iso.ErrNoManifest) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, err = iso.BuildProject(cmd.Context(), ws, sel, iso.ProjectOptions{
+		OutDir: out, NoRootCache: true, Status: cmd.OutOrStdout(), Log: g.log(cmd.ErrOrStderr()),
+		RecordRoot: func(arch, root string) error { return rec.addRoot(root, arch) },
+	})
+	return err
+}
+
 func newFetchCmd(g *globalFlags) *cobra.Command {
-	var offline bool
 	cmd := &cobra.Command{
 		Use:   "fetch",
 		Short: "Download every package stx.lock names into the package store",
 		Long: `Download every archive package stx.lock names into the package store
 (CACHE/store, by sha256), each checked against the lock's size and sha256;
 packages already there are not fetched again. With --offline nothing is
-downloaded: the command fails listing what the store lacks, so a build
-that must run without network can be checked first.`,
+downloaded (the global --offline): the command fails listing what the
+store lacks, so a build that must run without network can be checked
+first. The files are fetched by their path in the archive from the
+project's mirror or the host's apt sources.`,
 		Example: `  stx-build fetch -C examples
   stx-build fetch -C examples --offline`,
 		Args: cobra.NoArgs,
@@ -133,29 +264,42 @@ that must run without network can be checked first.`,
 			if lock == nil {
 				return fmt.Errorf("%s: no lock (stx-build lock writes it)", g.lockPath())
 			}
-			st := store.New(filepath.Join(g.cacheRoot(), "store"))
+			ws, err := g.open()
+			if err != nil {
+				return err
+			}
+			st, err := ws.PackageStore()
+			if err != nil {
+				return err
+			}
 			items := lock.Items()
 			missing := st.Missing(items)
 			w := cmd.OutOrStdout()
-			if offline {
+			if g.offline {
 				if len(missing) > 0 {
-					names := make([]string, len(missing))
-					for i, it := range missing {
-						names[i] = "  " + it.Name
-					}
-					return fmt.Errorf("--offline: the store %s lacks %d of the %d packages %s names (stx-build fetch downloads them):\n%s",
-						st.Dir, len(missing), len(items), store.LockFile, strings.Join(names, "\n"))
+					return &workspace.MissingError{Store: st.Dir, Missing: missing, Total: len(items), Fetch: "stx-build fetch" + dirFlag(g)}
 				}
 				fmt.Fprintf(w, "all %d packages of %s are in %s\n", len(items), store.LockFile, st.Dir)
 				return nil
 			}
 			if _, err := st.FetchAll(cmd.Context(), items); err != nil {
+				if errors.Is(err, store.ErrNotOnMirror) {
+					return fmt.Errorf("%w\nthe archive dropped locked versions the store does not have: stx-build lock --update%s resolves again (review the diff)", err, dirFlag(g))
+				}
 				return err
 			}
 			fmt.Fprintf(w, "%d packages in %s (%d fetched)\n", len(items), st.Dir, len(missing))
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&offline, "offline", false, "download nothing; fail listing what the store lacks")
 	return cmd
+}
+
+// dirFlag is " -C DIR" for commands named in messages, unless the project
+// is the working directory.
+func dirFlag(g *globalFlags) string {
+	if g.dir == "" || g.dir == "." {
+		return ""
+	}
+	return " -C " + g.dir
 }

@@ -26,6 +26,7 @@ type globalFlags struct {
 	cacheDir string
 	profiles []string
 	verbose  bool
+	offline  bool
 }
 
 func (g *globalFlags) open() (*workspace.Workspace, error) {
@@ -50,6 +51,7 @@ func newRoot() *cobra.Command {
 	pf.StringVar(&g.cacheDir, "cache-dir", "", "cache directory (default $XDG_CACHE_HOME/stx-build)")
 	pf.StringSliceVar(&g.profiles, "profile", nil, "extra build profile for every package (repeatable), e.g. nocheck")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "print progress (fetches, apt updates) to stderr")
+	pf.BoolVar(&g.offline, "offline", false, "download no archive package: install stx.lock's packages from the package store only (stx-build fetch fills it)")
 	root.AddCommand(newGraphCmd(g), newBuildCmd(g), newImageCmd(g), newCacheCmd(g))
 	root.AddCommand(newISOCmd(g), newBootCmd(), newAllCmd(g))
 	root.AddCommand(newPlanCmd(g), newDoctorCmd(g), newStarlingXCmd(g))
