@@ -57,12 +57,13 @@ test-short:
 
 # Slow end-to-end checks beyond make test: the ISO test also builds the arm64
 # ISO from a second checkout and compares it (docs/iso.md). STX_BOOT_LOGS=DIR
-# keeps the boot consoles. The kernel test builds
-# examples/kernel for amd64 twice and arm64 once, then boots its ISO with that
-# kernel in qemu (docs/kernel.md).
-e2e: deps
+# keeps the boot consoles. The kernel tests build
+# examples/kernel for amd64 twice and arm64 once, then boot its ISO with that
+# kernel in qemu, and build it for amd64 on this machine and on a buildkitd,
+# compared bit for bit (docs/kernel.md).
+e2e: deps buildkit
 	STX_ISO_E2E=1 $(GO) test -count=1 -timeout 90m -run TestExampleISO -v ./builders/iso/
-	STX_E2E=1 $(GO) test -count=1 -timeout 120m -run TestKernelE2E -v ./buildrun/
+	STX_E2E=1 STX_REQUIRE_BUILDKIT=1 $(GO) test -count=1 -timeout 150m -run 'TestKernelE2E|TestKernelBuildKitE2E' -v ./buildrun/
 
 # Real StarlingX packages (fault, update, utilities) built for amd64 on trixie
 # from two checkouts, compared bit for bit (scripts/e2e-starlingx.sh;

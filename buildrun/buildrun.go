@@ -77,8 +77,8 @@ type Options struct {
 	// Runner runs sandboxed steps; default runner.NewLocal().
 	Runner runner.Runner
 	// Workers are BuildKit daemons that take package builds besides this
-	// machine (docs/workers.md); NoLocal leaves every package build to
-	// them (kernels, restores and publishing stay local).
+	// machine (docs/workers.md), kernels included; NoLocal leaves every
+	// package build to them (restores and publishing stay local).
 	Workers []Worker
 	NoLocal bool
 	// BuildKitCache, when set, is a registry repository the workers
@@ -283,13 +283,8 @@ func Run(ctx context.Context, ws *workspace.Workspace, opts Options) (*Result, e
 	}
 	r.builders = []*deb.Builder{r.builder}
 	if len(opts.Workers) > 0 {
-		pools, err := r.connectWorkers(ctx, base, sopts.Budget)
-		if err != nil {
+		if err := r.connectWorkers(ctx, base, &sopts, dag); err != nil {
 			return nil, err
-		}
-		sopts.Workers = pools
-		if opts.NoLocal {
-			sopts.Slots = 0
 		}
 	}
 	if r.mustBuild() {

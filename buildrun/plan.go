@@ -131,7 +131,8 @@ func (e *estimator) task(j *job) scheduler.Task {
 		return scheduler.Task{Seconds: 1, Disk: true, Jobs: 1, Source: "publish"}
 	}
 	pkg := j.pr.Package
-	var t scheduler.Task
+	// An emulated build runs on this machine, which has its base root.
+	t := scheduler.Task{Arch: j.arch, LocalOnly: j.emulated != ""}
 	hint, disk := pkg.Build.TmpfsSize()
 	t.Disk = disk
 	switch {

@@ -30,7 +30,7 @@ func (w *workerFlags) add(f *pflag.FlagSet) {
 	f.StringVar(&w.tmpfs, "buildkit-tmpfs", "", "RAM for tmpfs build trees on each worker, e.g. 16GiB (default: this machine's budget)")
 	f.StringVar(&w.cache, "buildkit-cache", "", "registry repository for the workers' cache of build environments, e.g. HOST:PORT/stx/buildkit-cache")
 	f.StringVar(&w.tlsDir, "buildkit-tlsdir", "", "directory with ca.pem, cert.pem and key.pem for mutual TLS with the workers (as buildctl --tlsdir)")
-	f.BoolVar(&w.noLocal, "no-local", false, "run no package build on this machine, only on the workers (kernels, restores and publishing stay local)")
+	f.BoolVar(&w.noLocal, "no-local", false, "run no package build on this machine, only on the workers, kernels included (restores and publishing stay local)")
 }
 
 func (w *workerFlags) apply(o *buildrun.Options) error {
