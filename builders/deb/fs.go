@@ -2,11 +2,12 @@ package deb
 
 import (
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/stx-build/stx-build/internal/regularfile"
 )
 
 // copyTree copies a local source tree to dst with normalized metadata:
@@ -85,29 +86,6 @@ func chownTree(dir string, uid, gid int) error {
 	})
 }
 
-// copyFile copies src to dst with mode, writing through a temporary name.
-func copyFile(src, dst string, mode os.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	tmp := dst + ".tmp"
-	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := out.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Chmod(tmp, mode); err != nil {
-		return err
-	}
-	return os.Rename(tmp, dst)
-}
+// copyFile copies a regular file (a FIFO or a device is refused, never
+// read) into a build's slot with mode whatever the umask.
+var copyFile = regularfile.Copy
