@@ -15,6 +15,8 @@ var (
 	packages = []string{CmdBuild}
 	iso      = []string{CmdISO}
 	dev      = []string{CmdDev}
+	// foreignRoots run a foreign architecture's programs under qemu-user.
+	foreignRoots = []string{CmdBuild, CmdImage, CmdISO}
 )
 
 // table is every requirement but the per-architecture boot ones (see
@@ -47,10 +49,11 @@ var table = []*Requirement{
 	{Name: "dpkg-deb", Package: "dpkg", Why: "reads built packages into the local apt repositories; packs the ISO's live packages", Commands: []string{CmdBuild, CmdISO}, check: program},
 	{Name: "/etc/ssl/certs/ca-certificates.crt", Package: "ca-certificates", Why: "HTTPS mirrors and source URLs", Commands: sandbox, Optional: true, check: file},
 
-	// Foreign-architecture roots (image and ISO roots run maintainer scripts).
-	{Name: "qemu-aarch64-static", Package: "qemu-user-static", Why: "runs arm64 maintainer scripts in image and ISO roots on amd64", Commands: []string{CmdImage, CmdISO}, Archs: []string{"arm64"}, Foreign: true, check: program},
-	{Name: "update-binfmts", Package: "binfmt-support", Why: "registers qemu-user for arm64 binaries (binfmt_misc, F flag)", Commands: []string{CmdImage, CmdISO}, Archs: []string{"arm64"}, Foreign: true, check: program},
-	{Name: "binfmt_misc", Why: "the kernel's hook that runs arm64 binaries through qemu-user", Commands: []string{CmdImage, CmdISO}, Archs: []string{"arm64"}, Foreign: true,
+	// Foreign-architecture roots (image and ISO roots run maintainer
+	// scripts; emulated package builds run everything in one).
+	{Name: "qemu-aarch64-static", Package: "qemu-user-static", Why: "runs arm64 programs on amd64: maintainer scripts in image and ISO roots, emulated package builds (build.cross: false, or build-deps that do not cross-install)", Commands: foreignRoots, Archs: []string{"arm64"}, Foreign: true, check: program},
+	{Name: "update-binfmts", Package: "binfmt-support", Why: "registers qemu-user for arm64 binaries (binfmt_misc, F flag)", Commands: foreignRoots, Archs: []string{"arm64"}, Foreign: true, check: program},
+	{Name: "binfmt_misc", Why: "the kernel's hook that runs arm64 binaries through qemu-user", Commands: foreignRoots, Archs: []string{"arm64"}, Foreign: true,
 		Fix: "modprobe binfmt_misc", check: checkBinfmt},
 
 	// ISO mastering.
