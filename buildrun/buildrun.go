@@ -403,6 +403,9 @@ func (r *run) observe(e scheduler.Event) {
 		if res != nil {
 			ev.Seconds, ev.Setup, ev.Build = res.Total.Seconds(), res.Setup.Seconds(), res.Build.Seconds()
 			ev.PeakBytes, ev.Retried, ev.LayerCached = res.PeakBytes, res.Retried, res.LayerCached
+			for _, p := range res.Phases {
+				ev.Phases = append(ev.Phases, report.Phase{Name: p.Name, Seconds: p.Duration.Seconds(), Cached: p.Cached})
+			}
 			ev.Where = "disk"
 			if res.OnTmpfs {
 				ev.Where = "tmpfs"

@@ -705,3 +705,23 @@ func (n *Node) Parts() string {
 	}
 	return ""
 }
+
+// ApplicableRelations renders the relations of d as they apply on the
+// host architecture with the active profiles, the way apt-get build-dep
+// evaluates a source's fields: each relation as its alternatives that
+// apply, without their restrictions ("a (>= 1) | b:native"); a relation
+// none of whose alternatives applies is left out. Order is d's.
+func ApplicableRelations(d dependency.Dependency, host string, profiles []string) ([]string, error) {
+	arch, err := dependency.ParseArch(host)
+	if err != nil {
+		return nil, fmt.Errorf("architecture %q: %w", host, err)
+	}
+	active := activeProfiles(profiles)
+	var out []string
+	for _, rel := range d.Relations {
+		if kept := applicable(rel, arch, active); len(kept) > 0 {
+			out = append(out, relationString(kept))
+		}
+	}
+	return out, nil
+}

@@ -72,6 +72,9 @@ type Event struct {
 	PeakBytes   int64 `json:"peak_bytes,omitempty"`
 	Retried     bool  `json:"retried,omitempty"`
 	LayerCached bool  `json:"layer_cached,omitempty"`
+	// Phases are the times of a finished build's phases, in order
+	// (unpack, resolve, environment, build, collect).
+	Phases []Phase `json:"phases,omitempty"`
 	// Cached says a finished task was not built but restored from the
 	// artifact cache, and from where ("local" or a registry), with the key.
 	Cached string `json:"cached,omitempty"`
@@ -91,6 +94,14 @@ type Event struct {
 	Message string   `json:"message,omitempty"`
 	Plan    *Plan    `json:"plan,omitempty"`
 	Summary *Summary `json:"summary,omitempty"`
+}
+
+// Phase is the time one phase of a build took.
+type Phase struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+	// Cached says the phase's result came from a cache.
+	Cached bool `json:"cached,omitempty"`
 }
 
 // Plan is the schedule predicted when the run starts.

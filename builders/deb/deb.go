@@ -95,6 +95,9 @@ type Result struct {
 	// Setup is the time to the start of dpkg-buildpackage (unpack, build-dep
 	// layer); Build the dpkg-buildpackage run; Total all of it.
 	Setup, Build, Total time.Duration
+	// Phases are the times of the phases the build went through, in
+	// order (phases.go).
+	Phases []Phase
 }
 
 // Builder builds packages. Its fields are shared by concurrent builds.
@@ -132,6 +135,9 @@ type Builder struct {
 	// in a disk slot. Nil: the local sandbox runs them, the whole build
 	// in one slot (tmpfs when it fits).
 	Executor runner.Executor
+	// NoResolveCache resolves every build's dependencies anew instead of
+	// reusing a cached resolution with the same inputs (resolution.go).
+	NoResolveCache bool
 }
 
 // Error is a failed build, with the log to look at.
@@ -177,6 +183,7 @@ func (b *Builder) Build(ctx context.Context, req Request) (*Result, error) {
 			status = fmt.Sprintf("FAILED in %s: %v", be.Step, be.Err)
 		}
 	}
+	logPhases(logf, res.Phases)
 	fmt.Fprintf(logf, "stx-build: %s after %s (setup %s, build %s), peak %s\n",
 		status, res.Total.Round(time.Millisecond), res.Setup.Round(time.Millisecond), res.Build.Round(time.Millisecond), ramdisk.FormatSize(res.PeakBytes))
 	logf.Close()
@@ -237,14 +244,19 @@ func (b *Builder) buildIn(ctx context.Context, slot *ramdisk.Slot, req Request, 
 	fail := func(step string, err error) error {
 		return &Error{Package: p.Name, Arch: req.Arch, Step: step, Err: err}
 	}
+	res.Phases = nil // a retry on disk starts over
 	src, err := b.prepare(ctx, slot, req, log)
 	if err != nil {
 		return nil, fail("unpack", err)
 	}
+	res.addPhase(PhaseUnpack, time.Since(t0), false)
+	t1 := time.Now()
 	ds, err := b.resolveDeps(ctx, slot, req, src.control, log)
 	if err != nil {
 		return nil, fail("build-deps", err)
 	}
+	res.addPhase(PhaseResolve, time.Since(t1), ds.Cached)
+	t2 := time.Now()
 	if src.control != src.dir {
 		if err := os.RemoveAll(filepath.Join(slot.Dir, "build", src.control)); err != nil {
 			return nil, fail("build-deps", err)
@@ -257,13 +269,17 @@ func (b *Builder) buildIn(ctx context.Context, slot *ramdisk.Slot, req Request, 
 		return nil, fail(src.step, err)
 	}
 	logCommand(log, desc.Steps[len(desc.Steps)-1])
-	prep := time.Since(t0)
+	prep, describe := time.Since(t0), time.Since(t2)
 	tail := &runner.LogTail{Max: 16 << 10}
 	oc, err := ex.Execute(ctx, desc, slot.Dir, io.MultiWriter(log, tail))
 	if oc != nil {
 		res.LayerCached, res.Setup, res.Build = oc.Cached, prep+oc.Setup, oc.Build
 		if oc.Placed {
 			res.OnTmpfs, res.Retried, res.PeakBytes = oc.OnTmpfs, oc.Retried, oc.PeakBytes
+		}
+		res.addPhase(PhaseEnvironment, describe+oc.Setup, oc.Cached)
+		if oc.Build > 0 {
+			res.addPhase(PhaseBuild, oc.Build, false)
 		}
 	}
 	if err != nil {
@@ -278,10 +294,12 @@ func (b *Builder) buildIn(ctx context.Context, slot *ramdisk.Slot, req Request, 
 		}
 		return nil, fail(src.step, err)
 	}
+	t3 := time.Now()
 	files, err := b.collect(oc.Dir, req)
 	if err != nil {
 		return nil, fail("collect", err)
 	}
+	res.addPhase(PhaseCollect, time.Since(t3), false)
 	return files, nil
 }
 

@@ -2,7 +2,6 @@ package deb
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -97,6 +96,8 @@ type depSet struct {
 	// Fetch are the archive packages' files, where apt would download
 	// them from, with the index's size and sha256, sorted by name.
 	Fetch []store.Item
+	// Cached says the resolution came from the cache (resolution.go).
+	Cached bool
 }
 
 // resolveDeps computes the exact build-dependency set with apt-get
@@ -116,19 +117,13 @@ func (b *Builder) resolveDeps(ctx context.Context, slot *ramdisk.Slot, req Reque
 		return nil, err
 	}
 	script := repoSetup(req) + lockPins(b.lockSet(req), debs) + fmt.Sprintf(args, "-s") + "\n" + fmt.Sprintf(args, printURIs) + "\n"
-	step := runner.NewStep("resolve", "/bin/sh", "-ec", script).WithEnv(baseEnv(0)...).WithNetwork()
-	step = withRepos(step, req).WithInput(filepath.Join(slot.Dir, "build"), "/build")
-	var sim bytes.Buffer
-	tail := &runner.LogTail{Max: 16 << 10}
-	local := &runner.LocalExecutor{Runner: b.Runner, Base: b.Base.Dir}
-	upper := filepath.Join(slot.Dir, "deps-sim")
-	if err := local.RunStep(ctx, step, upper, io.MultiWriter(&sim, log, tail), io.MultiWriter(log, tail)); err != nil {
-		return nil, withCause(fmt.Errorf("resolve build-deps: %w", err), tail.Bytes(), req.Package.Name, req.Arch, req.Arch != b.HostArch)
-	}
-	_ = os.RemoveAll(upper)
-	ds, err := parseSimulation(&sim, debs)
+	releases, err := baseReleases(b.Base.Dir)
 	if err != nil {
-		return nil, fmt.Errorf("resolve build-deps: %w", err)
+		return nil, err
+	}
+	ds, err := b.resolution(ctx, slot, req, srcDir, script, releases, debs, log)
+	if err != nil {
+		return nil, err
 	}
 	if b.Lock != nil {
 		if err := checkLocked(b.lockSet(req), ds.Fetch, b.Base.Spec.Suite, req.Arch); err != nil {
@@ -140,9 +135,7 @@ func (b *Builder) resolveDeps(ctx context.Context, slot *ramdisk.Slot, req Reque
 		if set.Packages, err = lockedPackages(ds.Fetch); err != nil {
 			return nil, err
 		}
-		if set.Releases, err = baseReleases(b.Base.Dir); err != nil {
-			return nil, err
-		}
+		set.Releases = releases
 		b.OnResolved(set)
 	}
 	h := sha256.New()
