@@ -172,7 +172,16 @@ func (r *run) fallBack(ctx context.Context, j *job, err error) bool {
 	r.mu.Lock()
 	j.emulated = why
 	r.mu.Unlock()
-	r.emit(report.Event{Kind: report.KindInfo, Package: j.node.Name, Version: j.node.Version, Arch: j.arch, ID: j.id, Mode: report.ModeEmulated,
+	// The emulated build writes the log anew; the cross attempt's is kept.
+	crossLog := ""
+	var be *deb.Error
+	if errors.As(err, &be) && be.Log != "" {
+		crossLog = strings.TrimSuffix(be.Log, ".log") + ".cross.log"
+		if os.Rename(be.Log, crossLog) != nil {
+			crossLog = be.Log
+		}
+	}
+	r.emit(report.Event{Kind: report.KindInfo, Package: j.node.Name, Version: j.node.Version, Arch: j.arch, ID: j.id, Mode: report.ModeEmulated, Log: crossLog,
 		Message: fmt.Sprintf("%s %s: not cross-buildable (%v); building it emulated under qemu-user instead (about %d× slower), and so from now on for version %s",
 			j.arch, j.node.Name, firstLine(err), scheduler.EmulationFactor, j.node.Version)})
 	return true

@@ -65,7 +65,7 @@ func withCause(err error, out []byte, name, arch string, cross bool) error {
 				switch {
 				case cross && whoArch == arch:
 					notCross = true
-					add(fmt.Sprintf("%s is not cross-buildable as written: it needs %s for the target architecture %s (usually a build tool named without :native in Build-Depends); patch its Build-Depends, or leave %s out of its architectures", name, who, arch, arch))
+					add(fmt.Sprintf("%s is not cross-buildable as written: it needs %s for the target architecture %s (usually a build tool named without :native in Build-Depends); patch its Build-Depends, build it emulated (build.cross: false, or leave build.cross out), or leave %s out of its architectures", name, who, arch, arch))
 				default:
 					add(fmt.Sprintf("%s cannot be installed for %s: a version it needs is neither in the archive's indexes nor built by the project", d[1], arch))
 				}
