@@ -1,11 +1,14 @@
 package workspace
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -60,6 +63,22 @@ type LockedArchive struct {
 	Keyring string
 	// Digest identifies the lock's packages (the repositories' content).
 	Digest string
+	// Offline: nothing is downloaded (UseLock's offline); the source
+	// indexes are used as they are (AptEnv).
+	Offline bool
+}
+
+// ReadLock reads the project's stx.lock; nil when there is none.
+func (w *Workspace) ReadLock() (*store.Lock, error) {
+	p := filepath.Join(w.Project.Dir, store.LockFile)
+	data, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return store.ParseLock(p, bytes.NewReader(data))
 }
 
 // PackageStore is the package store (CACHE/store), fetching from the
@@ -157,7 +176,7 @@ func (w *Workspace) UseLock(ctx context.Context, lock *store.Lock, offline bool)
 	if err != nil {
 		return err
 	}
-	la := &LockedArchive{Lock: lock, Keyring: w.RepoKeyring(), Digest: lockDigest(items)}
+	la := &LockedArchive{Lock: lock, Keyring: w.RepoKeyring(), Digest: lockDigest(items), Offline: offline}
 	la.Dir = filepath.Join(w.CacheDir(), lockedReposDir, la.Digest[:16])
 	archs := make([]string, 0, len(byArch))
 	for a := range byArch {

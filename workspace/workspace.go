@@ -182,6 +182,12 @@ func (w *Workspace) AptEnv(ctx context.Context) (*aptenv.Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("apt environment: %w", err)
 	}
+	if w.locked != nil && w.locked.Offline {
+		// Sources are pinned by their .dsc digests and fetched into the
+		// cache once: the indexes as they are still find them.
+		fmt.Fprintf(w.opts.Log, "apt: offline: the indexes for %s as they are (%s)\n", p.Suite, env.Dir())
+		return env, nil
+	}
 	fmt.Fprintf(w.opts.Log, "apt: updating indexes for %s (%s)\n", p.Suite, env.Dir())
 	if err := env.Update(ctx); err != nil {
 		return nil, fmt.Errorf("apt environment: %w", err)

@@ -1,0 +1,106 @@
+package buildrun_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stx-build/stx-build/buildrun"
+	"github.com/stx-build/stx-build/store"
+	"github.com/stx-build/stx-build/workspace"
+)
+
+// offlineChildEnv names the project directory in the child of
+// TestLockedOffline that builds inside a network namespace.
+const offlineChildEnv = "STX_TEST_OFFLINE_PROJECT"
+
+// lockedPackages are what TestLockedOffline builds: a library and its
+// user, native on amd64 and cross for arm64.
+var lockedPackages = []string{"libstx", "stx-hello"}
+
+// TestLockedOffline (issue 17's done-when, on the cheapest part of the
+// example): the packages built from examples/stx.lock, with the base
+// root made from the locked packages only, and then built again in a
+// network namespace that has no network at all (only lo), with --offline
+// (the locked packages from the store, nothing downloaded): every .deb
+// bit-identical.
+func TestLockedOffline(t *testing.T) {
+	needBuildHost(t)
+	if dir := os.Getenv(offlineChildEnv); dir != "" {
+		offlineChild(t, dir)
+		return
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("unshare (util-linux) not installed")
+	}
+	dir := copyProject(t, t.TempDir(), false)
+	online := filepath.Join(dir, "out-online")
+	if err := buildLocked(t, dir, online, false); err != nil {
+		t.Fatal(err)
+	}
+	want := debDigests(t, online)
+
+	cmd := exec.Command("unshare", "--net", os.Args[0], "-test.run=^TestLockedOffline$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), offlineChildEnv+"="+dir, "STX_TEST_CACHE="+cacheDir)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestLockedOffline") {
+		t.Fatalf("the offline build in a network namespace: %v\n%s", err, lastLines(out, 60))
+	}
+	got := debDigests(t, filepath.Join(dir, "out-offline"))
+	if len(got) != len(want) {
+		t.Errorf("online %d .debs, offline %d", len(want), len(got))
+	}
+	for f, sum := range want {
+		if got[f] != sum {
+			t.Errorf("%s: online %s, offline %s", f, sum, got[f])
+		}
+	}
+	t.Logf("%d .debs bit-identical online and with no network", len(want))
+}
+
+// offlineChild is TestLockedOffline's second build, run in a network
+// namespace.
+func offlineChild(t *testing.T, dir string) {
+	ifaces, err := os.ReadDir("/sys/class/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range ifaces {
+		if i.Name() != "lo" {
+			t.Fatalf("not in an empty network namespace: %s", i.Name())
+		}
+	}
+	if err := buildLocked(t, dir, filepath.Join(dir, "out-offline"), true); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// buildLocked builds lockedPackages for amd64 and arm64 from the
+// project's stx.lock into out, without the artifact cache.
+func buildLocked(t *testing.T, dir, out string, offline bool) error {
+	t.Helper()
+	ctx := context.Background()
+	ws, err := workspace.Open(workspace.Options{Dir: dir, CacheDir: cacheDir})
+	if err != nil {
+		return err
+	}
+	lock, err := ws.ReadLock()
+	if err != nil {
+		return err
+	}
+	if lock == nil {
+		return errors.New("examples/" + store.LockFile + " is missing (stx-build lock -C examples writes it)")
+	}
+	if err := ws.UseLock(ctx, lock, offline); err != nil {
+		return err
+	}
+	_, err = buildrun.Run(ctx, ws, buildrun.Options{
+		Archs: []string{"amd64", "arm64"}, Packages: lockedPackages, OutDir: out,
+		Status: testWriter{t}, Lock: lock,
+	})
+	return err
+}
