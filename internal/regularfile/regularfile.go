@@ -177,13 +177,16 @@ func kindOf(mode uint32) string {
 	return "a special file"
 }
 
-// Copy copies src, following symlinks, to dst (created or truncated) with
-// mode perm whatever the umask, if src is a regular file: it is opened
-// without blocking and what was opened is checked before a byte is read,
-// so a FIFO or a device is refused (a *Refusal), never read. dst is a
-// scratch copy (a build's inputs, an assembled source tree): nothing is
-// synced; callers that replace a file others read use atomicfile.
-func Copy(src, dst string, perm fs.FileMode) error {
+// Copy copies src, following symlinks, to dst with mode perm whatever
+// the umask, if src is a regular file: it is opened without blocking and
+// what was opened is checked before a byte is read, so a FIFO or a
+// device is refused (a *Refusal), never read. The copy is written under
+// a temporary name in dst's directory and renamed over dst, so it never
+// writes into a file dst already was (a hard link into a repository or
+// the store stays intact). Nothing is synced: dst is a scratch copy (a
+// build's inputs, an assembled source tree); files others read are
+// replaced with atomicfile.
+func Copy(src, dst string, perm fs.FileMode) (err error) {
 	in, err := os.OpenFile(src, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return err
@@ -196,17 +199,24 @@ func Copy(src, dst string, perm fs.FileMode) error {
 	if !fi.Mode().IsRegular() {
 		return &Refusal{fmt.Sprintf("%s is %s, not a regular file", src, Kind(fi.Mode()))}
 	}
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	out, err := os.CreateTemp(filepath.Dir(dst), ".tmp-"+filepath.Base(dst)+"-*")
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if err != nil {
+			out.Close()
+			os.Remove(out.Name())
+		}
+	}()
 	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
 		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
 	}
 	if err := out.Chmod(perm); err != nil {
-		out.Close()
 		return err
 	}
-	return out.Close()
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Rename(out.Name(), dst)
 }

@@ -69,8 +69,9 @@ func TestRead(t *testing.T) {
 }
 
 // TestCopy: a copy through a symlink gets the asked mode whatever the
-// umask and replaces what was there; a FIFO (which would block a reader)
-// and a directory are refused and leave dst as it was.
+// umask and replaces what was there without writing into it; a FIFO
+// (which would block a reader) and a directory are refused and leave dst
+// and no temporary file behind.
 func TestCopy(t *testing.T) {
 	old := syscall.Umask(0o077)
 	defer syscall.Umask(old)
@@ -82,11 +83,19 @@ func TestCopy(t *testing.T) {
 	if err := os.Symlink("src", link); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(dst, []byte("older, longer content\n"), 0o600); err != nil {
+	// dst is a hard link to another file: that file keeps its content.
+	other := filepath.Join(dir, "other")
+	if err := os.WriteFile(other, []byte("older, longer content\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(other, dst); err != nil {
 		t.Fatal(err)
 	}
 	if err := Copy(link, dst, 0o644); err != nil {
 		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(other); string(got) != "older, longer content\n" {
+		t.Errorf("the copy wrote through dst's hard link into %s: %q", other, got)
 	}
 	got, err := os.ReadFile(dst)
 	fi, _ := os.Stat(dst)
@@ -105,5 +114,8 @@ func TestCopy(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(dst); string(got) != "content\n" {
 		t.Errorf("a refused copy changed dst: %q", got)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".tmp-*")); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
 	}
 }
