@@ -288,6 +288,9 @@ func Run(ctx context.Context, ws *workspace.Workspace, opts Options) (*Result, e
 		}
 	}
 	if r.mustBuild() {
+		if err := r.checkConflicts(ctx, base); err != nil {
+			return nil, err
+		}
 		if err := r.checkSandbox(ctx); err != nil {
 			return nil, err
 		}
