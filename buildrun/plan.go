@@ -267,6 +267,9 @@ func Plan(ctx context.Context, ws *workspace.Workspace, opts Options) (*schedule
 	if opts.NoLocal && len(so.Workers) > 0 {
 		so.Slots = 0
 	}
+	if err := so.Check(dag); err != nil {
+		return nil, err // the run would stop there too
+	}
 	p := scheduler.Simulate(dag, so)
 	if p.Notes, err = cutNotes(ctx, ws, archs); err != nil {
 		return nil, err
