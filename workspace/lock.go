@@ -270,14 +270,23 @@ func (w *Workspace) dirFlag() string {
 
 func (w *Workspace) fetchCommand() string { return "stx-build fetch" + w.dirFlag() }
 
-// LockHint is the advice for a resolution that failed with a lock in
-// use: apt's own message names the package; the locked repositories hold
-// nothing else.
-func (w *Workspace) LockHint() string {
-	if w.locked == nil {
-		return ""
+// aptNotInstallable are apt's words for a package it cannot find or
+// install: with a lock in use, a package the lock lacks.
+var aptNotInstallable = []string{"Unable to locate package", "is not installable", "has no installation candidate", "but it is not going to be installed"}
+
+// WithLockHint returns err with, when a lock is in use and apt could not
+// find or install a package (named in err), the advice to add it to the
+// lock: the locked repositories hold nothing else.
+func (w *Workspace) WithLockHint(err error) error {
+	if err == nil || w.locked == nil {
+		return err
 	}
-	return fmt.Sprintf("with %s in use only the locked packages are installable: a package apt cannot find or install is not in the lock; stx-build lock --update%s adds it (review the diff)", store.LockFile, w.dirFlag())
+	for _, m := range aptNotInstallable {
+		if strings.Contains(err.Error(), m) {
+			return fmt.Errorf("%w\nwith %s in use only the locked packages are installable: a package apt cannot find or install above is not in the lock; stx-build lock --update%s adds it (review the diff)", err, store.LockFile, w.dirFlag())
+		}
+	}
+	return err
 }
 
 // RootsProject is the project as the image and ISO builders use it: with

@@ -154,6 +154,13 @@ func TestUseLock(t *testing.T) {
 	if spec2, err := other.BaseSpec(); err != nil || spec2.Key("m") != spec.Key("m") || other.Locked().Sources[0] == la.Sources[0] {
 		t.Errorf("two caches, one lock: keys %s %s (%v)", spec2.Key("m"), spec.Key("m"), err)
 	}
+	aptErr := errors.New("rootfs: mmdebstrap bookworm amd64: exit status 1\nE: Unable to locate package kitty-terminfo")
+	if err := ws.WithLockHint(aptErr); !errors.Is(err, aptErr) || !strings.Contains(err.Error(), "stx-build lock --update -C "+f.dir) {
+		t.Errorf("a package the lock lacks: %v", err)
+	}
+	if err := ws.WithLockHint(errors.New("disk full")); strings.Contains(err.Error(), "lock --update") {
+		t.Errorf("an unrelated error got the lock hint: %v", err)
+	}
 	if p := ws.RootsProject(); p.Mirror != strings.Join(la.Sources, "\n") || ws.Project.Mirror != "file://"+f.mirror {
 		t.Errorf("roots project mirror %q, project mirror %q", p.Mirror, ws.Project.Mirror)
 	}

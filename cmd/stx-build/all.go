@@ -54,7 +54,7 @@ have are skipped.`,
 			dopts.Lock = lock
 			res, err := buildrun.Run(ctx, ws, dopts)
 			if err != nil {
-				return err
+				return ws.WithLockHint(err)
 			}
 			fmt.Fprintf(stdout, "built %d package(s)\n", len(res.Builds))
 
@@ -67,7 +67,7 @@ have are skipped.`,
 			default:
 				fmt.Fprintln(stdout, "== images")
 				if _, err := image.BuildProject(ctx, ws, images, imageOptions(g, cmd, out)...); err != nil {
-					return err
+					return ws.WithLockHint(err)
 				}
 			}
 
@@ -85,7 +85,7 @@ have are skipped.`,
 			}
 			fmt.Fprintf(stdout, "== iso (%s)\n", strings.Join(sel.Archs, ", "))
 			_, err = iso.BuildProject(ctx, ws, sel, f.options(g, out, stdout, cmd.ErrOrStderr()))
-			return err
+			return ws.WithLockHint(err)
 		},
 	}
 	addISOFlags(cmd, f)

@@ -108,6 +108,7 @@ The exit status is 1 if any build failed, 130 when interrupted.`,
 				opts.Cache = c
 			}
 			_, err = buildrun.Run(cmd.Context(), ws, opts)
+			err = ws.WithLockHint(err)
 			if errors.Is(err, context.Canceled) {
 				return exitError{code: exitInterrupted, err: err}
 			}

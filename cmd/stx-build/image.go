@@ -56,7 +56,7 @@ image.`,
 				}
 				opts := buildrun.Options{Archs: sel.Archs, OutDir: out, Status: stdout, Log: g.log(cmd.ErrOrStderr()), Cache: c, Lock: lock}
 				if _, err := buildrun.Run(ctx, ws, opts); err != nil {
-					return err
+					return ws.WithLockHint(err)
 				}
 			}
 			opts := imageOptions(g, cmd, out)
@@ -65,7 +65,7 @@ image.`,
 			}
 			results, err := image.BuildProject(ctx, ws, sel, opts...)
 			if err != nil || len(results) == 0 {
-				return err
+				return ws.WithLockHint(err)
 			}
 			if dockerArchive != "" {
 				arch, tag, err := image.SaveDockerArchive(results[0], dockerArchive)

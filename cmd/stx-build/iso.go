@@ -104,13 +104,13 @@ func runISO(cmd *cobra.Command, g *globalFlags, f *isoFlags) error {
 		opts := buildrun.Options{Archs: sel.PackageArchs(), OutDir: out, Status: status, Log: g.log(stderr), Cache: c, Lock: lock}
 		res, err := buildrun.Run(ctx, ws, opts)
 		if err != nil {
-			return err
+			return ws.WithLockHint(err)
 		}
 		fmt.Fprintf(status, "built %d package(s)\n", len(res.Builds))
 	}
 	results, err := iso.BuildProject(ctx, ws, sel, f.options(g, out, status, stderr))
 	if err != nil || !f.jsonOut {
-		return err
+		return ws.WithLockHint(err)
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
