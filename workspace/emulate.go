@@ -3,6 +3,7 @@ package workspace
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 
@@ -24,7 +25,8 @@ import (
 // their recipe cross-compiles.
 
 // emulatedDir is where the cache remembers the switched packages:
-// <arch>/<name>.json holding an emulatedEntry.
+// <project>/<arch>/<name>.json holding an emulatedEntry (by project: a
+// cache may serve projects whose packages share names and versions).
 const emulatedDir = "emulated"
 
 type emulatedEntry struct {
@@ -89,7 +91,7 @@ func (w *Workspace) Emulate(pr *Prepared, arch, why string) error {
 }
 
 func (w *Workspace) emulatedFile(name, arch string) string {
-	return filepath.Join(w.opts.CacheDir, emulatedDir, arch, name+".json")
+	return filepath.Join(w.opts.CacheDir, emulatedDir, url.PathEscape(w.Project.Name), arch, name+".json")
 }
 
 // EmulatedArchs are the architectures among archs on which some package
