@@ -153,7 +153,10 @@ func (o Options) pools() []Pool {
 func (o Options) Check(d *DAG) error {
 	pools := o.withDefaults().pools()
 	for _, t := range d.Tasks {
-		if t.LocalOnly && (pools[0].Slots == 0 || !pools[0].Builds(t.Arch)) {
+		if t.LocalOnly && pools[0].Slots == 0 {
+			return fmt.Errorf("scheduler: nothing builds %s: it builds only on this machine, which has no slot", t.ID)
+		}
+		if t.LocalOnly && !pools[0].Builds(t.Arch) {
 			return fmt.Errorf("scheduler: nothing builds %s: it builds only on this machine, which takes no %s builds", t.ID, t.Arch)
 		}
 		if !slices.ContainsFunc(pools, func(p Pool) bool { return p.Slots > 0 && p.Builds(t.Arch) }) {
