@@ -79,6 +79,7 @@ bench: deps
 	scripts/bench-workers.sh 3 | tee $(OUT)/bench-workers.txt
 	scripts/bench-roots.sh 3 | tee $(OUT)/bench-roots.txt
 	scripts/bench-build.sh 3 | tee $(OUT)/bench-build.txt
+	scripts/bench-setup.sh 5 | tee $(OUT)/bench-setup.txt
 
 # Every fuzz target of the parsers (go test -fuzz takes one target per run),
 # FUZZTIME each. A crasher is written under the package's testdata/fuzz/ and

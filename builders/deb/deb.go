@@ -269,6 +269,7 @@ func (b *Builder) buildIn(ctx context.Context, slot *ramdisk.Slot, req Request, 
 		return nil, fail(src.step, err)
 	}
 	logCommand(log, desc.Steps[len(desc.Steps)-1])
+	defer os.RemoveAll(b.debsDir(slot))
 	prep, describe := time.Since(t0), time.Since(t2)
 	tail := &runner.LogTail{Max: 16 << 10}
 	oc, err := ex.Execute(ctx, desc, slot.Dir, io.MultiWriter(log, tail))
@@ -366,7 +367,7 @@ func (b *Builder) prepareSource(ctx context.Context, slot *ramdisk.Slot, req Req
 // ds on the base, then the build step on it.
 func (b *Builder) describe(slot *ramdisk.Slot, req Request, src *source, ds *depSet) (*runner.Build, error) {
 	p := req.Package
-	env, err := envStep(slot.Dir, ds, b.store())
+	env, err := envStep(b.debsDir(slot), ds, b.store())
 	if err != nil {
 		return nil, err
 	}

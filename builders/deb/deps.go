@@ -397,6 +397,18 @@ func localDebs(req Request, hostArch string) (map[string]localDeb, error) {
 	return m, nil
 }
 
+// debsDir is where the environment step of a build in slot finds its
+// packages: in the run's directory on disk beside the store (in the same
+// cache), so they are hard links to the store's files, not copies of
+// them into the slot, a tmpfs or a disk image of its own that links
+// cannot reach. Without a slot manager: in the slot.
+func (b *Builder) debsDir(slot *ramdisk.Slot) string {
+	if b.Slots != nil && b.Slots.RunDir() != "" {
+		return filepath.Join(b.Slots.RunDir(), "debs", slot.Name)
+	}
+	return filepath.Join(slot.Dir, "debs")
+}
+
 // envStepName names the environment step.
 const envStepName = "environment"
 
@@ -406,10 +418,12 @@ const envStepName = "environment"
 const debsMount = "/stx/debs"
 
 // envStep installs exactly ds on the base as root, with no network: its
-// packages, fetched and checked already, linked into slotDir/debs from st
-// and the local repositories; its root is kept under ds.Key.
-func envStep(slotDir string, ds *depSet, st *store.Store) (runner.Step, error) {
-	debDir := filepath.Join(slotDir, "debs")
+// packages, fetched and checked already, linked into debDir (debsDir) from
+// st and the local repositories; its root is kept under ds.Key.
+func envStep(debDir string, ds *depSet, st *store.Store) (runner.Step, error) {
+	if err := os.RemoveAll(debDir); err != nil { // a first attempt's, before a retry on disk
+		return runner.Step{}, err
+	}
 	if err := st.Link(ds.Fetch, filepath.Join(debDir, "archive")); err != nil {
 		return runner.Step{}, err
 	}
