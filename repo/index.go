@@ -125,7 +125,7 @@ const releaseDate = "Mon, 02 Jan 2006 15:04:05 UTC"
 func renderRelease(arch string, opts Options, index []distFile) []byte {
 	var buf bytes.Buffer
 	fmt.Fprintf(&buf, "Origin: %s\nLabel: %s\nSuite: %s\nCodename: %s\nDate: %s\nArchitectures: %s\nComponents: %s\n",
-		opts.Origin, opts.Label, suite, suite, opts.Date.UTC().Format(releaseDate), arch, component)
+		opts.Origin, opts.Label, suite, opts.Codename, opts.Date.UTC().Format(releaseDate), arch, component)
 	for _, h := range []struct {
 		name string
 		sum  func([]byte) string

@@ -153,6 +153,12 @@ type Options struct {
 	// Origin and Label are Release's fields of those names (defaults
 	// "stx-build" and "stx-build local"); apt pinning can match them.
 	Origin, Label string
+	// Codename is Release's Codename (default the suite, "stx"). apt
+	// accepts a Release whose Suite or Codename is the sources line's
+	// distribution, so a repository may say it holds another suite's
+	// packages (a locked archive: mmdebstrap picks the Essential set with
+	// ?codename(^<suite>$)).
+	Codename string
 	// Signer, when set, signs Release (InRelease and Release.gpg, dated
 	// Date); consumers then verify the repository with its keyring
 	// (SignedSourcesLine) instead of trusting it.
@@ -166,6 +172,9 @@ func (o Options) withDefaults() Options {
 	if o.Label == "" {
 		o.Label = defaultLbl
 	}
+	if o.Codename == "" {
+		o.Codename = suite
+	}
 	return o
 }
 
@@ -173,7 +182,7 @@ func (o Options) validate() error {
 	if o.Date.IsZero() {
 		return errors.New("Options.Date is not set (derive it from SOURCE_DATE_EPOCH)")
 	}
-	for _, f := range []struct{ name, value string }{{"Origin", o.Origin}, {"Label", o.Label}} {
+	for _, f := range []struct{ name, value string }{{"Origin", o.Origin}, {"Label", o.Label}, {"Codename", o.Codename}} {
 		if strings.ContainsAny(f.value, "\r\n") {
 			return fmt.Errorf("Options.%s %q spans lines", f.name, f.value)
 		}

@@ -652,3 +652,21 @@ func TestFailedPublishLeavesNothing(t *testing.T) {
 		}
 	})
 }
+
+// Options.Codename names another suite in Release (a locked archive
+// holding bookworm's packages); the Suite, which sources lines name,
+// stays "stx", and a Codename spanning lines is refused.
+func TestPublishCodename(t *testing.T) {
+	r := open(t, "amd64")
+	debs := buildDebs(t, "none", stxData)
+	if err := r.Publish(context.Background(), debs, Options{Date: testDate, Codename: "bookworm"}); err != nil {
+		t.Fatal(err)
+	}
+	rel := readDists(t, r)["stx/Release"]
+	if !bytes.Contains(rel, []byte("\nSuite: stx\nCodename: bookworm\n")) {
+		t.Errorf("Release:\n%s", rel)
+	}
+	if err := r.Publish(context.Background(), debs, Options{Date: testDate, Codename: "a\nb"}); err == nil {
+		t.Error("a Codename spanning lines accepted")
+	}
+}

@@ -192,7 +192,9 @@ func (w *Workspace) UseLock(ctx context.Context, lock *store.Lock, offline bool)
 		if err != nil {
 			return err
 		}
-		opts := repo.Options{Date: lockedDate, Origin: lockedOrigin, Label: "stx.lock " + la.Digest[:16], Signer: signer}
+		// Codename: the project's suite, which mmdebstrap narrows the
+		// Essential set and the variant's packages to.
+		opts := repo.Options{Date: lockedDate, Origin: lockedOrigin, Label: "stx.lock " + la.Digest[:16], Codename: w.Project.Suite, Signer: signer}
 		if err := r.Publish(ctx, paths, opts); err != nil {
 			return fmt.Errorf("%s: %w", store.LockFile, err)
 		}
