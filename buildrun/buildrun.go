@@ -458,6 +458,10 @@ func (r *run) build(ctx context.Context, a scheduler.Assignment) error {
 	}
 	err := r.buildJob(ctx, a, j)
 	if r.fallBack(ctx, j, err) {
+		// The keys take the emulated base root: made first.
+		if _, err := r.emulatedBase(ctx, j.arch); err != nil {
+			return err
+		}
 		if err := r.rekey(ctx); err != nil {
 			return err
 		}

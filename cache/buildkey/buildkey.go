@@ -101,8 +101,9 @@ type Options struct {
 	// Base is the base root (ReadBase). Required.
 	Base Base
 	// Emulated are the base roots of emulated builds by architecture
-	// (workspace.EmulatedBaseSpec): required for every architecture on
-	// which a package builds emulated (workspace.Emulated).
+	// (workspace.EmulatedBaseSpec), for every architecture on which a
+	// package builds emulated (workspace.Emulated); without it nothing on
+	// that architecture has a key (Plan.Build says no).
 	Emulated map[string]Base
 	// Hasher hashes local source trees (default: one without a stat
 	// cache; pass filehash.New(CACHE/filehash) to reuse digests).
@@ -198,6 +199,14 @@ func New(ctx context.Context, ws *workspace.Workspace, opts Options) (*Plan, err
 			}
 		}
 		c.graphs[a] = g
+		if b, ok := opts.Emulated[a]; !ok || b.Key == "" {
+			if emu := ws.EmulatedArchs(prepared, []string{a}); len(emu) > 0 {
+				// Without the emulated base root nothing on a is keyed: it
+				// is built, not restored.
+				c.plan.errs[a] = fmt.Errorf("packages build emulated on %s, but no emulated base root for %s was given", a, a)
+				delete(c.graphs, a)
+			}
+		}
 	}
 	for _, a := range archs {
 		g := c.graphs[a]
@@ -407,11 +416,7 @@ func (c *computer) key(pkg, arch string) (cache.Key, error) {
 	buildArch, base := c.opts.BuildArch, c.opts.Base
 	emulated, _ := c.ws.Emulated(pr, arch)
 	if emulated {
-		eb, ok := c.opts.Emulated[arch]
-		if !ok || eb.Key == "" || eb.Archive == "" {
-			return "", fmt.Errorf("build keys: %s builds emulated on %s, but no emulated base root for %s was given", pkg, arch, arch)
-		}
-		buildArch, base = arch, eb
+		buildArch, base = arch, c.opts.Emulated[arch]
 	}
 	cross := arch != buildArch
 	add(cache.KindBuild, "builder", "deb "+c.opts.Builder)
