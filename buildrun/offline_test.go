@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stx-build/stx-build/buildrun"
@@ -23,7 +24,8 @@ const offlineChildEnv = "STX_TEST_OFFLINE_PROJECT"
 var lockedPackages = []string{"libstx", "stx-hello"}
 
 // TestLockedOffline (issue 17's done-when, on the cheapest part of the
-// example): the packages built from examples/stx.lock, with the base
+// example): the packages built from examples/stx.lock (or, when none is
+// committed, from a lock recorded by an unlocked build), with the base
 // root made from the locked packages only, and then built again in a
 // network namespace that has no network at all (only lo), with --offline
 // (the locked packages from the store, nothing downloaded): every .deb
@@ -38,6 +40,12 @@ func TestLockedOffline(t *testing.T) {
 		t.Skip("unshare (util-linux) not installed")
 	}
 	dir := copyProject(t, t.TempDir(), false)
+	if _, err := os.Stat(filepath.Join(dir, store.LockFile)); err != nil {
+		// No committed examples/stx.lock: lock the packages as stx-build
+		// lock does (build unlocked, record the build-dependency sets
+		// and the base root's packages).
+		recordLock(t, dir)
+	}
 	online := filepath.Join(dir, "out-online")
 	if err := buildLocked(t, dir, online, false); err != nil {
 		t.Fatal(err)
@@ -60,6 +68,51 @@ func TestLockedOffline(t *testing.T) {
 		}
 	}
 	t.Logf("%d .debs bit-identical online and with no network", len(want))
+}
+
+// recordLock writes dir/stx.lock from an unlocked build of
+// lockedPackages: every resolved set and the base root's packages.
+func recordLock(t *testing.T, dir string) {
+	t.Helper()
+	lock := &store.Lock{}
+	var mu sync.Mutex
+	opts := buildrun.Options{Archs: []string{"amd64", "arm64"}, Packages: lockedPackages, OutDir: filepath.Join(dir, "out-unlocked"),
+		OnResolved: func(s *store.LockSet) {
+			mu.Lock()
+			defer mu.Unlock()
+			set := lock.Set(s.Suite, s.Arch)
+			for _, p := range s.Packages {
+				set.Add(p)
+			}
+		}}
+	if _, _, err := build(t, dir, opts); err != nil {
+		t.Fatal(err)
+	}
+	ws, err := workspace.Open(workspace.Options{Dir: dir, CacheDir: cacheDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := ws.BaseSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := ws.BaseStore().Find(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkgs, err := store.RootPackages(base.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"amd64", "arm64"} {
+		for _, p := range pkgs {
+			lock.Set(spec.Suite, a).Add(p)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, store.LockFile), lock.Marshal(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("locked %d packages of the base and the build environments", len(lock.Items()))
 }
 
 // offlineChild is TestLockedOffline's second build, run in a network
