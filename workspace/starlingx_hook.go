@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/stx-build/stx-build/cache/filehash"
 	"github.com/stx-build/stx-build/manifests"
@@ -49,6 +51,9 @@ const (
 	hookWorkspace = "/stx/workspace" // MY_WORKSPACE: empty
 	hookDLDir     = "/stx/dl"        // the download directories
 	hookKeyFormat = "stx-build dl_hook 1"
+	// hookTimeout stops a hook that runs longer (kernel hooks unpack and
+	// patch a kernel tree in minutes).
+	hookTimeout = 30 * time.Minute
 )
 
 // hookRoot is the root filesystem hooks run on.
@@ -346,7 +351,12 @@ func (hr *hookRun) run(ctx context.Context, r runner.Runner, tmp string) ([]byte
 		UID:  rootfs.BuildUID, GID: rootfs.BuildGID,
 		Stdout: &log, Stderr: &log,
 	}
+	ctx, cancel := context.WithTimeout(ctx, hookTimeout)
+	defer cancel()
 	err := r.Run(ctx, spec)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("stopped after %v", hookTimeout)
+	}
 	return log.Bytes(), err
 }
 
