@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 
@@ -182,12 +183,25 @@ func selectSources(cfg Config, host []Source) ([]Source, error) {
 
 	type key struct{ uris, comps, signedBy string }
 	groups := map[key]*Source{}
-	for _, h := range host {
+	matching := func(h Source) []string {
 		var suites []string
 		for _, s := range h.Suites {
 			if s == cfg.Suite || strings.HasPrefix(s, cfg.Suite+"-") || strings.HasPrefix(s, cfg.Suite+"/") {
 				suites = append(suites, s)
 			}
+		}
+		return suites
+	}
+	derive := false
+	if !slices.ContainsFunc(host, func(h Source) bool { return len(matching(h)) > 0 }) {
+		// A project on another Debian release than the host's (trixie on
+		// a bookworm machine): the host's Debian mirrors serve it too.
+		derive = debianRelease(cfg.Suite)
+	}
+	for _, h := range host {
+		suites := matching(h)
+		if derive {
+			suites = derivedSuites(h.Suites, cfg.Suite)
 		}
 		if len(suites) == 0 {
 			continue
@@ -225,6 +239,34 @@ func selectSources(cfg Config, host []Source) ([]Source, error) {
 		out = append(out, *groups[k])
 	}
 	return out, nil
+}
+
+// debianReleases are the Debian release names and aliases a host's
+// sources of one release can be rewritten to.
+var debianReleases = []string{"buster", "bullseye", "bookworm", "trixie", "forky", "duke", "sid",
+	"oldoldstable", "oldstable", "stable", "testing", "unstable"}
+
+func debianRelease(s string) bool { return slices.Contains(debianReleases, s) }
+
+// derivedSuites rewrites a host entry's suites of a Debian release to
+// suite: "bookworm" to "trixie", "bookworm-updates" to "trixie-updates",
+// "bookworm-security" to "trixie-security" (unstable has neither of
+// those; backports and proposed-updates are left out).
+func derivedSuites(hostSuites []string, suite string) []string {
+	var out []string
+	for _, s := range hostSuites {
+		base, suffix, _ := strings.Cut(s, "-")
+		if !debianRelease(base) {
+			continue
+		}
+		switch {
+		case suffix == "":
+			out = append(out, suite)
+		case (suffix == "updates" || suffix == "security") && suite != "sid" && suite != "unstable":
+			out = append(out, suite+"-"+suffix)
+		}
+	}
+	return out
 }
 
 // rootSignedBy re-roots keyring paths of a Signed-By value under root, so

@@ -40,6 +40,10 @@ func TestNewGolden(t *testing.T) {
 		{"oneline", Config{Suite: "bookworm", Architectures: []string{"arm64", "amd64"}, HostRoot: "testdata/hosts/oneline"}},
 		{"deb822", Config{Suite: "bookworm", Architectures: []string{"amd64"}, HostRoot: "testdata/hosts/deb822"}},
 		{"mixed", Config{Suite: "bookworm", HostRoot: "testdata/hosts/mixed"}},
+		// A trixie project on a bookworm host: the host's mirrors, the
+		// project's release.
+		{"derived", Config{Suite: "trixie", HostRoot: "testdata/hosts/mixed"}},
+		{"derived-unstable", Config{Suite: "sid", HostRoot: "testdata/hosts/mixed"}},
 		{"mirror", Config{Suite: "trixie", Mirror: "http://mirror.example/debian", Components: []string{"main", "contrib", "main"},
 			Architectures: []string{"arm64"}, HostRoot: "testdata/hosts/empty"}},
 		{"mirror-default-components", Config{Suite: "bookworm", Mirror: "https://mirror.example/debian/",
@@ -101,7 +105,7 @@ func TestNewErrors(t *testing.T) {
 	}{
 		{"no dir", Config{Suite: "bookworm"}, "Config.Dir is empty"},
 		{"no suite", Config{Dir: "x", HostRoot: "testdata/hosts/mixed"}, "Config.Suite is empty"},
-		{"no matching suite", Config{Dir: "x", Suite: "sid", HostRoot: "testdata/hosts/mixed"}, "no apt source under"},
+		{"no matching suite", Config{Dir: "x", Suite: "jammy", HostRoot: "testdata/hosts/mixed"}, "no apt source under"},
 		{"no host sources", Config{Dir: "x", Suite: "bookworm", HostRoot: "testdata/hosts/empty"}, "no apt source under"},
 		{"suite prefix is not a suite", Config{Dir: "x", Suite: "book", HostRoot: "testdata/hosts/mixed"}, "no apt source under"},
 		{"bad host file", Config{Dir: "x", Suite: "bookworm", HostRoot: "testdata/hosts/bad-deb822"}, "debian.sources:6:"},
