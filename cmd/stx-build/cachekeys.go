@@ -56,7 +56,8 @@ build-dependency, say in turn why it changed.`,
 
 func runCacheKeys(cmd *cobra.Command, g *globalFlags, flags *cacheFlags, archs, pkgs []string, explain bool) error {
 	ctx := cmd.Context()
-	ws, err := g.open()
+	// A locked project's keys are those of its locked base.
+	ws, _, err := g.openLocked(ctx)
 	if err != nil {
 		return err
 	}

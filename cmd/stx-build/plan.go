@@ -70,7 +70,8 @@ overrides them: a JSON object {"<package>[:<arch>]": {"seconds": S,
 			if err := wf.apply(&opts); err != nil {
 				return err
 			}
-			ws, err := g.open()
+			// A locked project's keys are those of its locked base.
+			ws, _, err := g.openLocked(cmd.Context())
 			if err != nil {
 				return err
 			}
