@@ -19,30 +19,57 @@ import (
 	"github.com/stx-build/stx-build/workspace"
 )
 
-// emulatedProject is a project of libstx alone (one build-dependency,
-// debhelper-compat) with build.cross: false: on arm64 it builds emulated.
-func emulatedProject(t *testing.T) string {
+// emulatedProject is a project of libstx alone, its Build-Depends
+// naming g++ without :native as well: apt-get build-dep -a arm64 then
+// wants g++:arm64, which cannot be installed beside the build machine's,
+// while a native build has g++ already. cross is the manifest's
+// build.cross ("" leaves it out). It returns the project and a function
+// that rewrites build.cross.
+func emulatedProject(t *testing.T, cross string) (string, func(string)) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "project")
-	if err := copyDir(filepath.Join("..", "examples", "packages", "libstx"), filepath.Join(dir, "packages", "libstx"), nil); err != nil {
+	pkg := filepath.Join(dir, "packages", "libstx")
+	if err := copyDir(filepath.Join("..", "examples", "packages", "libstx"), pkg, nil); err != nil {
 		t.Fatal(err)
 	}
-	manifest := filepath.Join(dir, "packages", "libstx", "package.yaml")
-	data, err := os.ReadFile(manifest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.HasSuffix(data, []byte("  estimate: 30s\n")) {
-		t.Fatalf("%s no longer ends with its build section:\n%s", manifest, data)
-	}
-	data = append(data, "  cross: false\n"...)
-	stx := "name: emulated\nsuite: bookworm\narchitectures: [amd64, arm64]\npackages: [packages]\n"
-	for file, content := range map[string][]byte{manifest: data, filepath.Join(dir, "stx.yaml"): []byte(stx)} {
-		if err := os.WriteFile(file, content, 0o644); err != nil {
+	edit := func(file, old, new string) {
+		t.Helper()
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(data, []byte(old)) {
+			t.Fatalf("%s lacks %q:\n%s", file, old, data)
+		}
+		if err := os.WriteFile(file, bytes.Replace(data, []byte(old), []byte(new), 1), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return dir
+	edit(filepath.Join(pkg, "src", "debian", "control"), "Build-Depends: debhelper-compat (= 13)\n", "Build-Depends: debhelper-compat (= 13), g++\n")
+	manifest := filepath.Join(pkg, "package.yaml")
+	orig, err := os.ReadFile(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setCross := func(cross string) {
+		t.Helper()
+		data := slices.Clone(orig)
+		if cross != "" {
+			data = append(data, "  cross: "+cross+"\n"...)
+		}
+		if err := os.WriteFile(manifest, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.HasSuffix(orig, []byte("\nbuild:\n  estimate: 30s\n")) {
+		t.Fatalf("%s no longer ends with its build section:\n%s", manifest, orig)
+	}
+	setCross(cross)
+	stx := "name: emulated\nsuite: bookworm\narchitectures: [amd64, arm64]\npackages: [packages]\n"
+	if err := os.WriteFile(filepath.Join(dir, "stx.yaml"), []byte(stx), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, setCross
 }
 
 // events reads JSON event lines.
@@ -61,17 +88,19 @@ func events(t *testing.T, data []byte) []report.Event {
 	return out
 }
 
-// TestEmulatedBuild builds libstx for arm64 emulated (build.cross: false)
-// twice, the second time into a fresh output directory without the
-// artifact cache: the .debs are bit-identical, the run's JSON events and
-// summary say emulated, and the build was native (no --host-arch). A
-// third run with the cache restores it under its emulated key.
+// TestEmulatedBuild builds libstx for arm64 emulated twice: forced by
+// build.cross: false, then, without it, in a fresh output directory and
+// without the artifact cache, through the fallback (its cross
+// build-dependencies cannot be installed). The .debs are bit-identical,
+// the builds were native (no --host-arch), and the runs' JSON events and
+// summaries say emulated (the second also why). A third run, build.cross:
+// false again, restores the first build under its emulated key.
 func TestEmulatedBuild(t *testing.T) {
 	needBuildHost(t)
 	if err := rootfs.CheckBinfmt(context.Background(), "arm64"); err != nil {
 		t.Skipf("no qemu-user for arm64: %v", err)
 	}
-	dir := emulatedProject(t)
+	dir, setCross := emulatedProject(t, "false")
 	artifacts := t.TempDir()
 	run := func(out string, withCache bool) ([]report.Event, *buildrun.Result) {
 		t.Helper()
@@ -92,7 +121,7 @@ func TestEmulatedBuild(t *testing.T) {
 	if got := builtNames(res); !reflect.DeepEqual(got, []string{"libstx"}) {
 		t.Fatalf("built %q, want libstx", got)
 	}
-	checkEmulatedEvents(t, evs, false)
+	checkEmulatedEvents(t, evs, "build.cross is false", false)
 	deb := filepath.Join(out1, "arm64", "debs", "libstx_1.0", "libstx1_1.0_arm64.deb")
 	if got := debField(t, deb, "Architecture"); got != "arm64" {
 		t.Errorf("%s: Architecture %q", deb, got)
@@ -105,33 +134,47 @@ func TestEmulatedBuild(t *testing.T) {
 		t.Errorf("the build log does not show a native dpkg-buildpackage:\n%s", lastLines(log, 30))
 	}
 
-	_, res = run(out2, false)
+	setCross("")
+	evs, res = run(out2, false)
 	if got := builtNames(res); !reflect.DeepEqual(got, []string{"libstx"}) {
 		t.Fatalf("second run built %q, want libstx", got)
+	}
+	if !slices.ContainsFunc(evs, func(e report.Event) bool {
+		return e.Kind == report.KindInfo && e.ID == "libstx:arm64" && e.Mode == report.ModeEmulated &&
+			strings.Contains(e.Message, "not cross-buildable") && strings.Contains(e.Message, "g++:arm64")
+	}) {
+		t.Error("the second run does not say that libstx falls back to an emulated build")
+	}
+	checkEmulatedEvents(t, evs, "", false)
+	if _, err := os.Stat(filepath.Join(out2, "arm64", "logs", "libstx_1.0.cross.log")); err != nil {
+		t.Errorf("the cross attempt's log: %v", err)
 	}
 	if a, b := debDigests(t, out1), debDigests(t, out2); !reflect.DeepEqual(a, b) || len(a) != 2 {
 		t.Errorf("emulated builds differ (or not 2 debs):\n%v\n%v", a, b)
 	}
 
+	setCross("false")
 	evs, res = run(filepath.Join(dir, "out3"), true)
 	if got := builtNames(res); len(got) != 0 {
 		t.Errorf("third run built %q, want it restored", got)
 	}
-	checkEmulatedEvents(t, evs, true)
+	checkEmulatedEvents(t, evs, "build.cross is false", true)
 }
 
 // checkEmulatedEvents checks that a run's events say libstx:arm64 is
-// emulated: in the plan, its start and end, and the summary.
-func checkEmulatedEvents(t *testing.T, evs []report.Event, restored bool) {
+// emulated: in the plan (why: the reason its note gives; "" for a
+// fallback, which the plan cannot know), its end, and the summary.
+func checkEmulatedEvents(t *testing.T, evs []report.Event, why string, restored bool) {
 	t.Helper()
 	var plan, built, summary bool
 	for _, e := range evs {
 		switch e.Kind {
 		case report.KindPlan:
 			i := slices.IndexFunc(e.Plan.Tasks, func(pt report.PlanTask) bool { return pt.ID == "libstx:arm64" })
-			plan = i >= 0 && e.Plan.Tasks[i].Mode == report.ModeEmulated &&
+			// A fallback happens after the plan: then the plan says cross.
+			plan = why == "" || i >= 0 && e.Plan.Tasks[i].Mode == report.ModeEmulated &&
 				slices.ContainsFunc(e.Plan.Notes, func(n string) bool {
-					return strings.Contains(n, "libstx builds emulated under qemu-user (build.cross is false)")
+					return strings.Contains(n, "libstx builds emulated under qemu-user ("+why+")")
 				})
 		case report.KindBuilt:
 			built = e.ID == "libstx:arm64" && e.Mode == report.ModeEmulated && (e.Cached != "") == restored
@@ -150,7 +193,7 @@ func checkEmulatedEvents(t *testing.T, evs []report.Event, restored bool) {
 // planned so for that version, and a new version tries cross again.
 func TestPlanEmulated(t *testing.T) {
 	cache := t.TempDir()
-	dir := emulatedProject(t)
+	dir, _ := emulatedProject(t, "false")
 	p := planOf(t, dir, cache, buildrun.Options{Archs: []string{"arm64"}})
 	if it := itemOf(p, "libstx:arm64"); it.Seconds != 30*scheduler.EmulationFactor || it.Source != "manifest" {
 		t.Errorf("libstx:arm64 estimate %g (%s), want %d (manifest)", it.Seconds, it.Source, 30*scheduler.EmulationFactor)
