@@ -190,7 +190,7 @@ func TestLoadErrors(t *testing.T) {
 		dir: "project-values",
 		want: []string{
 			`stx.yaml:1:7: name: must not be empty`,
-			`stx.yaml:2:8: suite: invalid suite "book worm": use a suite name such as bookworm`,
+			`stx.yaml:2:8: suite: invalid suite "book worm": use a suite name such as trixie`,
 			`stx.yaml:3:24: architectures[1]: unknown architecture "i386" (supported: amd64, arm64)`,
 			`stx.yaml:3:30: architectures[2]: unknown architecture "amd46"; did you mean "amd64"?`,
 			`stx.yaml:3:37: architectures[3]: duplicate architecture "amd64"`,

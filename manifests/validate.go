@@ -42,7 +42,7 @@ func validateProject(p *Project, d *document) {
 		d.errorf("name", "must be a single line")
 	}
 	if p.Suite != "" && !suiteName.MatchString(p.Suite) {
-		d.errorf("suite", "invalid suite %s: use a suite name such as bookworm", quoteShort(p.Suite))
+		d.errorf("suite", "invalid suite %s: use a suite name such as trixie", quoteShort(p.Suite))
 	}
 	checkArchitectures(d, "architectures", p.Architectures)
 	if p.Mirror != "" && !isMirrorURL(p.Mirror) {
