@@ -267,7 +267,7 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 			return err
 		}
 		ir, err := writeInitramfs(f, initramfsSpec{
-			Busybox:    filepath.Join(bootRoot, prof.Boot.Busybox),
+			Busybox:    usrMerged(bootRoot, prof.Boot.Busybox),
 			ModulesDir: modules,
 			Modules:    prof.Kernel.InitrdModules,
 		}, opts.Epoch)
@@ -610,4 +610,21 @@ func sha256File(p string) (string, int64, error) {
 		return "", 0, err
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// usrMerged returns root/rel, or root/usr/rel when only that exists: the
+// boot packages are extracted, not installed, so no /bin → /usr/bin
+// symlink joins the two, and Debian moves files from /bin to /usr/bin
+// (busybox-static ships bin/busybox in bookworm, usr/bin/busybox in
+// trixie).
+func usrMerged(root, rel string) string {
+	p := filepath.Join(root, rel)
+	if _, err := os.Lstat(p); err != nil {
+		if u := filepath.Join(root, "usr", rel); !strings.HasPrefix(rel, "usr/") {
+			if _, err := os.Lstat(u); err == nil {
+				return u
+			}
+		}
+	}
+	return p
 }

@@ -344,3 +344,25 @@ func TestWriteInitramfs(t *testing.T) {
 		t.Errorf("without modules: %v %+v", files, res)
 	}
 }
+
+func TestUsrMerged(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "usr/bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "usr/bin/busybox"), nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := usrMerged(root, "bin/busybox"), filepath.Join(root, "usr/bin/busybox"); got != want {
+		t.Errorf("usr-merged busybox: %s, want %s", got, want)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "bin/busybox"), nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := usrMerged(root, "bin/busybox"), filepath.Join(root, "bin/busybox"); got != want {
+		t.Errorf("busybox in bin: %s, want %s", got, want)
+	}
+}
