@@ -139,7 +139,79 @@ func (r *Result) Total() time.Duration {
 var liveArgs = []string{"systemd.firstboot=off"}
 
 // Build makes the ISO described by opts.
-func Build(ctx context.Context, opts Options) (res *Result, err error) {
+func Build(ctx context.Context, opts Options) (*Result, error) {
+	b, err := newBuild(opts)
+	if err != nil {
+		return nil, err
+	}
+	if opts.WorkDir != "" {
+		if err := os.MkdirAll(opts.WorkDir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if b.work, err = os.MkdirTemp(opts.WorkDir, "stx-iso-"+opts.Arch+"-"); err != nil {
+		return nil, err
+	}
+	if opts.KeepWork {
+		fmt.Fprintf(b.status, "iso %s: working directory %s (kept)\n", opts.Arch, b.work)
+	} else {
+		defer removeWork(b.work)
+	}
+	b.tree = filepath.Join(b.work, "medium")
+	b.root = filepath.Join(b.work, "root")
+	b.bootRoot = filepath.Join(b.work, "boot")
+
+	localRepos, kernel, local, err := kernelAndRepos(opts, b.prof)
+	if err != nil {
+		return nil, err
+	}
+	b.res.KernelPackage, b.res.KernelLocal = kernel, local
+	level := ""
+	if l := b.m.EffectiveLevel(); l > 0 {
+		level = fmt.Sprintf(" level %d", l)
+	}
+	steps := []struct {
+		name string
+		run  func() error
+	}{
+		{"live root (" + b.m.EffectiveVariant() + ", " + strings.Join(b.m.Packages, " ") + ", " + kernel + ")",
+			func() error { return b.liveRoot(ctx, localRepos, kernel) }},
+		{"boot packages (" + strings.Join(b.prof.Boot.Packages, " ") + ")", func() error { return b.bootPackages(ctx) }},
+		{"kernel and initramfs", b.kernelAndInitramfs},
+		{"squashfs (" + b.m.EffectiveCompression() + level + ")", func() error { return b.squashfs(ctx) }},
+		{"grub (" + grubPlatforms(b.prof) + ")", func() error { return b.grub(ctx) }},
+		{"xorriso", func() error { return b.master(ctx) }},
+	}
+	for _, s := range steps {
+		t := time.Now()
+		fmt.Fprintf(b.status, "iso %s: %s\n", opts.Arch, s.name)
+		if err := s.run(); err != nil {
+			return nil, fmt.Errorf("iso %s: %s: %w", opts.Arch, s.name, err)
+		}
+		b.res.Steps = append(b.res.Steps, Step{s.name, time.Since(t)})
+	}
+	b.res.ISO = opts.Output
+	return b.res, nil
+}
+
+// build is one ISO build: its inputs and the working tree its steps
+// fill, in order: the live root, the boot packages, kernel and
+// initramfs, the squashfs, GRUB, the image.
+type build struct {
+	opts             Options
+	m                *manifests.ISO
+	p                *manifests.Project
+	prof             *arch.Profile
+	status           io.Writer
+	tools            *toolRunner
+	epoch            time.Time
+	res              *Result
+	work, tree, root string
+	bootRoot         string
+}
+
+// newBuild checks opts and sets up what every step uses.
+func newBuild(opts Options) (*build, error) {
 	m, p := opts.Manifest, opts.Project
 	if m == nil || p == nil {
 		return nil, errors.New("iso: Options.Project and Options.Manifest are required")
@@ -161,193 +233,147 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	if status == nil {
 		status = io.Discard
 	}
-	if opts.WorkDir != "" {
-		if err := os.MkdirAll(opts.WorkDir, 0o755); err != nil {
-			return nil, err
-		}
-	}
-	work, err := os.MkdirTemp(opts.WorkDir, "stx-iso-"+opts.Arch+"-")
-	if err != nil {
-		return nil, err
-	}
-	if opts.KeepWork {
-		fmt.Fprintf(status, "iso %s: working directory %s (kept)\n", opts.Arch, work)
-	} else {
-		defer removeWork(work)
-	}
-	tools := &toolRunner{epoch: opts.Epoch, log: opts.Log}
-	res = &Result{Arch: opts.Arch, Label: m.Label, Epoch: opts.Epoch}
-	step := func(name string, f func() error) error {
-		t := time.Now()
-		fmt.Fprintf(status, "iso %s: %s\n", opts.Arch, name)
-		if err := f(); err != nil {
-			return fmt.Errorf("iso %s: %s: %w", opts.Arch, name, err)
-		}
-		res.Steps = append(res.Steps, Step{name, time.Since(t)})
-		return nil
-	}
-	epoch := time.Unix(opts.Epoch, 0)
-	tree := filepath.Join(work, "medium")
-	root := filepath.Join(work, "root")
-	bootRoot := filepath.Join(work, "boot")
+	return &build{
+		opts: opts, m: m, p: p, prof: prof, status: status,
+		tools: &toolRunner{epoch: opts.Epoch, log: opts.Log},
+		epoch: time.Unix(opts.Epoch, 0),
+		res:   &Result{Arch: opts.Arch, Label: m.Label, Epoch: opts.Epoch},
+	}, nil
+}
 
-	// 1. The live root.
-	localRepos, kernel, local, err := kernelAndRepos(opts, prof)
+// liveRoot assembles the live system's root from the archive, the
+// project's repositories and the live package, with the extra files.
+func (b *build) liveRoot(ctx context.Context, localRepos []string, kernel string) error {
+	opts, m, p, root := b.opts, b.m, b.p, b.root
+	live, err := livePackageRepo(ctx, filepath.Join(b.work, "live-pkg"), opts.Arch, opts.Epoch, opts.RepoSigner)
 	if err != nil {
-		return nil, err
-	}
-	res.KernelPackage, res.KernelLocal = kernel, local
-	err = step("live root ("+m.EffectiveVariant()+", "+strings.Join(m.Packages, " ")+", "+kernel+")", func() error {
-		live, err := livePackageRepo(ctx, filepath.Join(work, "live-pkg"), opts.Arch, opts.Epoch, opts.RepoSigner)
-		if err != nil {
-			return err
-		}
-		spec := rootfs.AssembleSpec{
-			Suite: p.Suite, Arch: opts.Arch, Variant: m.EffectiveVariant(),
-			Packages:     append(append(slices.Clone(m.Packages), kernel), livePackageName),
-			ProjectRepos: localRepos, LocalRepos: []string{live},
-			Mirror: p.Mirror, Epoch: opts.Epoch, Cache: opts.RootCache,
-		}
-		if opts.RepoSigner != nil {
-			spec.RepoKeyring = opts.RepoKeyring
-		}
-		if p.Mirror != "" {
-			spec.Components = p.Components
-		}
-		if opts.RecordRoot != nil {
-			spec.Record = func(root string) error { return opts.RecordRoot(opts.Arch, root) }
-		}
-		if err := rootfs.Assemble(ctx, spec, root, opts.Log); err != nil {
-			return err
-		}
-		if err := copyExtraFiles(p.Dir, m.Files, manifests.ISOTargetRootfs, root); err != nil {
-			return err
-		}
-		if err := rootfs.ClampTimes(root, epoch); err != nil {
-			return err
-		}
-		if _, err := os.Lstat(filepath.Join(root, "sbin/init")); err != nil {
-			return fmt.Errorf("the live root has no /sbin/init: add an init system to %s packages (systemd-sysv)", m.Display)
-		}
-		res.Packages, err = installedPackages(root)
 		return err
-	})
-	if err != nil {
-		return nil, err
 	}
-
-	// 2. Boot loader and busybox packages, extracted.
-	err = step("boot packages ("+strings.Join(prof.Boot.Packages, " ")+")", func() error {
-		res.BootPackages, err = extractBootPackages(ctx, opts.Boot, prof, filepath.Join(work, "debs"), bootRoot)
+	spec := rootfs.AssembleSpec{
+		Suite: p.Suite, Arch: opts.Arch, Variant: m.EffectiveVariant(),
+		Packages:     append(append(slices.Clone(m.Packages), kernel), livePackageName),
+		ProjectRepos: localRepos, LocalRepos: []string{live},
+		Mirror: p.Mirror, Epoch: opts.Epoch, Cache: opts.RootCache,
+	}
+	if opts.RepoSigner != nil {
+		spec.RepoKeyring = opts.RepoKeyring
+	}
+	if p.Mirror != "" {
+		spec.Components = p.Components
+	}
+	if opts.RecordRoot != nil {
+		spec.Record = func(root string) error { return opts.RecordRoot(opts.Arch, root) }
+	}
+	if err := rootfs.Assemble(ctx, spec, root, opts.Log); err != nil {
 		return err
-	})
-	if err != nil {
-		return nil, err
 	}
+	if err := copyExtraFiles(p.Dir, m.Files, manifests.ISOTargetRootfs, root); err != nil {
+		return err
+	}
+	if err := rootfs.ClampTimes(root, b.epoch); err != nil {
+		return err
+	}
+	if _, err := os.Lstat(filepath.Join(root, "sbin/init")); err != nil {
+		return fmt.Errorf("the live root has no /sbin/init: add an init system to %s packages (systemd-sysv)", m.Display)
+	}
+	b.res.Packages, err = installedPackages(root)
+	return err
+}
 
-	// 3. Kernel and initramfs.
+// bootPackages extracts the boot loader and busybox packages.
+func (b *build) bootPackages(ctx context.Context) (err error) {
+	b.res.BootPackages, err = extractBootPackages(ctx, b.opts.Boot, b.prof, filepath.Join(b.work, "debs"), b.bootRoot)
+	return err
+}
+
+// kernelAndInitramfs puts the live root's kernel and an initramfs made
+// of busybox and the modules the profile names on the medium.
+func (b *build) kernelAndInitramfs() error {
+	opts, tree, res := b.opts, b.tree, b.res
 	if err := os.MkdirAll(filepath.Join(tree, "live"), 0o755); err != nil {
-		return nil, err
+		return err
 	}
-	err = step("kernel and initramfs", func() error {
-		version, vmlinuz, err := findKernel(root)
-		if err != nil {
-			return err
-		}
-		res.KernelVersion = version
-		if err := copyFile(vmlinuz, filepath.Join(tree, kernelPath), 0o644); err != nil {
-			return err
-		}
-		modules := modulesDir(root, version)
-		if modules == "" {
-			fmt.Fprintf(status, "iso %s: warning: the live root has no /lib/modules/%s: the initramfs loads no modules, so the kernel must have its drivers built in\n", opts.Arch, version)
-		}
-		f, err := os.Create(filepath.Join(tree, initrdPath))
-		if err != nil {
-			return err
-		}
-		ir, err := writeInitramfs(f, initramfsSpec{
-			Busybox:    usrMerged(bootRoot, prof.Boot.Busybox),
-			ModulesDir: modules,
-			Modules:    prof.Kernel.InitrdModules,
-		}, opts.Epoch)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
-		res.Modules, res.MissingModules = ir.Modules, ir.Missing
-		if len(ir.Missing) > 0 {
-			fmt.Fprintf(status, "iso %s: warning: kernel %s has neither as modules nor built in: %s (the live system may not find its medium without them)\n", opts.Arch, version, strings.Join(ir.Missing, " "))
-		}
-		res.InitrdSize = fileSize(filepath.Join(tree, initrdPath))
-		return os.WriteFile(filepath.Join(tree, packagesPath), packageList(res.Packages), 0o644)
-	})
+	version, vmlinuz, err := findKernel(b.root)
 	if err != nil {
-		return nil, err
+		return err
 	}
-
-	// 4. The live root's image.
-	level := ""
-	if l := m.EffectiveLevel(); l > 0 {
-		level = fmt.Sprintf(" level %d", l)
+	res.KernelVersion = version
+	if err := copyFile(vmlinuz, filepath.Join(tree, kernelPath), 0o644); err != nil {
+		return err
 	}
-	err = step("squashfs ("+m.EffectiveCompression()+level+")", func() error {
-		out := filepath.Join(tree, squashfsPath)
-		if err := tools.run(ctx, "mksquashfs", mksquashfsArgs(root, out, m.EffectiveCompression(), m.EffectiveLevel(), opts.Epoch)...); err != nil {
-			return err
-		}
-		res.SquashfsSize = fileSize(out)
-		return nil
-	})
+	modules := modulesDir(b.root, version)
+	if modules == "" {
+		fmt.Fprintf(b.status, "iso %s: warning: the live root has no /lib/modules/%s: the initramfs loads no modules, so the kernel must have its drivers built in\n", opts.Arch, version)
+	}
+	f, err := os.Create(filepath.Join(tree, initrdPath))
 	if err != nil {
-		return nil, err
+		return err
 	}
-
-	// 5. Boot loader.
-	err = step("grub ("+grubPlatforms(prof)+")", func() error {
-		cfg := grubConfig(prof.Boot.GrubTerminal, m.EffectiveTimeout(), menuEntries(p, m, prof))
-		return bootFiles(ctx, tools, prof, bootRoot, m.Label, filepath.Join(work, "grub"), tree, cfg, opts.Epoch)
-	})
+	ir, err := writeInitramfs(f, initramfsSpec{
+		Busybox:    usrMerged(b.bootRoot, b.prof.Boot.Busybox),
+		ModulesDir: modules,
+		Modules:    b.prof.Kernel.InitrdModules,
+	}, opts.Epoch)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
-		return nil, err
+		return err
 	}
+	res.Modules, res.MissingModules = ir.Modules, ir.Missing
+	if len(ir.Missing) > 0 {
+		fmt.Fprintf(b.status, "iso %s: warning: kernel %s has neither as modules nor built in: %s (the live system may not find its medium without them)\n", opts.Arch, version, strings.Join(ir.Missing, " "))
+	}
+	res.InitrdSize = fileSize(filepath.Join(tree, initrdPath))
+	return os.WriteFile(filepath.Join(tree, packagesPath), packageList(res.Packages), 0o644)
+}
 
-	// 6. Extra files, dates, and the image.
-	err = step("xorriso", func() error {
-		if err := copyExtraFiles(p.Dir, m.Files, manifests.ISOTargetMedium, tree); err != nil {
-			return err
-		}
-		if err := rootfs.ClampTimes(tree, epoch); err != nil {
-			return err
-		}
-		if err := os.MkdirAll(filepath.Dir(opts.Output), 0o755); err != nil {
-			return err
-		}
-		tmp := opts.Output + ".partial"
+// squashfs makes the live root's image on the medium.
+func (b *build) squashfs(ctx context.Context) error {
+	out := filepath.Join(b.tree, squashfsPath)
+	if err := b.tools.run(ctx, "mksquashfs", mksquashfsArgs(b.root, out, b.m.EffectiveCompression(), b.m.EffectiveLevel(), b.opts.Epoch)...); err != nil {
+		return err
+	}
+	b.res.SquashfsSize = fileSize(out)
+	return nil
+}
+
+// grub writes the boot loader's images and configuration.
+func (b *build) grub(ctx context.Context) error {
+	cfg := grubConfig(b.prof.Boot.GrubTerminal, b.m.EffectiveTimeout(), menuEntries(b.p, b.m, b.prof))
+	return bootFiles(ctx, b.tools, b.prof, b.bootRoot, b.m.Label, filepath.Join(b.work, "grub"), b.tree, cfg, b.opts.Epoch)
+}
+
+// master adds the medium's extra files, clamps dates and writes the
+// hybrid image with xorriso, renamed into place once complete.
+func (b *build) master(ctx context.Context) error {
+	opts, m, tree := b.opts, b.m, b.tree
+	if err := copyExtraFiles(b.p.Dir, m.Files, manifests.ISOTargetMedium, tree); err != nil {
+		return err
+	}
+	if err := rootfs.ClampTimes(tree, b.epoch); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(opts.Output), 0o755); err != nil {
+		return err
+	}
+	tmp := opts.Output + ".partial"
+	os.Remove(tmp)
+	spec := masterSpec{Tree: tree, Output: tmp, Label: m.Label, Epoch: opts.Epoch, EFIImage: efiImgPath}
+	if bios := b.prof.Boot.BIOS; bios != nil {
+		spec.BIOSImage = biosImgPath
+		spec.HybridMBR = filepath.Join(b.bootRoot, bios.HybridMBR)
+	}
+	if err := b.tools.run(ctx, "xorriso", xorrisoArgs(spec)...); err != nil {
 		os.Remove(tmp)
-		spec := masterSpec{Tree: tree, Output: tmp, Label: m.Label, Epoch: opts.Epoch, EFIImage: efiImgPath}
-		if prof.Boot.BIOS != nil {
-			spec.BIOSImage = biosImgPath
-			spec.HybridMBR = filepath.Join(bootRoot, prof.Boot.BIOS.HybridMBR)
-		}
-		if err := tools.run(ctx, "xorriso", xorrisoArgs(spec)...); err != nil {
-			os.Remove(tmp)
-			return err
-		}
-		sum, size, err := sha256File(tmp)
-		if err != nil {
-			return err
-		}
-		res.SHA256, res.Size = sum, size
-		return os.Rename(tmp, opts.Output)
-	})
-	if err != nil {
-		return nil, err
+		return err
 	}
-	res.ISO = opts.Output
-	return res, nil
+	sum, size, err := sha256File(tmp)
+	if err != nil {
+		return err
+	}
+	b.res.SHA256, b.res.Size = sum, size
+	return os.Rename(tmp, opts.Output)
 }
 
 // removeWork removes the working directory, first detaching anything
