@@ -20,6 +20,11 @@ func (w *Workspace) BaseSpec() (rootfs.Spec, error) {
 		// The locked packages only (lock.go): the base is a function of
 		// the lock, not of the archive's state.
 		spec.Locked, spec.Sources = w.locked.Digest, w.locked.Sources
+		// The buildd variant takes apt by the archive's Priority
+		// (required), which the locked repositories, indexed from the
+		// packages' own control files (important), do not carry: name
+		// it. The unlocked base has it either way.
+		spec.Include = append(spec.Include, "apt")
 	case p.Mirror != "":
 		spec.Components = p.Components
 	default:
