@@ -239,26 +239,9 @@ func (r *Repo) publish(ctx context.Context, debs []string, opts Options) (err er
 	// pool holds already is described from the pool's cache, without
 	// running dpkg-deb: republishing unchanged debs costs their hashing.
 	cache := r.loadCache()
-	known := byContent(cache)
-	incoming := map[key]binary{}
-	from := map[key]string{}
-	for _, p := range sortedUnique(debs) {
-		b, err := describe(ctx, r.readControl, p, known)
-		if err != nil {
-			return fail("%s: %w", p, err)
-		}
-		if b.Architecture != "all" && b.Architecture != r.arch {
-			continue
-		}
-		b.Filename = poolPath(b)
-		k := b.key()
-		if prev, dup := incoming[k]; dup {
-			if prev.SHA256 == b.SHA256 && prev.Filename == b.Filename {
-				continue // the same file twice
-			}
-			return fail("%s and %s are both %s: publish one build of a package at a time", from[k], p, k)
-		}
-		incoming[k], from[k] = b, p
+	incoming, from, err := r.incoming(ctx, debs, byContent(cache))
+	if err != nil {
+		return fail("%w", err)
 	}
 
 	pool, err := r.scanPool(ctx, cache)
@@ -266,36 +249,7 @@ func (r *Repo) publish(ctx context.Context, debs []string, opts Options) (err er
 		return fail("%w", err)
 	}
 
-	// Each slot gets the binary published now, or else the one in the
-	// pool (the highest version, should an interrupted Publish have left
-	// two). Pool files no slot keeps are removed once the new index is live.
-	chosen := map[key]poolFile{}
-	inPool := map[string]poolFile{}
-	var keep, losers []poolFile
-	for _, f := range pool {
-		inPool[f.Filename] = f
-		if f.Architecture != "all" && f.Architecture != r.arch {
-			keep = append(keep, f) // not ours to index; left alone
-			continue
-		}
-		k := f.key()
-		if in, ok := incoming[k]; ok {
-			if f.Filename != in.Filename {
-				losers = append(losers, f)
-			}
-			continue
-		}
-		cur, ok := chosen[k]
-		switch {
-		case !ok:
-			chosen[k] = f
-		case newer(f.binary, cur.binary):
-			losers = append(losers, cur)
-			chosen[k] = f
-		default:
-			losers = append(losers, f)
-		}
-	}
+	chosen, inPool, keep, losers := r.choose(pool, incoming)
 
 	// Copy the new binaries next to their pool paths.
 	type move struct{ tmp, dst string }
@@ -400,8 +354,78 @@ func (r *Repo) publish(ctx context.Context, debs []string, opts Options) (err er
 	}
 	swapped = true
 
-	// Tidy up. The repository is consistent already; failures are still
-	// reported so that they are seen.
+	if err := r.tidy(live, placed, chosen, losers, keep); err != nil {
+		return fail("published, but tidying up failed: %w", err)
+	}
+	return nil
+}
+
+// incoming describes the binaries being published, one per slot, with
+// the file each comes from; other architectures' binaries are left out.
+func (r *Repo) incoming(ctx context.Context, debs []string, known map[string]binary) (map[key]binary, map[key]string, error) {
+	incoming := map[key]binary{}
+	from := map[key]string{}
+	for _, p := range sortedUnique(debs) {
+		b, err := describe(ctx, r.readControl, p, known)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", p, err)
+		}
+		if b.Architecture != "all" && b.Architecture != r.arch {
+			continue
+		}
+		b.Filename = poolPath(b)
+		k := b.key()
+		if prev, dup := incoming[k]; dup {
+			if prev.SHA256 == b.SHA256 && prev.Filename == b.Filename {
+				continue // the same file twice
+			}
+			return nil, nil, fmt.Errorf("%s and %s are both %s: publish one build of a package at a time", from[k], p, k)
+		}
+		incoming[k], from[k] = b, p
+	}
+	return incoming, from, nil
+}
+
+// choose gives each slot the binary published now, or else the one in
+// the pool (the highest version, should an interrupted Publish have left
+// two). It returns the pool's files by name, those of other architectures
+// (kept, not indexed) and the losers: pool files no slot keeps, removed
+// once the new index is live.
+func (r *Repo) choose(pool []poolFile, incoming map[key]binary) (chosen map[key]poolFile, inPool map[string]poolFile, keep, losers []poolFile) {
+	chosen = map[key]poolFile{}
+	inPool = map[string]poolFile{}
+	for _, f := range pool {
+		inPool[f.Filename] = f
+		if f.Architecture != "all" && f.Architecture != r.arch {
+			keep = append(keep, f) // not ours to index; left alone
+			continue
+		}
+		k := f.key()
+		if in, ok := incoming[k]; ok {
+			if f.Filename != in.Filename {
+				losers = append(losers, f)
+			}
+			continue
+		}
+		cur, ok := chosen[k]
+		switch {
+		case !ok:
+			chosen[k] = f
+		case newer(f.binary, cur.binary):
+			losers = append(losers, cur)
+			chosen[k] = f
+		default:
+			losers = append(losers, f)
+		}
+	}
+	return chosen, inPool, keep, losers
+}
+
+// tidy runs once the new generation is live: it removes the backups of
+// replaced files, the losers and the old generation, and saves the pool
+// cache. The repository is consistent already; failures are still
+// reported so that they are seen.
+func (r *Repo) tidy(live int, placed []placement, chosen map[key]poolFile, losers, keep []poolFile) error {
 	var errs []error
 	for _, p := range placed {
 		if p.backup != "" {
@@ -441,10 +465,7 @@ func (r *Repo) publish(ctx context.Context, debs []string, opts Options) (err er
 	if err := r.saveCache(keep); err != nil {
 		errs = append(errs, err)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fail("published, but tidying up failed: %w", err)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // placement is a binary moved into the pool, and the link to the file it
