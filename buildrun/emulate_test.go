@@ -16,6 +16,7 @@ import (
 	"github.com/stx-build/stx-build/report"
 	"github.com/stx-build/stx-build/rootfs"
 	"github.com/stx-build/stx-build/scheduler"
+	"github.com/stx-build/stx-build/scheduler/history"
 	"github.com/stx-build/stx-build/workspace"
 )
 
@@ -240,6 +241,25 @@ func TestPlanEmulated(t *testing.T) {
 	p = planOf(t, example, cache, buildrun.Options{Archs: []string{"arm64"}, Packages: []string{"stx-hello"}})
 	if got := itemOf(p, "stx-hello:arm64").Seconds; got != cross || len(p.Notes) != 0 {
 		t.Errorf("stx-hello 1.0 after a switch of 1.1: estimate %g, notes %q; want %g (cross), none", got, p.Notes, cross)
+	}
+
+	// History of an emulated build: as it is for an emulated one, a tenth
+	// for a cross one.
+	hist := &history.Store{Dir: filepath.Join(cache, "history")}
+	if err := hist.Add(history.Record{Package: "stx-hello", Version: "1.0", Arch: "arm64", Seconds: 500, OnTmpfs: true, Emulated: true}); err != nil {
+		t.Fatal(err)
+	}
+	p = planOf(t, example, cache, buildrun.Options{Archs: []string{"arm64"}, Packages: []string{"stx-hello"}})
+	if got := itemOf(p, "stx-hello:arm64").Seconds; got != 500/scheduler.EmulationFactor {
+		t.Errorf("cross stx-hello:arm64 from an emulated build's history: estimate %g, want %d", got, 500/scheduler.EmulationFactor)
+	}
+	hello.Source.Version = "1.0"
+	if err := ws.Emulate(&hello, "arm64", "cross build-dependencies cannot be installed"); err != nil {
+		t.Fatal(err)
+	}
+	p = planOf(t, example, cache, buildrun.Options{Archs: []string{"arm64"}, Packages: []string{"stx-hello"}})
+	if got := itemOf(p, "stx-hello:arm64").Seconds; got != 500 {
+		t.Errorf("emulated stx-hello:arm64 from an emulated build's history: estimate %g, want 500", got)
 	}
 }
 

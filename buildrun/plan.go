@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/stx-build/stx-build/graph"
 	"github.com/stx-build/stx-build/ramdisk"
@@ -168,12 +169,13 @@ func (e *estimator) task(j *job) scheduler.Task {
 		}
 		t.Seconds, t.Source = setupSeconds+float64(e.sourceBytes(j))/rate, "size"
 	}
-	if j.emulated != "" {
-		// An emulated build takes about EmulationFactor times a cross
-		// build's time, unless the estimate comes from an emulated build.
-		if !e.emulatedHistory(j) {
-			t.Seconds *= scheduler.EmulationFactor
-		}
+	// An emulated build takes about EmulationFactor times a cross build's
+	// time: an estimate from the other kind of build is scaled.
+	switch fromEmulated := e.emulatedEstimate(j, t.Source); {
+	case j.emulated != "" && !fromEmulated:
+		t.Seconds *= scheduler.EmulationFactor
+	case j.emulated == "" && fromEmulated:
+		t.Seconds /= scheduler.EmulationFactor
 	}
 	if t.PeakBytes == 0 {
 		t.PeakBytes = hint
@@ -185,14 +187,17 @@ func (e *estimator) task(j *job) scheduler.Task {
 	return t
 }
 
-// emulatedHistory says whether j's estimate is the history of an
-// emulated build.
-func (e *estimator) emulatedHistory(j *job) bool {
-	if _, ok := e.costs.For(j.pr.Package.Name, j.arch); ok {
-		return true // given as it is
+// emulatedEstimate says whether j's estimate (from source) is for an
+// emulated build: history of one, or costs given for j as it builds.
+func (e *estimator) emulatedEstimate(j *job, source string) bool {
+	switch {
+	case source == "costs":
+		return j.emulated != ""
+	case strings.HasPrefix(source, "history"):
+		r, _, ok := e.hist.Lookup(j.pr.Package.Name, j.node.Version, j.arch)
+		return ok && r.Emulated
 	}
-	r, _, ok := e.hist.Lookup(j.pr.Package.Name, j.node.Version, j.arch)
-	return ok && r.Emulated
+	return false
 }
 
 // sourceBytes is the size of a package's source: the local tree (without
