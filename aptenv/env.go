@@ -447,3 +447,46 @@ func writeIfChanged(path string, data []byte) error {
 	}
 	return atomicfile.Write(path, data, 0o644)
 }
+
+// ReleaseSources returns the one-line sources.list entries ("deb
+// [signed-by=…] URI suite components") of suite made from the host's
+// sources of another Debian release, as selectSources derives them, and
+// whether any were derived: false when some host entry has suite itself
+// (the host's own files then serve it as they are) or none is of a
+// Debian release. mmdebstrap takes such lines as mirror arguments.
+func ReleaseSources(hostRoot, suite string) ([]string, bool, error) {
+	host, err := ParseHostSources(hostRoot)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, h := range host {
+		for _, s := range h.Suites {
+			if s == suite || strings.HasPrefix(s, suite+"-") || strings.HasPrefix(s, suite+"/") {
+				return nil, false, nil
+			}
+		}
+	}
+	if !debianRelease(suite) {
+		return nil, false, nil
+	}
+	var lines []string
+	for _, h := range host {
+		if !slices.Contains(h.Types, "deb") || strings.Contains(h.SignedBy, "\n") {
+			continue
+		}
+		suites := derivedSuites(h.Suites, suite)
+		if len(suites) == 0 {
+			continue
+		}
+		opts := ""
+		if h.SignedBy != "" {
+			opts = " [signed-by=" + rootSignedBy(hostRoot, h.SignedBy) + "]"
+		}
+		for _, u := range h.URIs {
+			for _, s := range suites {
+				lines = append(lines, fmt.Sprintf("deb%s %s %s %s", opts, u, s, strings.Join(h.Components, " ")))
+			}
+		}
+	}
+	return lines, len(lines) > 0, nil
+}

@@ -208,3 +208,23 @@ func TestTailBuffer(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+func TestReleaseSources(t *testing.T) {
+	got, derived, err := ReleaseSources("testdata/hosts/mixed", "trixie")
+	if err != nil || !derived {
+		t.Fatalf("derived %v, err %v", derived, err)
+	}
+	want := []string{
+		"deb http://mirror.example/debian trixie main",
+		"deb [signed-by=testdata/hosts/mixed/usr/share/keyrings/example-archive.gpg] http://security.example/debian-security trixie-security main",
+		"deb http://mirror.example/debian trixie-updates main",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, suite := range []string{"bookworm", "jammy"} {
+		if got, derived, err := ReleaseSources("testdata/hosts/mixed", suite); err != nil || derived || got != nil {
+			t.Errorf("%s: %q, derived %v, err %v; want the host's own files", suite, got, derived, err)
+		}
+	}
+}

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stx-build/stx-build/aptenv"
 )
 
 // AssembleSpec describes a root filesystem made of packages: the content
@@ -119,7 +121,18 @@ func AssembleArgs(spec AssembleSpec, target string) ([]string, error) {
 		}
 		// mmdebstrap takes existing files as sources to paste in; giving
 		// any mirror argument turns off its own use of the host's sources.
-		args = append(args, files...)
+		// A project on another Debian release than the host's gets the
+		// host's mirrors with its own release (aptenv.ReleaseSources):
+		// pasting the host's files would make a trixie root of bookworm.
+		lines, derived, err := aptenv.ReleaseSources(hostRoot(spec.HostRoot), spec.Suite)
+		if err != nil {
+			return nil, err
+		}
+		if derived {
+			args = append(args, lines...)
+		} else {
+			args = append(args, files...)
+		}
 	}
 	for _, r := range repos {
 		abs, err := filepath.Abs(r)
@@ -143,9 +156,7 @@ func localSourcesLine(dir, keyring string) string {
 }
 
 func hostSourceFiles(root string) ([]string, error) {
-	if root == "" {
-		root = "/"
-	}
+	root = hostRoot(root)
 	var files []string
 	for _, pat := range []string{"etc/apt/sources.list", "etc/apt/sources.list.d/*.list", "etc/apt/sources.list.d/*.sources"} {
 		m, err := filepath.Glob(filepath.Join(root, pat))
@@ -397,4 +408,13 @@ func hostDebArch() string {
 		return ""
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// hostRoot is the host tree an AssembleSpec's HostRoot names ("/" when
+// empty).
+func hostRoot(root string) string {
+	if root == "" {
+		return "/"
+	}
+	return root
 }

@@ -44,6 +44,14 @@ func TestAssembleArgs(t *testing.T) {
 	if !reflect.DeepEqual(args, want) {
 		t.Errorf("args:\n got %q\nwant %q", args, want)
 	}
+	// A trixie root on this bookworm host: its mirror, trixie's suites.
+	args, err = AssembleArgs(AssembleSpec{Suite: "trixie", Arch: "amd64", HostRoot: host}, "/t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := args[len(args)-1]; got != "deb http://mirror.example/debian trixie main" || contains(args, filepath.Join(host, "etc/apt/sources.list.d/debian.sources")) {
+		t.Errorf("trixie on a bookworm host: %q", args)
+	}
 	args, _ = AssembleArgs(AssembleSpec{Suite: "bookworm", Arch: "amd64", Mirror: "http://mirror.example/debian", Components: []string{"main", "contrib"}}, "/t")
 	if got := args[len(args)-1]; got != "http://mirror.example/debian" || !contains(args, "--components=main,contrib") {
 		t.Errorf("mirror args: %q", args)
