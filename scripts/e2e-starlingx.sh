@@ -73,7 +73,7 @@ YAML
 	# of the run; the checks below decide.
 	nice "$bin" build -C "$proj" --cache-dir "$out/cache$n" -o "$out/out$n" --keep-going --output json >"$out/events$n.jsonl" || true
 	echo "e2e-starlingx: checkout $n: $(( $(date +%s) - start )) s"
-	(cd "$out/out$n" && find . -name '*.deb' -exec sha256sum {} + | sort -k2) >"$out/debs$n.sha256"
+	(cd "$out/out$n" && find . -path '*/debs/*' -name '*.deb' -exec sha256sum {} + | sort -k2) >"$out/debs$n.sha256"
 	# package, result, seconds of each build of the run
 	jq -r 'select(.event=="built" or .event=="failed" or .event=="skipped") | [.package, .event, (.seconds // 0 | floor)] | @tsv' \
 		"$out/events$n.jsonl" | sort >"$out/table$n.tsv"
