@@ -59,7 +59,10 @@ type Spec struct {
 	// (workspace.LockedArchive.Digest) and Sources are the sources.list
 	// lines of their repositories, used instead of Mirror and the host's
 	// sources. Sources are not part of the key (they name where this
-	// cache keeps the repositories and its key); Locked is.
+	// cache keeps the repositories and its key); Locked is. Without a
+	// lock, Sources are the host's mirrors with a release other than the
+	// host's (aptenv.ReleaseSources): a function of HostSources and Suite,
+	// which are in the key.
 	Locked  string   `json:"locked,omitempty"`
 	Sources []string `json:"-"`
 }

@@ -3,6 +3,7 @@ package workspace
 import (
 	"path/filepath"
 
+	"github.com/stx-build/stx-build/aptenv"
 	"github.com/stx-build/stx-build/rootfs"
 )
 
@@ -33,6 +34,16 @@ func (w *Workspace) BaseSpec() (rootfs.Spec, error) {
 			return rootfs.Spec{}, err
 		}
 		spec.HostSources = hs
+		// Another Debian release than the host's: the host's mirrors with
+		// the project's release, as image and ISO roots get them
+		// (mmdebstrap would otherwise fall back to its own default mirror).
+		lines, derived, err := aptenv.ReleaseSources("/", p.Suite)
+		if err != nil {
+			return rootfs.Spec{}, err
+		}
+		if derived {
+			spec.Sources = lines
+		}
 	}
 	for _, a := range p.Architectures {
 		if a != w.opts.HostArch {
