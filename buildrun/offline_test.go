@@ -118,13 +118,15 @@ func recordLock(t *testing.T, dir string) {
 // offlineChild is TestLockedOffline's second build, run in a network
 // namespace.
 func offlineChild(t *testing.T, dir string) {
-	ifaces, err := os.ReadDir("/sys/class/net")
+	// /proc/self/net is this process's namespace (/sys/class/net is the
+	// one sysfs was mounted in).
+	dev, err := os.ReadFile("/proc/self/net/dev")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, i := range ifaces {
-		if i.Name() != "lo" {
-			t.Fatalf("not in an empty network namespace: %s", i.Name())
+	for _, l := range strings.Split(string(dev), "\n") {
+		if name, _, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(name) != "lo" {
+			t.Fatalf("not in an empty network namespace: %s", strings.TrimSpace(name))
 		}
 	}
 	if err := buildLocked(t, dir, filepath.Join(dir, "out-offline"), true); err != nil {
