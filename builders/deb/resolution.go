@@ -223,11 +223,15 @@ func (b *Builder) saveResolution(key string, out []byte) error {
 func (b *Builder) resolution(ctx context.Context, slot *ramdisk.Slot, req Request, srcDir, script string, releases []store.LockRelease, debs map[string]localDeb, log io.Writer) (*depSet, error) {
 	var key string
 	if b.cacheResolutions() {
-		in, err := b.resolveInputs(req, filepath.Join(slot.Dir, "build", srcDir), script, releases)
-		if err != nil {
-			return nil, fmt.Errorf("resolve build-deps: %w", err)
+		// Inputs that cannot be read (a debian/control apt takes but the
+		// strict reader does not) only mean no caching: apt decides.
+		if in, err := b.resolveInputs(req, filepath.Join(slot.Dir, "build", srcDir), script, releases); err != nil {
+			fmt.Fprintf(log, "stx-build: build-deps resolution not cached: %v\n", err)
+		} else {
+			key = in.key()
 		}
-		key = in.key()
+	}
+	if key != "" {
 		if data, ok := b.loadResolution(key); ok {
 			if ds, err := parseSimulation(bytes.NewReader(data), debs); err == nil {
 				fmt.Fprintf(log, "stx-build: build-deps resolution %s: cached\n", short(key))
@@ -246,7 +250,7 @@ func (b *Builder) resolution(ctx context.Context, slot *ramdisk.Slot, req Reques
 	}
 	if key != "" {
 		if err := b.saveResolution(key, out); err != nil {
-			return nil, fmt.Errorf("resolve build-deps: cache: %w", err)
+			fmt.Fprintf(log, "stx-build: build-deps resolution %s not cached: %v\n", short(key), err)
 		}
 	}
 	return ds, nil

@@ -1,15 +1,20 @@
 package deb
 
 import (
+	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/stx-build/stx-build/ramdisk"
 	"github.com/stx-build/stx-build/repo"
 	"github.com/stx-build/stx-build/rootfs"
+	"github.com/stx-build/stx-build/runner"
 	"github.com/stx-build/stx-build/store"
 )
 
@@ -160,5 +165,85 @@ func TestBuildRelations(t *testing.T) {
 	}
 	if want := []string{"Build-Depends as written: a [amd64"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("unparsable field: got %q, want %q", got, want)
+	}
+}
+
+// fakeResolver is a runner whose every run prints out, as the resolve
+// step's apt would.
+type fakeResolver struct {
+	runs int
+	out  string
+}
+
+func (f *fakeResolver) Run(ctx context.Context, spec *runner.Spec) error {
+	f.runs++
+	_, err := io.WriteString(spec.Stdout, f.out)
+	return err
+}
+
+func (f *fakeResolver) Usable(context.Context) error { return nil }
+
+// TestResolutionCache: a resolution is run once and then read from the
+// cache while its inputs stay; a changed relation runs it again, and so
+// does STX_NO_RESOLVE_CACHE; a debian/control the strict reader refuses
+// only means no caching.
+func TestResolutionCache(t *testing.T) {
+	dir := t.TempDir()
+	write := func(path, data string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := filepath.Join(dir, "base")
+	write(filepath.Join(base, "var/lib/apt/lists/mirror_debian_dists_bookworm_InRelease"), "Suite: bookworm\n")
+	slot := &ramdisk.Slot{Name: "foo_1.0_amd64", Dir: filepath.Join(dir, "slot")}
+	control := filepath.Join(slot.Dir, "build", "foo-1.0", "debian", "control")
+	write(control, "Source: foo\nBuild-Depends: libbar-dev\n\nPackage: foo\nArchitecture: any\n")
+	sum := strings.Repeat("ab", 32)
+	fake := &fakeResolver{out: "Reading package lists...\nInst libbar-dev (1.0 Debian:12/stable [amd64])\n" +
+		"'http://mirror.invalid/pool/libbar-dev_1.0_amd64.deb' libbar-dev_1.0_amd64.deb 10 SHA256:" + sum + "\n"}
+	b := &Builder{
+		Runner: fake, HostArch: "amd64", LayerDir: filepath.Join(dir, "cache", "layers"),
+		Base: &rootfs.Base{Key: "base-1", Dir: base, Spec: rootfs.Spec{Suite: "bookworm", Arch: "amd64"}},
+	}
+	req := Request{Package: Package{Name: "foo", Version: "1.0"}, Arch: "amd64", Parts: "any"}
+	releases, err := baseReleases(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	resolve := func(wantRuns int, wantCached bool) {
+		t.Helper()
+		ds, err := b.resolution(t.Context(), slot, req, "foo-1.0", "apt-get build-dep ...\n", releases, nil, &log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fake.runs != wantRuns || ds.Cached != wantCached {
+			t.Errorf("resolve step ran %d times, cached %v; want %d, %v", fake.runs, ds.Cached, wantRuns, wantCached)
+		}
+		if want := []string{"libbar-dev 1.0"}; !reflect.DeepEqual(ds.Inst, want) {
+			t.Errorf("set %q, want %q", ds.Inst, want)
+		}
+		if len(ds.Fetch) != 1 || ds.Fetch[0].SHA256 != sum || ds.Fetch[0].Size != 10 {
+			t.Errorf("downloads %+v", ds.Fetch)
+		}
+	}
+	resolve(1, false)
+	resolve(1, true)
+	t.Setenv(NoResolveCacheEnv, "1")
+	resolve(2, false)
+	t.Setenv(NoResolveCacheEnv, "")
+	write(control, "Source: foo\nBuild-Depends: libbar-dev, libbaz-dev\n\nPackage: foo\nArchitecture: any\n")
+	resolve(3, false)
+	resolve(3, true)
+	write(control, "Source: foo\nnot a field\n")
+	resolve(4, false)
+	resolve(5, false)
+	if !strings.Contains(log.String(), "build-deps resolution not cached") {
+		t.Errorf("log does not say why the resolution was not cached:\n%s", log.String())
 	}
 }
