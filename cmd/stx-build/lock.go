@@ -9,8 +9,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"sync"
-
 	"github.com/spf13/cobra"
 
 	"github.com/stx-build/stx-build/builders/image"
@@ -118,7 +116,7 @@ Format and workflow: docs/lock.md.`,
 				defer os.RemoveAll(tmp)
 				out = tmp
 			}
-			rec := &lockRecorder{lock: &store.Lock{}, suite: ws.Project.Suite}
+			rec := store.NewRecorder(ws.Project.Suite)
 			if err := lockPackages(cmd, g, ws, rec, archs, out); err != nil {
 				return fmt.Errorf("lock: %w (nothing written)", err)
 			}
@@ -132,14 +130,14 @@ Format and workflow: docs/lock.md.`,
 					return fmt.Errorf("lock: iso: %w (nothing written)", err)
 				}
 			}
-			if err := atomicfile.Write(path, rec.lock.Marshal(), 0o644); err != nil {
+			if err := atomicfile.Write(path, rec.Lock().Marshal(), 0o644); err != nil {
 				return err
 			}
 			n := 0
-			for _, s := range rec.lock.Sets {
+			for _, s := range rec.Lock().Sets {
 				n += len(s.Packages)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d packages in %d sets\n", path, n, len(rec.lock.Sets))
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d packages in %d sets\n", path, n, len(rec.Lock().Sets))
 			return nil
 		},
 	}
@@ -154,48 +152,11 @@ Format and workflow: docs/lock.md.`,
 	return cmd
 }
 
-// lockRecorder collects a lock from what the runs resolve and install.
-type lockRecorder struct {
-	mu    sync.Mutex
-	lock  *store.Lock
-	suite string
-}
-
-// addSet adds a resolved set (buildrun.Options.OnResolved).
-func (r *lockRecorder) addSet(s *store.LockSet) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	set := r.lock.Set(s.Suite, s.Arch)
-	if len(s.Releases) > 0 {
-		set.Releases = s.Releases
-	}
-	for _, p := range s.Packages {
-		set.Add(p)
-	}
-}
-
-// addRoot adds the archive packages installed in root to the sets of
-// archs.
-func (r *lockRecorder) addRoot(root string, archs ...string) error {
-	pkgs, err := store.RootPackages(root)
-	if err != nil {
-		return err
-	}
-	rel, err := store.RootReleases(root)
-	if err != nil {
-		return err
-	}
-	for _, a := range archs {
-		r.addSet(&store.LockSet{Suite: r.suite, Arch: a, Releases: rel, Packages: pkgs})
-	}
-	return nil
-}
-
 // lockPackages builds the packages unlocked, recording every
 // build-dependency set, then the base root's packages for every
 // architecture built (cross builds run on the same base).
-func lockPackages(cmd *cobra.Command, g *globalFlags, ws *workspace.Workspace, rec *lockRecorder, archs []string, out string) error {
-	opts := buildrun.Options{Archs: archs, OutDir: out, KeepGoing: true, OnResolved: rec.addSet,
+func lockPackages(cmd *cobra.Command, g *globalFlags, ws *workspace.Workspace, rec *store.Recorder, archs []string, out string) error {
+	opts := buildrun.Options{Archs: archs, OutDir: out, KeepGoing: true, OnResolved: rec.AddSet,
 		Status: cmd.OutOrStdout(), Log: g.log(cmd.ErrOrStderr())}
 	if _, err := buildrun.Run(cmd.Context(), ws, opts); err != nil {
 		return err
@@ -208,11 +169,11 @@ func lockPackages(cmd *cobra.Command, g *globalFlags, ws *workspace.Workspace, r
 	if err != nil {
 		return err
 	}
-	return rec.addRoot(base.Dir, archs...)
+	return rec.AddRoot(base.Dir, archs...)
 }
 
 // lockImages assembles the image roots from the archive, recording each.
-func lockImages(cmd *cobra.Command, g *globalFlags, ws *workspace.Workspace, rec *lockRecorder, archs []string, out string) error {
+func lockImages(cmd *cobra.Command, g *globalFlags, ws *workspace.Workspace, rec *store.Recorder, archs []string, out string) error {
 	sel, err := image.Select(ws, nil, archs)
 	if errors.Is(err, image.ErrNoImages) {
 		return nil
@@ -221,13 +182,13 @@ func lockImages(cmd *cobra.Command, g *globalFlags, ws *workspace.Workspace, rec
 		return err
 	}
 	opts := append(imageOptions(g, cmd, out), image.WithRootCache(""),
-		image.WithRootRecorder(func(arch, root string) error { return rec.addRoot(root, arch) }))
+		image.WithRootRecorder(func(arch, root string) error { return rec.AddRoot(root, arch) }))
 	_, err = image.BuildProject(cmd.Context(), ws, sel, opts...)
 	return err
 }
 
 // lockISOs assembles the ISO live roots from the archive, recording each.
-func lockISOs(cmd *cobra.Command, g *globalFlags, ws *workspace.Workspace, rec *lockRecorder, archs []string, out string) error {
+func lockISOs(cmd *cobra.Command, g *globalFlags, ws *workspace.Workspace, rec *store.Recorder, archs []string, out string) error {
 	sel, err := iso.Select(ws, archs)
 	if errors.Is(err, iso.ErrNoManifest) {
 		return nil
@@ -237,7 +198,7 @@ func lockISOs(cmd *cobra.Command, g *globalFlags, ws *workspace.Workspace, rec *
 	}
 	_, err = iso.BuildProject(cmd.Context(), ws, sel, iso.ProjectOptions{
 		OutDir: out, NoRootCache: true, Status: cmd.OutOrStdout(), Log: g.log(cmd.ErrOrStderr()),
-		RecordRoot: func(arch, root string) error { return rec.addRoot(root, arch) },
+		RecordRoot: func(arch, root string) error { return rec.AddRoot(root, arch) },
 	})
 	return err
 }
