@@ -3,9 +3,12 @@ package store
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -332,4 +335,16 @@ func ParseLock(file string, r io.Reader) (*Lock, error) {
 		return nil, fmt.Errorf("%s", strings.Join(errs, "\n"))
 	}
 	return l, nil
+}
+
+// ReadLockFile reads the lock at path; nil, nil when there is none.
+func ReadLockFile(path string) (*Lock, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ParseLock(path, bytes.NewReader(data))
 }

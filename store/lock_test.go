@@ -142,3 +142,17 @@ func TestParseDebFileName(t *testing.T) {
 		}
 	}
 }
+
+func TestReadLockFile(t *testing.T) {
+	dir := t.TempDir()
+	if l, err := ReadLockFile(filepath.Join(dir, LockFile)); l != nil || err != nil {
+		t.Errorf("no lock: %v, %v; want nil, nil", l, err)
+	}
+	p := filepath.Join(dir, LockFile)
+	if err := os.WriteFile(p, []byte("not a lock\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadLockFile(p); err == nil || !strings.Contains(err.Error(), p) {
+		t.Errorf("bad lock: %v, want an error naming %s", err, p)
+	}
+}

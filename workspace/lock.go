@@ -1,14 +1,11 @@
 package workspace
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -70,15 +67,7 @@ type LockedArchive struct {
 
 // ReadLock reads the project's stx.lock; nil when there is none.
 func (w *Workspace) ReadLock() (*store.Lock, error) {
-	p := filepath.Join(w.Project.Dir, store.LockFile)
-	data, err := os.ReadFile(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return store.ParseLock(p, bytes.NewReader(data))
+	return store.ReadLockFile(filepath.Join(w.Project.Dir, store.LockFile))
 }
 
 // PackageStore is the package store (CACHE/store), fetching from the

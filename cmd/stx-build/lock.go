@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -30,15 +28,7 @@ func (g *globalFlags) lockPath() string {
 
 // readLock reads the project's stx.lock; none: nil.
 func (g *globalFlags) readLock() (*store.Lock, error) {
-	p := g.lockPath()
-	data, err := os.ReadFile(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return store.ParseLock(p, bytes.NewReader(data))
+	return store.ReadLockFile(g.lockPath())
 }
 
 // openLocked opens the project and, when it has a stx.lock, makes it
