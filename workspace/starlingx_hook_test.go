@@ -6,11 +6,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/stx-build/stx-build/internal/busyboxroot"
 	"github.com/stx-build/stx-build/runner"
 )
 
@@ -22,32 +22,7 @@ func TestMain(m *testing.M) {
 // busyboxHookRoot is a tiny root for dl_hook sandboxes: a static busybox
 // and the applets the test hooks use.
 func busyboxHookRoot(t *testing.T) hookRoot {
-	t.Helper()
-	bb, err := exec.LookPath("busybox")
-	if err != nil {
-		t.Skip("no busybox (apt-get install busybox-static)")
-	}
-	if out, err := exec.Command("file", "-L", bb).Output(); err == nil && !bytes.Contains(out, []byte("statically linked")) {
-		t.Skip("busybox is not statically linked")
-	}
-	root := filepath.Join(t.TempDir(), "root")
-	for _, d := range []string{"bin", "etc", "tmp", "proc", "dev", "sys"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	data, err := os.ReadFile(bb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(root, "bin", "busybox"), data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range []string{"sh", "cat", "echo", "mkdir", "cp", "id", "ls", "hostname", "touch", "wget", "ln"} {
-		if err := os.Symlink("busybox", filepath.Join(root, "bin", a)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	root := busyboxroot.New(t, "sh", "cat", "echo", "mkdir", "cp", "id", "ls", "hostname", "touch", "wget", "ln")
 	return hookRoot{Key: "busybox-test-root", Layers: []string{root}}
 }
 

@@ -28,15 +28,7 @@ func TestResolutionKey(t *testing.T) {
 		t.Skip("no dpkg-deb")
 	}
 	dir := t.TempDir()
-	write := func(path, data string) {
-		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(path, data string) { writeFile(t, path, data) }
 	base := filepath.Join(dir, "base")
 	inRelease := filepath.Join(base, "var/lib/apt/lists/mirror_debian_dists_bookworm_InRelease")
 	write(inRelease, "Suite: bookworm\nDate: 1\n")
@@ -189,15 +181,7 @@ func (f *fakeResolver) Usable(context.Context) error { return nil }
 // only means no caching.
 func TestResolutionCache(t *testing.T) {
 	dir := t.TempDir()
-	write := func(path, data string) {
-		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(path, data string) { writeFile(t, path, data) }
 	base := filepath.Join(dir, "base")
 	write(filepath.Join(base, "var/lib/apt/lists/mirror_debian_dists_bookworm_InRelease"), "Suite: bookworm\n")
 	slot := &ramdisk.Slot{Name: "foo_1.0_amd64", Dir: filepath.Join(dir, "slot")}
@@ -245,5 +229,16 @@ func TestResolutionCache(t *testing.T) {
 	resolve(5, false)
 	if !strings.Contains(log.String(), "build-deps resolution not cached") {
 		t.Errorf("log does not say why the resolution was not cached:\n%s", log.String())
+	}
+}
+
+// writeFile writes data to path, making its directories.
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -13,36 +12,14 @@ import (
 	"time"
 
 	"github.com/stx-build/stx-build/internal/buildkittest"
+	"github.com/stx-build/stx-build/internal/busyboxroot"
 	"github.com/stx-build/stx-build/runner/buildkit"
 )
 
 // busyboxRoot makes a tiny root filesystem: a static busybox and its
 // applet links.
 func busyboxRoot(t *testing.T) string {
-	t.Helper()
-	bb, err := exec.LookPath("busybox")
-	if err != nil {
-		t.Skip("no busybox (apt-get install busybox-static)")
-	}
-	root := filepath.Join(t.TempDir(), "root")
-	for _, d := range []string{"bin", "etc", "tmp", "proc", "dev", "sys"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	data, err := os.ReadFile(bb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(root, "bin", "busybox"), data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range []string{"sh", "cat", "echo", "df", "grep", "mkdir", "cp", "id", "wc", "dd", "ls", "head", "test", "hostname"} {
-		if err := os.Symlink("busybox", filepath.Join(root, "bin", a)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
+	return busyboxroot.New(t, "sh", "cat", "echo", "df", "grep", "mkdir", "cp", "id", "wc", "dd", "ls", "head", "test", "hostname")
 }
 
 // TestJobOnBuildKit runs a job on a real buildkitd: the environment step
