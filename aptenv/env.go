@@ -186,14 +186,14 @@ func selectSources(cfg Config, host []Source) ([]Source, error) {
 	matching := func(h Source) []string {
 		var suites []string
 		for _, s := range h.Suites {
-			if s == cfg.Suite || strings.HasPrefix(s, cfg.Suite+"-") || strings.HasPrefix(s, cfg.Suite+"/") {
+			if ofSuite(s, cfg.Suite) {
 				suites = append(suites, s)
 			}
 		}
 		return suites
 	}
 	derive := false
-	if !slices.ContainsFunc(host, func(h Source) bool { return len(matching(h)) > 0 }) {
+	if !hostHasSuite(host, cfg.Suite) {
 		// A project on another Debian release than the host's (trixie on
 		// a bookworm machine): the host's Debian mirrors serve it too.
 		derive = debianRelease(cfg.Suite)
@@ -239,6 +239,19 @@ func selectSources(cfg Config, host []Source) ([]Source, error) {
 		out = append(out, *groups[k])
 	}
 	return out, nil
+}
+
+// ofSuite reports whether the host suite s belongs to suite: suite
+// itself, suite-updates and the like, or an exact path under suite/.
+func ofSuite(s, suite string) bool {
+	return s == suite || strings.HasPrefix(s, suite+"-") || strings.HasPrefix(s, suite+"/")
+}
+
+// hostHasSuite reports whether any host entry serves suite.
+func hostHasSuite(host []Source, suite string) bool {
+	return slices.ContainsFunc(host, func(h Source) bool {
+		return slices.ContainsFunc(h.Suites, func(s string) bool { return ofSuite(s, suite) })
+	})
 }
 
 // debianReleases are the Debian release names and aliases a host's
@@ -459,14 +472,7 @@ func ReleaseSources(hostRoot, suite string) ([]string, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	for _, h := range host {
-		for _, s := range h.Suites {
-			if s == suite || strings.HasPrefix(s, suite+"-") || strings.HasPrefix(s, suite+"/") {
-				return nil, false, nil
-			}
-		}
-	}
-	if !debianRelease(suite) {
+	if hostHasSuite(host, suite) || !debianRelease(suite) {
 		return nil, false, nil
 	}
 	var lines []string
