@@ -47,9 +47,10 @@ demo: deps build buildkit
 # Debian mirror through apt, make a base root with mmdebstrap and build the
 # example packages for amd64 and arm64 (needs root). STX_TEST_CACHE reuses a
 # cache directory between runs.
+# The package-build tests run as two shards beside the other packages
+# (scripts/test.sh).
 test: deps buildkit
-	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 80m ./...
+	GO=$(GO) OUT=$(OUT) scripts/test.sh
 
 # Unit tests only: fast, no network.
 test-short:
