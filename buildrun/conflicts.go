@@ -23,15 +23,17 @@ func (r *run) checkConflicts(ctx context.Context, base *rootfs.Base) error {
 			only[j.arch] = append(only[j.arch], j.node.Name)
 		}
 	}
+	checked, remembered := false, true
 	ce := &workspace.ConflictError{Conflicts: map[string][]graph.VersionConflict{}}
 	for _, arch := range r.archs {
 		if len(only[arch]) == 0 {
 			continue
 		}
-		cs, err := r.ws.VersionConflicts(ctx, base, arch, only[arch])
+		cs, known, err := r.ws.VersionConflicts(ctx, base, arch, only[arch])
 		if err != nil {
 			return fmt.Errorf("version check for %s: %w", arch, err)
 		}
+		checked, remembered = true, remembered && known
 		if len(cs) > 0 {
 			ce.Archs = append(ce.Archs, arch)
 			ce.Conflicts[arch] = cs
@@ -40,6 +42,13 @@ func (r *run) checkConflicts(ctx context.Context, base *rootfs.Base) error {
 	if len(ce.Archs) > 0 {
 		return ce
 	}
-	r.emit(report.Event{Kind: report.KindInfo, Message: fmt.Sprintf("versions: no project package is older than the archive packages that need it (checked in %s)", time.Since(t).Round(10*time.Millisecond))})
+	if !checked {
+		return nil
+	}
+	how := fmt.Sprintf("checked in %s", time.Since(t).Round(10*time.Millisecond))
+	if remembered {
+		how = "the same inputs were checked before"
+	}
+	r.emit(report.Event{Kind: report.KindInfo, Message: "versions: no project package is older than the archive packages that need it (" + how + ")"})
 	return nil
 }

@@ -46,11 +46,12 @@ func (e *ConflictError) Error() string {
 // lists in var/lib/apt/lists. Prepare must have run. Reading the indexes
 // takes seconds, so a check that found nothing is remembered in the cache
 // by the base root (which fixes the lists) and everything of the sources
-// the check reads; the next run with the same inputs skips it.
-func (w *Workspace) VersionConflicts(ctx context.Context, base *rootfs.Base, arch string, only []string) ([]graph.VersionConflict, error) {
+// the check reads; the next run with the same inputs skips it and
+// reports remembered.
+func (w *Workspace) VersionConflicts(ctx context.Context, base *rootfs.Base, arch string, only []string) (cs []graph.VersionConflict, remembered bool, err error) {
 	prepared, err := w.Prepare(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	srcs, opts := w.SourcesFor(prepared, arch), w.GraphOptions(arch)
 	h := sha256.New()
@@ -60,20 +61,20 @@ func (w *Workspace) VersionConflicts(ctx context.Context, base *rootfs.Base, arc
 	}
 	ok := filepath.Join(w.CacheDir(), "versions", hex.EncodeToString(h.Sum(nil)))
 	if _, err := os.Stat(ok); err == nil {
-		return nil, nil
+		return nil, true, nil
 	}
 	idx, err := ArchiveIndex(ctx, filepath.Join(base.Dir, "var/lib/apt/lists"), arch)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	cs, err := graph.Conflicts(srcs, opts, idx, only)
+	cs, err = graph.Conflicts(srcs, opts, idx, only)
 	if err != nil || len(cs) > 0 {
-		return cs, err
+		return cs, false, err
 	}
 	if err := os.MkdirAll(filepath.Dir(ok), 0o755); err == nil {
 		_ = atomicfile.Write(ok, nil, 0o644) // only a shortcut: losing it costs a re-check
 	}
-	return nil, nil
+	return nil, false, nil
 }
 
 // ArchiveIndex reads the Packages lists of an apt lists directory for
