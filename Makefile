@@ -88,7 +88,7 @@ bench: deps
 FUZZTIME ?= 30s
 # Minimizing a new input may otherwise take a minute of a short run.
 FUZZMINIMIZE ?= 5s
-FUZZPKGS ?= ./deb822 ./debsrc ./graph ./manifests ./manifests/starlingx ./store
+FUZZPKGS ?= ./deb822 ./debsrc ./dpkgstatus ./graph ./manifests ./manifests/starlingx ./store
 fuzz:
 	@set -e; for pkg in $(FUZZPKGS); do \
 		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stx-build/stx-build/deb822"
+	"github.com/stx-build/stx-build/dpkgstatus"
 	"github.com/stx-build/stx-build/internal/flock"
 )
 
@@ -211,24 +212,18 @@ func entryPackages(entry string) (essential, installed map[string]bool, err erro
 	if essential, err = statusPackages(filepath.Join(entry, essentialStatus)); err != nil {
 		return nil, nil, err
 	}
-	installed, err = statusPackages(filepath.Join(entry, "root/var/lib/dpkg/status"))
+	installed, err = statusPackages(filepath.Join(entry, "root", dpkgstatus.Path))
 	return essential, installed, err
 }
 
 func statusPackages(file string) (map[string]bool, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("rootfs: %w", err)
-	}
-	paras, err := deb822.Parse(file, data)
+	pkgs, err := dpkgstatus.Read(file)
 	if err != nil {
 		return nil, fmt.Errorf("rootfs: %w", err)
 	}
 	out := map[string]bool{}
-	for _, p := range paras {
-		if strings.HasSuffix(p.Value("Status"), " installed") {
-			out[p.Value("Package")] = true
-		}
+	for _, p := range pkgs {
+		out[p.Name] = true
 	}
 	return out, nil
 }

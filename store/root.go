@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/stx-build/stx-build/deb822"
+	"github.com/stx-build/stx-build/dpkgstatus"
 )
 
 // LocalSuite is the suite of stx-build's own apt repositories (the
@@ -57,21 +58,13 @@ func pkgKey(name, version, arch string) string { return name + "\x00" + version 
 // installedPackages are the keys of the installed packages of dpkg's
 // status in root, sorted.
 func installedPackages(root string) ([]string, error) {
-	file := filepath.Join(root, "var", "lib", "dpkg", "status")
-	data, err := os.ReadFile(file)
+	pkgs, err := dpkgstatus.Root(root)
 	if err != nil {
 		return nil, err
 	}
-	paras, err := deb822.Parse(file, data)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, p := range paras {
-		if f := strings.Fields(p.Value("Status")); len(f) != 3 || f[2] != "installed" {
-			continue
-		}
-		out = append(out, pkgKey(p.Value("Package"), p.Value("Version"), p.Value("Architecture")))
+	out := make([]string, 0, len(pkgs))
+	for _, p := range pkgs {
+		out = append(out, pkgKey(p.Name, p.Version, p.Architecture))
 	}
 	slices.Sort(out)
 	return out, nil

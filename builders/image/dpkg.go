@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stx-build/stx-build/deb822"
+	"github.com/stx-build/stx-build/dpkgstatus"
 )
 
 // Package is one installed binary package of an image.
@@ -28,37 +29,15 @@ type Package struct {
 // readInstalled returns the packages dpkg lists as installed in root,
 // sorted by name and architecture.
 func readInstalled(root string) ([]Package, error) {
-	file := filepath.Join(root, "var/lib/dpkg/status")
-	data, err := os.ReadFile(file)
+	installed, err := dpkgstatus.Root(root)
 	if err != nil {
-		return nil, fmt.Errorf("image: read dpkg status: %w", err)
+		return nil, fmt.Errorf("image: %w", err)
 	}
-	paras, err := deb822.Parse(file, data)
-	if err != nil {
-		return nil, fmt.Errorf("image: dpkg status: %w", err)
+	pkgs := make([]Package, 0, len(installed))
+	for _, p := range installed {
+		pkgs = append(pkgs, Package{Name: p.Name, Version: p.Version, Architecture: p.Architecture,
+			Source: p.Source, SourceVersion: p.SourceVersion})
 	}
-	var pkgs []Package
-	for _, p := range paras {
-		if !strings.HasSuffix(p.Value("Status"), " installed") {
-			continue
-		}
-		pk := Package{Name: p.Value("Package"), Version: p.Value("Version"), Architecture: p.Value("Architecture")}
-		pk.Source, pk.SourceVersion = pk.Name, pk.Version
-		if src := p.Value("Source"); src != "" {
-			name, ver, ok := strings.Cut(src, " ")
-			pk.Source = name
-			if ok {
-				pk.SourceVersion = strings.Trim(ver, "()")
-			}
-		}
-		pkgs = append(pkgs, pk)
-	}
-	sort.Slice(pkgs, func(i, j int) bool {
-		if pkgs[i].Name != pkgs[j].Name {
-			return pkgs[i].Name < pkgs[j].Name
-		}
-		return pkgs[i].Architecture < pkgs[j].Architecture
-	})
 	return pkgs, nil
 }
 

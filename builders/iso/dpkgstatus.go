@@ -3,11 +3,9 @@ package iso
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 
-	"github.com/stx-build/stx-build/deb822"
+	"github.com/stx-build/stx-build/dpkgstatus"
 )
 
 // Package is one installed package.
@@ -19,31 +17,24 @@ type Package struct {
 
 func (p Package) String() string { return p.Name + " " + p.Version + " " + p.Architecture }
 
-// installedPackages reads a root's dpkg status: the packages installed
-// ("install ok installed"), sorted by name and architecture.
+// installedPackages reads a root's dpkg status: the packages installed,
+// sorted by name and architecture.
 func installedPackages(root string) ([]Package, error) {
-	file := filepath.Join(root, "var/lib/dpkg/status")
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	return parseStatus(file, data)
+	pkgs, err := dpkgstatus.Root(root)
+	return fromStatus(pkgs), err
 }
 
 func parseStatus(file string, data []byte) ([]Package, error) {
-	paras, err := deb822.Parse(file, data)
-	if err != nil {
-		return nil, err
-	}
+	pkgs, err := dpkgstatus.Parse(file, data)
+	return fromStatus(pkgs), err
+}
+
+func fromStatus(pkgs []dpkgstatus.Package) []Package {
 	var out []Package
-	for _, p := range paras {
-		pk := Package{Name: p.Value("Package"), Version: p.Value("Version"), Architecture: p.Value("Architecture")}
-		if pk.Name != "" && p.Value("Status") == "install ok installed" {
-			out = append(out, pk)
-		}
+	for _, p := range pkgs {
+		out = append(out, Package{Name: p.Name, Version: p.Version, Architecture: p.Architecture})
 	}
-	sortPackages(out)
-	return out, nil
+	return out
 }
 
 func sortPackages(p []Package) {
