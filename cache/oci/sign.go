@@ -164,3 +164,23 @@ func readPEM(path, typ string) ([]byte, error) {
 	}
 	return b.Bytes, nil
 }
+
+// LoadKeys sets o.SignKey from the private key file signKey (none when
+// "") and adds the public keys of the files trusted to o.TrustedKeys.
+func (o *Options) LoadKeys(signKey string, trusted []string) error {
+	if signKey != "" {
+		k, err := LoadPrivateKey(signKey)
+		if err != nil {
+			return fmt.Errorf("signing key: %w", err)
+		}
+		o.SignKey = k
+	}
+	for _, p := range trusted {
+		k, err := LoadPublicKey(p)
+		if err != nil {
+			return fmt.Errorf("trusted key: %w", err)
+		}
+		o.TrustedKeys = append(o.TrustedKeys, k)
+	}
+	return nil
+}
