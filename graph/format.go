@@ -226,3 +226,37 @@ func (e *errWriter) printf(format string, args ...any) {
 		_, e.err = fmt.Fprintf(e.w, format, args...)
 	}
 }
+
+// Formats are the formats Write writes.
+var Formats = []string{"text", "dot", "json"}
+
+// Write writes the graphs of one or more architectures in format: text
+// (a blank line between architectures), dot (one digraph each) or json
+// (one object for one graph, an array for several, so a consumer that
+// asks for one architecture always gets an object).
+func Write(w io.Writer, format string, gs []*Graph) error {
+	switch format {
+	case "text":
+		for i, g := range gs {
+			if i > 0 {
+				if _, err := fmt.Fprintln(w); err != nil {
+					return err
+				}
+			}
+			if err := WriteText(w, g); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "dot":
+		for _, g := range gs {
+			if err := WriteDot(w, g); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "json":
+		return WriteJSON(w, gs...)
+	}
+	return fmt.Errorf("graph format %q: want one of %v", format, Formats)
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -44,8 +45,7 @@ chain of build-dependencies by which A needs B is printed.`,
 			if why && len(args) != 2 {
 				return fmt.Errorf("--why takes exactly two packages: A B")
 			}
-			write, ok := graphWriters[format]
-			if !ok {
+			if !slices.Contains(graph.Formats, format) {
 				return fmt.Errorf("--format %q: want text, dot or json", format)
 			}
 			ws, err := g.open()
@@ -62,67 +62,29 @@ chain of build-dependencies by which A needs B is printed.`,
 				return archFlagError(err)
 			}
 			out := cmd.OutOrStdout()
-			var graphs []*graph.Graph
-			var cycleErr error
-			found := false
-			for _, a := range archs {
-				gr, err := ws.Graph(cmd.Context(), a)
-				var ce *graph.CycleError
-				if errors.As(err, &ce) {
-					if format != "json" || why || len(args) > 0 {
-						return exitError{code: exitCycle, err: err}
-					}
-					// JSON carries the cycles and the suggested breaks.
-					graphs = append(graphs, gr)
-					cycleErr = exitError{code: exitCycle, err: err}
-					continue
-				}
-				if err != nil {
-					return err
-				}
-				if why {
-					chain, err := gr.Why(args[0], args[1])
-					if len(archs) > 1 {
-						fmt.Fprintf(out, "%s:\n", a)
-					}
-					if err != nil {
-						// On one architecture of several, "does not build-depend" is an answer.
-						if len(archs) == 1 {
-							return err
-						}
-						fmt.Fprintf(out, "  %v\n", err)
-						continue
-					}
-					found = true
-					if err := graph.WriteWhy(out, chain); err != nil {
-						return err
-					}
-					continue
-				}
-				if len(args) > 0 {
-					dir := graph.Needs
-					if dependents {
-						dir = graph.Dependents
-					}
-					if gr, err = gr.Select(args, dir); err != nil {
-						return err
-					}
-				}
-				graphs = append(graphs, gr)
-			}
-			if why && !found {
-				return fmt.Errorf("%s does not build-depend on %s on any architecture", args[0], args[1])
-			}
 			if why {
-				return nil
+				gs, err := ws.Graphs(cmd.Context(), archs, nil, graph.Needs, false)
+				if err != nil {
+					return cycleExit(err)
+				}
+				return printWhy(out, gs, args[0], args[1])
 			}
-			if err := write(out, graphs); err != nil {
-				return err
+			dir := graph.Needs
+			if dependents {
+				dir = graph.Dependents
 			}
-			if cycleErr != nil {
-				return cycleErr
+			// JSON carries the cycles and the suggested breaks.
+			gs, err := ws.Graphs(cmd.Context(), archs, args, dir, format == "json")
+			if err != nil && gs == nil {
+				return cycleExit(err)
 			}
-			return unresolvedError(graphs)
+			if werr := graph.Write(out, format, gs); werr != nil {
+				return werr
+			}
+			if err != nil {
+				return cycleExit(err)
+			}
+			return unresolvedError(gs)
 		},
 	}
 	f := cmd.Flags()
@@ -133,27 +95,39 @@ chain of build-dependencies by which A needs B is printed.`,
 	return cmd
 }
 
-var graphWriters = map[string]func(io.Writer, []*graph.Graph) error{
-	"text": func(w io.Writer, gs []*graph.Graph) error {
-		for i, g := range gs {
-			if i > 0 {
-				fmt.Fprintln(w)
-			}
-			if err := graph.WriteText(w, g); err != nil {
+// cycleExit gives a build-dependency cycle its exit status.
+func cycleExit(err error) error {
+	var ce *graph.CycleError
+	if errors.As(err, &ce) {
+		return exitError{code: exitCycle, err: err}
+	}
+	return err
+}
+
+// printWhy prints the chain by which a needs b on each graph. On one
+// architecture of several, "does not build-depend" is an answer; on none,
+// an error.
+func printWhy(out io.Writer, gs []*graph.Graph, a, b string) error {
+	found := false
+	for _, gr := range gs {
+		chain, err := gr.Why(a, b)
+		if len(gs) > 1 {
+			fmt.Fprintf(out, "%s:\n", gr.Arch)
+		}
+		if err != nil {
+			if len(gs) == 1 {
 				return err
 			}
+			fmt.Fprintf(out, "  %v\n", err)
+			continue
 		}
-		return nil
-	},
-	"dot": func(w io.Writer, gs []*graph.Graph) error {
-		for _, g := range gs {
-			if err := graph.WriteDot(w, g); err != nil {
-				return err
-			}
+		found = true
+		if err := graph.WriteWhy(out, chain); err != nil {
+			return err
 		}
-		return nil
-	},
-	// JSON is one object for one architecture, an array for several, so a
-	// consumer that passes --arch always gets an object.
-	"json": func(w io.Writer, gs []*graph.Graph) error { return graph.WriteJSON(w, gs...) },
+	}
+	if !found {
+		return fmt.Errorf("%s does not build-depend on %s on any architecture", a, b)
+	}
+	return nil
 }
