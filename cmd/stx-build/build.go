@@ -101,7 +101,7 @@ The exit status is 1 if any build failed, 130 when interrupted.`,
 			}
 			opts.Explain, opts.Lock = explain, lock
 			if !noCache {
-				c, _, err := cf.open(ws.CacheDir(), cmd.ErrOrStderr())
+				c, err := cf.open(ws.CacheDir(), cmd.ErrOrStderr())
 				if err != nil {
 					return err
 				}

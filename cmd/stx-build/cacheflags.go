@@ -9,7 +9,6 @@ import (
 
 	"github.com/stx-build/stx-build/buildrun"
 	"github.com/stx-build/stx-build/cache"
-	"github.com/stx-build/stx-build/cache/filehash"
 	"github.com/stx-build/stx-build/workspace"
 )
 
@@ -52,7 +51,7 @@ func envList(name string) []string {
 
 // open opens the artifact cache in cacheDir with the registries the flags
 // name; log receives remote problems.
-func (cf *cacheFlags) open(cacheDir string, log io.Writer) (*cache.Cache, *filehash.Hasher, error) {
+func (cf *cacheFlags) open(cacheDir string, log io.Writer) (*cache.Cache, error) {
 	return buildrun.OpenCache(cacheDir, buildrun.CacheRemotes{
 		From: cf.from, To: cf.to, Insecure: cf.insecure, SignKey: cf.signKey, Trust: cf.trust,
 	}, log)
@@ -63,6 +62,5 @@ func (cf *cacheFlags) open(cacheDir string, log io.Writer) (*cache.Cache, *fileh
 // and a concurrent run on the same cache waits for a build it needs rather
 // than making it twice. The registry flags are build's.
 func localCache(ws *workspace.Workspace, log io.Writer) (*cache.Cache, error) {
-	c, _, err := buildrun.OpenCache(ws.CacheDir(), buildrun.CacheRemotes{}, log)
-	return c, err
+	return buildrun.OpenCache(ws.CacheDir(), buildrun.CacheRemotes{}, log)
 }

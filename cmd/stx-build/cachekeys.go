@@ -7,8 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stx-build/stx-build/builders/deb"
-	"github.com/stx-build/stx-build/cache/buildkey"
+	"github.com/stx-build/stx-build/buildrun"
 )
 
 func newCacheKeysCmd(g *globalFlags) *cobra.Command {
@@ -69,19 +68,11 @@ func runCacheKeys(cmd *cobra.Command, g *globalFlags, flags *cacheFlags, archs, 
 			return fmt.Errorf("no package %s in the project", p)
 		}
 	}
-	c, h, err := flags.open(ws.CacheDir(), cmd.ErrOrStderr())
+	c, err := flags.open(ws.CacheDir(), cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}
-	base, err := buildkey.MadeBase(ctx, ws)
-	if err != nil {
-		return err
-	}
-	emulated, err := buildkey.MadeEmulatedBases(ctx, ws)
-	if err != nil {
-		return err
-	}
-	plan, err := buildkey.New(ctx, ws, buildkey.Options{Builder: deb.Version, Base: base, Emulated: emulated, Hasher: h})
+	plan, err := buildrun.BuildKeys(ctx, ws, c)
 	if err != nil {
 		return err
 	}

@@ -76,7 +76,7 @@ overrides them: a JSON object {"<package>[:<arch>]": {"seconds": S,
 				return err
 			}
 			if !noCache {
-				c, _, err := cf.open(ws.CacheDir(), cmd.ErrOrStderr())
+				c, err := cf.open(ws.CacheDir(), cmd.ErrOrStderr())
 				if err != nil {
 					return err
 				}
