@@ -100,26 +100,45 @@ func (s *Store) Fetch(ctx context.Context, it Item) (string, error) {
 	if s.Has(it) {
 		return p, nil
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return "", err
-	}
 	r, from, err := s.openItem(ctx, it)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", it.Name, err)
 	}
 	defer r.Close()
 	it.URL = from
-	err = atomicfile.WriteFunc(p, 0o444, func(w io.Writer) error {
+	return s.Put(it, r)
+}
+
+// Put stores what r reads as its file, unless the store has it: written
+// to a temporary file, checked against its size and sha256 (reading at
+// most one byte more than the size) and renamed into place. It returns
+// the stored file's path. It.URL, when set, names the source in errors.
+func (s *Store) Put(it Item, r io.Reader) (string, error) {
+	if err := checkSum(it.SHA256); err != nil {
+		return "", fmt.Errorf("%s: %w", it.Name, err)
+	}
+	p := s.Path(it.SHA256)
+	if s.Has(it) {
+		return p, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return "", err
+	}
+	from := it.URL
+	if from == "" {
+		from = it.Name
+	}
+	err := atomicfile.WriteFunc(p, 0o444, func(w io.Writer) error {
 		h := sha256.New()
 		n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(r, it.Size+1))
 		if err != nil {
-			return fmt.Errorf("%s: %w", it.URL, err)
+			return fmt.Errorf("%s: %w", from, err)
 		}
 		if n != it.Size {
-			return fmt.Errorf("%s: size %d, the index says %d", it.URL, n, it.Size)
+			return fmt.Errorf("%s: size %d, the index says %d", from, n, it.Size)
 		}
 		if got := hex.EncodeToString(h.Sum(nil)); got != it.SHA256 {
-			return fmt.Errorf("%s: sha256 %s, the index says %s", it.URL, got, it.SHA256)
+			return fmt.Errorf("%s: sha256 %s, the index says %s", from, got, it.SHA256)
 		}
 		return nil
 	})

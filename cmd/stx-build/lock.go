@@ -2,17 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
-	"github.com/stx-build/stx-build/builders/image"
-	"github.com/stx-build/stx-build/builders/iso"
-	"github.com/stx-build/stx-build/buildrun"
 	"github.com/stx-build/stx-build/internal/atomicfile"
+	"github.com/stx-build/stx-build/lockrun"
 	"github.com/stx-build/stx-build/store"
 	"github.com/stx-build/stx-build/workspace"
 )
@@ -57,13 +54,8 @@ func (g *globalFlags) openLocked(ctx context.Context) (*workspace.Workspace, *st
 
 func newLockCmd(g *globalFlags) *cobra.Command {
 	var (
-		update     bool
-		archs      []string
-		out        string
-		noImages   bool
-		noISO      bool
-		isoArchs   []string
-		imageArchs []string
+		update bool
+		opts   lockrun.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "lock",
@@ -94,163 +86,32 @@ Format and workflow: docs/lock.md.`,
 			if err != nil {
 				return err
 			}
-			if archs, err = ws.Archs(archs); err != nil {
+			if opts.Archs, err = ws.Archs(opts.Archs); err != nil {
 				return archFlagError(err)
 			}
-			if out == "" {
-				// The builds are how the sets are found, not results.
-				tmp, err := os.MkdirTemp(ws.CacheDir(), "lock-out-")
-				if err != nil {
-					return err
-				}
-				defer os.RemoveAll(tmp)
-				out = tmp
-			}
-			rec := store.NewRecorder(ws.Project.Suite)
-			if err := lockPackages(cmd, g, ws, rec, archs, out); err != nil {
+			opts.Status, opts.Log = cmd.OutOrStdout(), g.log(cmd.ErrOrStderr())
+			lock, err := lockrun.Run(cmd.Context(), ws, opts)
+			if err != nil {
 				return fmt.Errorf("lock: %w (nothing written)", err)
 			}
-			if !noImages {
-				if err := lockImages(cmd, g, ws, rec, imageArchs, out); err != nil {
-					return fmt.Errorf("lock: images: %w (nothing written)", err)
-				}
-			}
-			if !noISO {
-				if err := lockISOs(cmd, g, ws, rec, isoArchs, out); err != nil {
-					return fmt.Errorf("lock: iso: %w (nothing written)", err)
-				}
-			}
-			if err := atomicfile.Write(path, rec.Lock().Marshal(), 0o644); err != nil {
+			if err := atomicfile.Write(path, lock.Marshal(), 0o644); err != nil {
 				return err
 			}
 			n := 0
-			for _, s := range rec.Lock().Sets {
+			for _, s := range lock.Sets {
 				n += len(s.Packages)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d packages in %d sets\n", path, n, len(rec.Lock().Sets))
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d packages in %d sets (%d files)\n", path, n, len(lock.Sets), len(lock.Items()))
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.BoolVar(&update, "update", false, "resolve again and rewrite an existing stx.lock")
-	f.StringSliceVar(&archs, "arch", nil, "architectures whose packages to lock (default: the project's)")
-	f.StringVarP(&out, "out", "o", "", "keep the builds' output here (default: a temporary directory)")
-	f.BoolVar(&noImages, "no-images", false, "do not lock the image roots")
-	f.BoolVar(&noISO, "no-iso", false, "do not lock the ISO roots")
-	f.StringSliceVar(&imageArchs, "image-arch", nil, "architectures whose image roots to lock (default: the images')")
-	f.StringSliceVar(&isoArchs, "iso-arch", nil, "architectures whose ISO roots to lock (default: the ISO's)")
+	f.StringSliceVar(&opts.Archs, "arch", nil, "architectures whose packages to lock (default: the project's)")
+	f.StringVarP(&opts.OutDir, "out", "o", "", "keep the builds' output here (default: a temporary directory)")
+	f.BoolVar(&opts.NoImages, "no-images", false, "do not lock the image roots")
+	f.BoolVar(&opts.NoISO, "no-iso", false, "do not lock the ISO roots")
+	f.StringSliceVar(&opts.ImageArchs, "image-arch", nil, "architectures whose image roots to lock (default: the images')")
+	f.StringSliceVar(&opts.ISOArchs, "iso-arch", nil, "architectures whose ISO roots to lock (default: the ISO's)")
 	return cmd
-}
-
-// lockPackages builds the packages unlocked, recording every
-// build-dependency set, then the base root's packages for every
-// architecture built (cross builds run on the same base).
-func lockPackages(cmd *cobra.Command, g *globalFlags, ws *workspace.Workspace, rec *store.Recorder, archs []string, out string) error {
-	opts := buildrun.Options{Archs: archs, OutDir: out, KeepGoing: true, OnResolved: rec.AddSet,
-		Status: cmd.OutOrStdout(), Log: g.log(cmd.ErrOrStderr())}
-	if _, err := buildrun.Run(cmd.Context(), ws, opts); err != nil {
-		return err
-	}
-	spec, err := ws.BaseSpec()
-	if err != nil {
-		return err
-	}
-	base, err := ws.BaseStore().Find(cmd.Context(), spec)
-	if err != nil {
-		return err
-	}
-	return rec.AddRoot(base.Dir, archs...)
-}
-
-// lockImages assembles the image roots from the archive, recording each.
-func lockImages(cmd *cobra.Command, g *globalFlags, ws *workspace.Workspace, rec *store.Recorder, archs []string, out string) error {
-	sel, err := image.Select(ws, nil, archs)
-	if errors.Is(err, image.ErrNoImages) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	opts := append(imageOptions(g, cmd, out), image.WithRootCache(""),
-		image.WithRootRecorder(func(arch, root string) error { return rec.AddRoot(root, arch) }))
-	_, err = image.BuildProject(cmd.Context(), ws, sel, opts...)
-	return err
-}
-
-// lockISOs assembles the ISO live roots from the archive, recording each.
-func lockISOs(cmd *cobra.Command, g *globalFlags, ws *workspace.Workspace, rec *store.Recorder, archs []string, out string) error {
-	sel, err := iso.Select(ws, archs)
-	if errors.Is(err, iso.ErrNoManifest) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	_, err = iso.BuildProject(cmd.Context(), ws, sel, iso.ProjectOptions{
-		OutDir: out, NoRootCache: true, Status: cmd.OutOrStdout(), Log: g.log(cmd.ErrOrStderr()),
-		RecordRoot: func(arch, root string) error { return rec.AddRoot(root, arch) },
-	})
-	return err
-}
-
-func newFetchCmd(g *globalFlags) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "fetch",
-		Short: "Download every package stx.lock names into the package store",
-		Long: `Download every archive package stx.lock names into the package store
-(CACHE/store, by sha256), each checked against the lock's size and sha256;
-packages already there are not fetched again. With --offline nothing is
-downloaded (the global --offline): the command fails listing what the
-store lacks, so a build that must run without network can be checked
-first. The files are fetched by their path in the archive from the
-project's mirror or the host's apt sources.`,
-		Example: `  stx-build fetch -C examples
-  stx-build fetch -C examples --offline`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			lock, err := g.readLock()
-			if err != nil {
-				return err
-			}
-			if lock == nil {
-				return fmt.Errorf("%s: no lock (stx-build lock writes it)", g.lockPath())
-			}
-			ws, err := g.open()
-			if err != nil {
-				return err
-			}
-			st, err := ws.PackageStore()
-			if err != nil {
-				return err
-			}
-			items := lock.Items()
-			missing := st.Missing(items)
-			w := cmd.OutOrStdout()
-			if g.offline {
-				if len(missing) > 0 {
-					return &workspace.MissingError{Store: st.Dir, Missing: missing, Total: len(items), Fetch: "stx-build fetch" + dirFlag(g)}
-				}
-				fmt.Fprintf(w, "all %d packages of %s are in %s\n", len(items), store.LockFile, st.Dir)
-				return nil
-			}
-			if _, err := st.FetchAll(cmd.Context(), items); err != nil {
-				if errors.Is(err, store.ErrNotOnMirror) {
-					return fmt.Errorf("%w\nthe archive dropped locked versions the store does not have: stx-build lock --update%s resolves again (review the diff)", err, dirFlag(g))
-				}
-				return err
-			}
-			fmt.Fprintf(w, "%d packages in %s (%d fetched)\n", len(items), st.Dir, len(missing))
-			return nil
-		},
-	}
-	return cmd
-}
-
-// dirFlag is " -C DIR" for commands named in messages, unless the project
-// is the working directory.
-func dirFlag(g *globalFlags) string {
-	if g.dir == "" || g.dir == "." {
-		return ""
-	}
-	return " -C " + g.dir
 }

@@ -15,30 +15,8 @@ import (
 // the store lacks; a locked file the mirror no longer has names how to
 // refresh the lock.
 func TestFetchOffline(t *testing.T) {
-	dir, cache, mirror := t.TempDir(), t.TempDir(), t.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, "packages"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	project := "name: fetch-test\nsuite: bookworm\narchitectures: [amd64]\nmirror: file://" + mirror + "\n"
-	if err := os.WriteFile(filepath.Join(dir, "stx.yaml"), []byte(project), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	lock := "stx-lock 2\n\n[bookworm amd64]\n"
-	for _, name := range []string{"alpha", "beta"} {
-		content := []byte("package " + name)
-		path := "pool/main/" + name[:1] + "/" + name + "/" + name + "_1.0_all.deb"
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(mirror, path)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(mirror, path), content, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		sum := sha256.Sum256(content)
-		lock += strings.Join([]string{name, "1:1.0", "all", strconv.Itoa(len(content)), "sha256:" + hex.EncodeToString(sum[:]), path}, " ") + "\n"
-	}
-	if err := os.WriteFile(filepath.Join(dir, "stx.lock"), []byte(lock), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir, lock := lockedProject(t)
+	cache := t.TempDir()
 	_, err := run(t, "--cache-dir", cache, "-C", dir, "fetch", "--offline")
 	if err == nil || !strings.Contains(err.Error(), "lacks 2 of the 2 packages") || !strings.Contains(err.Error(), "stx-build fetch -C "+dir) ||
 		!strings.Contains(err.Error(), "alpha_1%3a1.0_all.deb") || !strings.Contains(err.Error(), "beta_1%3a1.0_all.deb") {
@@ -61,4 +39,35 @@ func TestFetchOffline(t *testing.T) {
 	if _, err := run(t, "--cache-dir", cache, "-C", dir, "fetch"); err == nil || !strings.Contains(err.Error(), "gamma_1.0_all.deb") || !strings.Contains(err.Error(), "stx-build lock --update -C "+dir) {
 		t.Errorf("a version the mirror dropped: %v", err)
 	}
+}
+
+// lockedProject is a project whose stx.lock names two packages on its
+// file: mirror; it returns the project and the lock's text.
+func lockedProject(t *testing.T) (dir, lock string) {
+	t.Helper()
+	dir, mirror := t.TempDir(), t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "packages"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	project := "name: fetch-test\nsuite: bookworm\narchitectures: [amd64]\nmirror: file://" + mirror + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "stx.yaml"), []byte(project), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lock = "stx-lock 2\n\n[bookworm amd64]\n"
+	for _, name := range []string{"alpha", "beta"} {
+		content := []byte("package " + name)
+		path := "pool/main/" + name[:1] + "/" + name + "/" + name + "_1.0_all.deb"
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(mirror, path)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(mirror, path), content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(content)
+		lock += strings.Join([]string{name, "1:1.0", "all", strconv.Itoa(len(content)), "sha256:" + hex.EncodeToString(sum[:]), path}, " ") + "\n"
+	}
+	if err := os.WriteFile(filepath.Join(dir, "stx.lock"), []byte(lock), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, lock
 }

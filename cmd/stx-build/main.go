@@ -55,7 +55,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newGraphCmd(g), newBuildCmd(g), newImageCmd(g), newCacheCmd(g))
 	root.AddCommand(newISOCmd(g), newBootCmd(), newAllCmd(g))
 	root.AddCommand(newPlanCmd(g), newDoctorCmd(g), newStarlingXCmd(g))
-	root.AddCommand(newLockCmd(g), newFetchCmd(g))
+	root.AddCommand(newLockCmd(g), newFetchCmd(g), newStoreCmd(g))
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
 		return runPreflight(g, cmd, args)
 	}
