@@ -43,18 +43,13 @@ have are skipped.`,
 			}
 
 			fmt.Fprintf(stdout, "== packages (%s)\n", strings.Join(archs, ", "))
-			c, err := localCache(ws, cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			dopts := buildrun.Options{Archs: archs, OutDir: out, Status: stdout, Log: g.log(cmd.ErrOrStderr()), Cache: c}
+			dopts := buildrun.Options{Archs: archs, OutDir: out, Status: stdout, Log: g.log(cmd.ErrOrStderr()), Lock: lock}
 			if err := wf.apply(&dopts); err != nil {
 				return err
 			}
-			dopts.Lock = lock
-			res, err := buildrun.Run(ctx, ws, dopts)
+			res, err := buildPackages(ctx, ws, dopts, cmd.ErrOrStderr())
 			if err != nil {
-				return ws.WithLockHint(err)
+				return err
 			}
 			fmt.Fprintf(stdout, "built %d package(s)\n", len(res.Builds))
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -74,21 +75,12 @@ The exit status is 1 if any build failed, 130 when interrupted.`,
 				}
 				opts.TmpfsBudget = n
 			}
-			stdout := cmd.OutOrStdout()
-			switch output {
-			case "json":
-				opts.Events = report.JSON(stdout)
-			case "text":
-				if f, ok := stdout.(*os.File); ok && report.IsTerminal(f) {
-					live := report.Live(f)
-					defer live.Close()
-					opts.Events = live
-				} else {
-					opts.Events = report.Text(stdout)
-				}
-			default:
-				return fmt.Errorf("--output %q: want text or json", output)
+			events, done, err := progressSink(cmd.OutOrStdout(), output)
+			if err != nil {
+				return err
 			}
+			defer done()
+			opts.Events = events
 			if g.verbose {
 				opts.Log = cmd.ErrOrStderr()
 			}
@@ -130,4 +122,20 @@ The exit status is 1 if any build failed, 130 when interrupted.`,
 	cf = addCacheFlags(f, true)
 	wf.add(f)
 	return cmd
+}
+
+// progressSink is where --output sends a build's progress: JSON lines, or
+// text (a live view on a terminal); done ends the live view.
+func progressSink(stdout io.Writer, output string) (events report.Sink, done func(), err error) {
+	switch output {
+	case "json":
+		return report.JSON(stdout), func() {}, nil
+	case "text":
+		if f, ok := stdout.(*os.File); ok && report.IsTerminal(f) {
+			live := report.Live(f)
+			return live, func() { live.Close() }, nil
+		}
+		return report.Text(stdout), func() {}, nil
+	}
+	return nil, nil, fmt.Errorf("--output %q: want text or json", output)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"os"
 	"strings"
@@ -57,10 +58,16 @@ func (cf *cacheFlags) open(cacheDir string, log io.Writer) (*cache.Cache, error)
 	}, log)
 }
 
-// localCache opens the local artifact cache for the packages image, iso
-// and all build: what `stx-build build` built is restored, not built again,
-// and a concurrent run on the same cache waits for a build it needs rather
-// than making it twice. The registry flags are build's.
-func localCache(ws *workspace.Workspace, log io.Writer) (*cache.Cache, error) {
-	return buildrun.OpenCache(ws.CacheDir(), buildrun.CacheRemotes{}, log)
+// buildPackages builds the packages image, iso and all need first, on the
+// local artifact cache: what `stx-build build` built is restored, not
+// built again, and a concurrent run on the same cache waits for a build it
+// needs rather than making it twice. The registry flags are build's.
+func buildPackages(ctx context.Context, ws *workspace.Workspace, opts buildrun.Options, stderr io.Writer) (*buildrun.Result, error) {
+	c, err := buildrun.OpenCache(ws.CacheDir(), buildrun.CacheRemotes{}, stderr)
+	if err != nil {
+		return nil, err
+	}
+	opts.Cache = c
+	res, err := buildrun.Run(ctx, ws, opts)
+	return res, ws.WithLockHint(err)
 }

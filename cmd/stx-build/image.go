@@ -50,13 +50,9 @@ image.`,
 				return err
 			}
 			if !noBuild {
-				c, err := localCache(ws, cmd.ErrOrStderr())
-				if err != nil {
+				opts := buildrun.Options{Archs: sel.Archs, OutDir: out, Status: stdout, Log: g.log(cmd.ErrOrStderr()), Lock: lock}
+				if _, err := buildPackages(ctx, ws, opts, cmd.ErrOrStderr()); err != nil {
 					return err
-				}
-				opts := buildrun.Options{Archs: sel.Archs, OutDir: out, Status: stdout, Log: g.log(cmd.ErrOrStderr()), Cache: c, Lock: lock}
-				if _, err := buildrun.Run(ctx, ws, opts); err != nil {
-					return ws.WithLockHint(err)
 				}
 			}
 			opts := imageOptions(g, cmd, out)

@@ -97,14 +97,10 @@ func runISO(cmd *cobra.Command, g *globalFlags, f *isoFlags) error {
 		status = stderr
 	}
 	if !f.noBuild {
-		c, err := localCache(ws, stderr)
+		opts := buildrun.Options{Archs: sel.PackageArchs(), OutDir: out, Status: status, Log: g.log(stderr), Lock: lock}
+		res, err := buildPackages(ctx, ws, opts, stderr)
 		if err != nil {
 			return err
-		}
-		opts := buildrun.Options{Archs: sel.PackageArchs(), OutDir: out, Status: status, Log: g.log(stderr), Cache: c, Lock: lock}
-		res, err := buildrun.Run(ctx, ws, opts)
-		if err != nil {
-			return ws.WithLockHint(err)
 		}
 		fmt.Fprintf(status, "built %d package(s)\n", len(res.Builds))
 	}
