@@ -8,7 +8,7 @@ BIN     := bin/stx-build
 EXAMPLE ?= examples
 OUT     ?= out
 
-.PHONY: all deps build buildkit demo test test-short e2e e2e-starlingx bench fuzz lint golden clean
+.PHONY: all deps build buildkit demo test test-short e2e e2e-starlingx e2e-real bench fuzz lint golden clean
 
 all: build
 
@@ -72,6 +72,15 @@ e2e: deps buildkit
 e2e-starlingx: build
 	scripts/e2e-starlingx.sh
 
+# 12 real Debian bookworm sources with build-dependency edges between them,
+# built for amd64 and arm64 (cross, emulated where cross build-deps cannot
+# be installed) from two checkouts with separate caches; fails unless every
+# build succeeds and >= 95% of the .debs are bit-identical
+# (scripts/e2e-real.sh; docs/real-debian.md). Needs the network and root;
+# results in /var/tmp/stx-e2e-real.
+e2e-real: build
+	scripts/e2e-real.sh
+
 bench: deps
 	@mkdir -p $(OUT)
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./graph/ | tee $(OUT)/bench-graph.txt
@@ -81,6 +90,7 @@ bench: deps
 	scripts/bench-roots.sh 3 | tee $(OUT)/bench-roots.txt
 	scripts/bench-build.sh 3 | tee $(OUT)/bench-build.txt
 	scripts/bench-setup.sh 5 | tee $(OUT)/bench-setup.txt
+	scripts/bench-plan.sh 1 | tee $(OUT)/bench-plan.txt
 
 # Every fuzz target of the parsers (go test -fuzz takes one target per run),
 # FUZZTIME each. A crasher is written under the package's testdata/fuzz/ and

@@ -496,6 +496,7 @@ func (r *run) buildJob(ctx context.Context, a scheduler.Assignment, j *job) erro
 		return err
 	}
 	defer r.repos.release(snap)
+	view := reposView(snap.repos)
 	pkg := debPackage(j.pr, j.arch)
 	// The project's and the command line's profiles apply to every package,
 	// as they did when the graph was compiled.
@@ -538,6 +539,16 @@ func (r *run) buildJob(ctx context.Context, a scheduler.Assignment, j *job) erro
 		PeakBytes: res.PeakBytes, OnTmpfs: res.OnTmpfs, Retried: res.Retried, Jobs: a.Jobs,
 		Emulated: emulated, Finished: time.Now().UTC(),
 	}
+	for _, p := range res.Phases {
+		rec.Phases = append(rec.Phases, history.Phase{Name: p.Name, Seconds: p.Duration.Seconds(), Cached: p.Cached})
+	}
+	rec.ReposView = view
+	// What making its layer took stays known through builds that reuse it.
+	prev, exact, _ := r.hist.Lookup(rec.Package, rec.Version, rec.Arch)
+	if !exact || prev.Emulated != emulated {
+		prev = history.Record{}
+	}
+	rec = history.Carry(prev, rec)
 	if err := r.hist.Add(rec); err != nil {
 		r.emit(report.Event{Kind: report.KindInfo, Message: "warning: " + err.Error()})
 	}

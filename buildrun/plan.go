@@ -2,14 +2,19 @@ package buildrun
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/stx-build/stx-build/graph"
 	"github.com/stx-build/stx-build/ramdisk"
+	"github.com/stx-build/stx-build/repo"
 	"github.com/stx-build/stx-build/scheduler"
 	"github.com/stx-build/stx-build/scheduler/history"
 	"github.com/stx-build/stx-build/workspace"
@@ -31,6 +36,11 @@ type job struct {
 	// or cross); a cross build that falls back sets it (run.fallBack,
 	// under run.mu).
 	emulated string
+	// est made j.task; newLayer says a build-dependency of j is built
+	// anew in this run (not restored), so j's build-dependency layer will
+	// be made, not taken from the cache (relayer).
+	est      *estimator
+	newLayer bool
 }
 
 // Size-based estimates, when neither history nor the manifest says: a
@@ -57,7 +67,8 @@ func jobs(ctx context.Context, ws *workspace.Workspace, archs []string, opts Opt
 	for _, pr := range prepared {
 		byName[pr.Package.Name] = pr
 	}
-	est := &estimator{hist: &history.Store{Dir: historyDir(ws)}, costs: opts.Costs, sizes: map[string]int64{}}
+	est := &estimator{hist: &history.Store{Dir: historyDir(ws)}, costs: opts.Costs, sizes: map[string]int64{},
+		view: outReposView(opts.OutDir, archs)}
 	first := ws.IndepArch()
 	var out []*job
 	firstIDs := map[string]bool{}
@@ -77,6 +88,7 @@ func jobs(ctx context.Context, ws *workspace.Workspace, archs []string, opts Opt
 			if emu, why := ws.Emulated(j.pr, arch); emu {
 				j.emulated = why
 			}
+			j.est = est
 			j.task = est.task(j)
 			j.task.ID = j.id
 			for _, d := range n.Deps {
@@ -123,6 +135,43 @@ type estimator struct {
 	hist  *history.Store
 	costs scheduler.Costs
 	sizes map[string]int64 // source bytes by package
+	// view is the output tree's repositories' reposView ("": none yet).
+	view string
+}
+
+// reposView is a digest of what resolving against repos reads from them
+// (repo.ResolverDigest of each, by architecture): the part of a
+// resolution's key that the project's builds change. "" when one cannot
+// be read.
+func reposView(repos map[string]*repo.Repo) string {
+	h := sha256.New()
+	for _, arch := range slices.Sorted(maps.Keys(repos)) {
+		d, err := repos[arch].ResolverDigest()
+		if err != nil {
+			return ""
+		}
+		fmt.Fprintf(h, "%s %s\n", arch, d)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// outReposView is the reposView of the repositories in out for archs,
+// "" when any of them does not exist (nothing is created: a plan writes
+// nothing).
+func outReposView(out string, archs []string) string {
+	repos := map[string]*repo.Repo{}
+	for _, arch := range archs {
+		dir := filepath.Join(out, arch, "repo")
+		if _, err := os.Stat(dir); err != nil {
+			return ""
+		}
+		r, err := repo.Open(dir, arch)
+		if err != nil {
+			return ""
+		}
+		repos[arch] = r
+	}
+	return reposView(repos)
 }
 
 // task is the scheduler's view of j, without ID and Deps.
@@ -147,7 +196,16 @@ func (e *estimator) task(j *job) scheduler.Task {
 	}
 	if t.Source == "" {
 		if r, exact, ok := e.hist.Lookup(pkg.Name, j.node.Version, j.arch); ok {
-			t.Seconds, t.PeakBytes, t.Source = r.Seconds, r.PeakBytes, "history"
+			// A build recorded at this version and architecture made its
+			// layer: this one takes it from the cache, unless a
+			// build-dependency is new. It resolved against the
+			// repositories it saw: the resolution is cached if they are
+			// as they are now.
+			expect := history.Expect{
+				Resolve:     exact && r.ReposView != "" && r.ReposView == e.view,
+				Environment: exact && !j.newLayer,
+			}
+			t.Seconds, t.PeakBytes, t.Source = r.Estimate(expect), r.PeakBytes, "history"
 			if !r.OnTmpfs {
 				// The estimate is for tmpfs; the scheduler adds disk's cost.
 				t.Seconds /= scheduler.DefaultDiskFactor
@@ -185,6 +243,42 @@ func (e *estimator) task(j *job) scheduler.Task {
 		t.PeakBytes = e.sourceBytes(j) * peakPerSourceByte
 	}
 	return t
+}
+
+// relayer estimates again the builds of js that need a build (not a
+// restore) of another task of js: their build-dependency layer will hold
+// its new packages, so it is made, not taken from the cache. It runs
+// once the tasks restored from the cache are known (planCached,
+// restoreCached); without the artifact cache every task counts as
+// rebuilt from the same inputs, whose packages are the same bit for bit,
+// so layers are expected cached.
+func relayer(js []*job, dag *scheduler.DAG) {
+	byID := map[string]*job{}
+	for _, j := range js {
+		byID[j.id] = j
+	}
+	for i, j := range js {
+		// The same source's build on the first architecture is a
+		// dependency for its Architecture: all packages, not a
+		// build-dependency.
+		built := func(id string) bool {
+			d := byID[id]
+			return d != nil && d.node.Name != j.node.Name && !isPublishOnly(d) && d.task.Source != "cached"
+		}
+		if isPublishOnly(j) || j.task.Source == "cached" || j.newLayer || !slices.ContainsFunc(j.task.Deps, built) {
+			continue
+		}
+		j.newLayer = true
+		estimateAgain(js, dag, i)
+	}
+}
+
+// estimateAgain replaces the task of js[i] in dag by a new estimate.
+func estimateAgain(js []*job, dag *scheduler.DAG, i int) {
+	j := js[i]
+	t := j.est.task(j)
+	t.ID, t.Deps = j.task.ID, j.task.Deps
+	j.task, dag.Tasks[i] = t, t
 }
 
 // emulatedEstimate says whether j's estimate (from source) is for an

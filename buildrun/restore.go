@@ -88,6 +88,7 @@ func (r *run) restoreCached(ctx context.Context, dag *scheduler.DAG) error {
 		dag.Tasks[i] = cachedTask(dag.Tasks[i], j.restored.size)
 		j.task = dag.Tasks[i]
 	}
+	relayer(r.jobs, dag)
 	r.publishRestored(ctx)
 	if n > 0 {
 		r.emit(report.Event{Kind: report.KindInfo, Message: fmt.Sprintf("cache: %d build(s) restored (%d already in place) and published in %s",
@@ -275,6 +276,7 @@ func planCached(ctx context.Context, ws *workspace.Workspace, c *cache.Cache, js
 		j.task = dag.Tasks[i]
 		n++
 	}
+	relayer(js, dag)
 	if n == 0 {
 		return nil, nil
 	}

@@ -13,13 +13,16 @@ type Run struct {
 	Started time.Time `json:"started"`
 	// Elapsed is the run's wall time; Predicted and LowerBound come from
 	// the plan made at the start.
-	Elapsed     float64 `json:"elapsed"`
-	Predicted   float64 `json:"predicted"`
-	LowerBound  float64 `json:"lower_bound"`
-	Slots       int     `json:"slots"`
-	Cores       int     `json:"cores"`
-	Budget      int64   `json:"tmpfs_budget"`
-	Interrupted bool    `json:"interrupted,omitempty"`
+	Elapsed    float64 `json:"elapsed"`
+	Predicted  float64 `json:"predicted"`
+	LowerBound float64 `json:"lower_bound"`
+	// PredictionError is Predicted against Elapsed (PredictionError: +0.1
+	// predicted a tenth too long); 0 for an interrupted run.
+	PredictionError float64 `json:"prediction_error"`
+	Slots           int     `json:"slots"`
+	Cores           int     `json:"cores"`
+	Budget          int64   `json:"tmpfs_budget"`
+	Interrupted     bool    `json:"interrupted,omitempty"`
 	// Tasks are in order of start (tasks that never started last, by ID).
 	Tasks []*Task `json:"tasks"`
 	// CriticalPath is the chain of builds that set the run's end: from
@@ -52,13 +55,18 @@ type Task struct {
 	PeakBytes int64   `json:"peak_bytes,omitempty"`
 	Estimate  float64 `json:"estimate,omitempty"`
 	// PlannedStart and PlannedEnd are the plan's prediction.
-	PlannedStart float64  `json:"planned_start"`
-	PlannedEnd   float64  `json:"planned_end"`
-	Log          string   `json:"log,omitempty"`
-	Error        string   `json:"error,omitempty"`
-	Cause        []string `json:"cause,omitempty"`
-	Critical     bool     `json:"critical,omitempty"`
-	started      bool
+	PlannedStart float64 `json:"planned_start"`
+	PlannedEnd   float64 `json:"planned_end"`
+	// Predicted is the duration the plan gave a built task (on disk with
+	// the disk factor); PredictionError compares it with End - Start,
+	// for builds of a second or more (0 for restores and publishes).
+	Predicted       float64  `json:"predicted,omitempty"`
+	PredictionError float64  `json:"prediction_error,omitempty"`
+	Log             string   `json:"log,omitempty"`
+	Error           string   `json:"error,omitempty"`
+	Cause           []string `json:"cause,omitempty"`
+	Critical        bool     `json:"critical,omitempty"`
+	started         bool
 }
 
 // Collector is a Sink that gathers a Run.
@@ -176,6 +184,7 @@ func (c *Collector) Run() *Run {
 	for _, t := range r.Tasks {
 		t.Critical = slices.Contains(r.CriticalPath, t.ID)
 	}
+	predictions(&r)
 	return &r
 }
 

@@ -66,6 +66,7 @@ type view struct {
 	Skipped, NotStarted []*row
 	CriticalText        string
 	Ratio               string
+	ErrorTxt            string // the run's PredictionError, "" without one
 	BudgetText          string
 }
 
@@ -98,6 +99,7 @@ type row struct {
 	StartTxt string
 	PeakTxt  string
 	EstTxt   string
+	ErrTxt   string // the task's PredictionError, "" without one
 }
 
 func newView(dir string, r *Run) *view {
@@ -129,8 +131,11 @@ func newView(dir string, r *Run) *view {
 		if t.PeakBytes > 0 {
 			rw.PeakTxt = ramdisk.FormatSize(t.PeakBytes)
 		}
-		if t.Estimate > 0 {
-			rw.EstTxt = Seconds(t.Estimate)
+		if t.Predicted > 0 {
+			rw.EstTxt = Seconds(t.Predicted)
+		}
+		if t.PredictionError != 0 {
+			rw.ErrTxt = FormatError(t.PredictionError)
 		}
 		switch t.Status {
 		case KindBuilt, "running":
@@ -189,6 +194,9 @@ func newView(dir string, r *Run) *view {
 		v.Bars = append(v.Bars, b)
 	}
 	v.CriticalText = strings.Join(r.CriticalPath, " → ")
+	if r.PredictionError != 0 {
+		v.ErrorTxt = FormatError(r.PredictionError)
+	}
 	if r.LowerBound > 0 {
 		v.Ratio = fmt.Sprintf("%.2f", r.Elapsed/r.LowerBound)
 	}
@@ -267,7 +275,7 @@ code { font-size: 13px; }
 </head>
 <body>
 <h1>stx-build report: {{.Title}}</h1>
-<div class="meta">started {{.Started.Format "2006-01-02 15:04:05 MST"}} · took <b>{{seconds .Elapsed}}</b>{{if .Predicted}} · planned {{seconds .Predicted}}{{end}}{{if .LowerBound}} · the plan's lower bound {{seconds .LowerBound}} (took {{.Ratio}}×){{end}} · {{.Slots}} slots, {{.Cores}} cores, tmpfs budget {{.BudgetText}}{{if .Interrupted}} · <b>interrupted</b>{{end}}</div>
+<div class="meta">started {{.Started.Format "2006-01-02 15:04:05 MST"}} · took <b>{{seconds .Elapsed}}</b>{{if .Predicted}} · predicted {{seconds .Predicted}}{{if .ErrorTxt}} ({{.ErrorTxt}}){{end}}{{end}}{{if .LowerBound}} · the plan's lower bound {{seconds .LowerBound}} (took {{.Ratio}}×){{end}} · {{.Slots}} slots, {{.Cores}} cores, tmpfs budget {{.BudgetText}}{{if .Interrupted}} · <b>interrupted</b>{{end}}</div>
 <p class="counts"><span class="c-built">{{len .Built}} built</span><span class="c-failed">{{len .Failed}} failed</span><span class="c-skipped">{{len .Skipped}} skipped</span><span class="c-not">{{len .NotStarted}} not started</span></p>
 
 <h2>Timeline</h2>
@@ -292,8 +300,8 @@ code { font-size: 13px; }
 {{if .NotStarted}}<h2>Not started</h2>
 <p>{{range $i, $t := .NotStarted}}{{if $i}}, {{end}}{{$t.ID}}{{end}}</p>{{end}}
 {{if .Built}}<h2>Built</h2>
-<table><tr><th>package</th><th>arch</th><th>version</th><th>start</th><th>took</th><th>estimate</th><th>slot</th><th>where</th><th>jobs</th><th>peak</th><th>log</th></tr>
-{{range .Built}}<tr><td>{{if .Critical}}<b>{{.Package}}</b>{{else}}{{.Package}}{{end}}</td><td>{{.Arch}}</td><td>{{.Version}}</td><td class="num">{{.StartTxt}}</td><td class="num">{{.Duration}}</td><td class="num">{{.EstTxt}}</td>{{if .Slot}}<td class="num">{{.Slot}}</td><td>{{.Where}}{{if .Retried}} (after tmpfs ran out){{end}}{{if eq .Mode "emulated"}}, emulated (qemu-user){{end}}</td><td class="num">{{.Jobs}}</td>{{else}}<td></td><td title="{{.What}}">published</td><td></td>{{end}}<td class="num">{{.PeakTxt}}</td><td>{{if .Href}}<a href="{{.Href}}">log</a>{{end}}</td></tr>
+<table><tr><th>package</th><th>arch</th><th>version</th><th>start</th><th>took</th><th>predicted</th><th>error</th><th>slot</th><th>where</th><th>jobs</th><th>peak</th><th>log</th></tr>
+{{range .Built}}<tr><td>{{if .Critical}}<b>{{.Package}}</b>{{else}}{{.Package}}{{end}}</td><td>{{.Arch}}</td><td>{{.Version}}</td><td class="num">{{.StartTxt}}</td><td class="num">{{.Duration}}</td><td class="num">{{.EstTxt}}</td><td class="num">{{.ErrTxt}}</td>{{if .Slot}}<td class="num">{{.Slot}}</td><td>{{.Where}}{{if .Retried}} (after tmpfs ran out){{end}}{{if eq .Mode "emulated"}}, emulated (qemu-user){{end}}</td><td class="num">{{.Jobs}}</td>{{else}}<td></td><td title="{{.What}}">published</td><td></td>{{end}}<td class="num">{{.PeakTxt}}</td><td>{{if .Href}}<a href="{{.Href}}">log</a>{{end}}</td></tr>
 {{end}}</table>{{end}}
 </body>
 </html>

@@ -149,7 +149,9 @@ func TestCollectorAndHTML(t *testing.T) {
 		`libstx:amd64 → stx-hello:amd64`,         // critical path text
 		`tmpfs, then disk (ran out of space)`,    // retried build's tooltip
 		`<span class="c-failed">1 failed</span>`, // counts
-		`planned 1m10s · the plan's lower bound 1m0s (took 1.02×)`,
+		`predicted 1m10s (&#43;14.4%) · the plan's lower bound 1m0s (took 1.02×)`,
+		`<td class="num">30s</td><td class="num">&#43;7.5%</td>`, // libstx: predicted, error
+		`<th>predicted</th><th>error</th>`,
 	} {
 		if !bytes.Contains(page, []byte(want)) {
 			t.Errorf("index.html lacks %s", want)

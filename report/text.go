@@ -110,7 +110,11 @@ func writeSummary(w io.Writer, e Event) {
 	fmt.Fprintf(w, "summary: %d built%s, %d failed, %d skipped, %d not started in %s",
 		len(s.Built), restored, len(s.Failed), len(s.Skipped), len(s.NotStarted), Seconds(e.Elapsed))
 	if e.Estimate > 0 {
-		fmt.Fprintf(w, " (planned %s)", Seconds(e.Estimate))
+		fmt.Fprintf(w, " (predicted %s", Seconds(e.Estimate))
+		if pe := PredictionError(e.Estimate, e.Elapsed); pe != 0 && !s.Interrupted {
+			fmt.Fprintf(w, ", %s", FormatError(pe))
+		}
+		fmt.Fprint(w, ")")
 	}
 	if s.Interrupted {
 		fmt.Fprint(w, "; interrupted")

@@ -48,6 +48,29 @@ type Record struct {
 	Emulated bool `json:"emulated,omitempty"`
 	// Finished is when it ended.
 	Finished time.Time `json:"finished"`
+	// Phases are the build's phases in order (unpack, resolve,
+	// environment, build, collect), each with whether it came from a
+	// cache; none in records written before phases were kept.
+	Phases []Phase `json:"phases,omitempty"`
+	// Made is what each cacheable phase (resolve, environment) took the
+	// last time it was made rather than taken from a cache, carried over
+	// from earlier records of the same build (Carry): a record of a build
+	// that found its layer cached still says what making it costs.
+	Made map[string]float64 `json:"made,omitempty"`
+	// ReposView is a digest of the project's repositories as the build
+	// resolved against them: their packages, versions and relations,
+	// not their files' checksums (see buildrun's reposView). A build
+	// that finds the same view finds its resolution in the cache; the
+	// first builds of a project, each of which saw fewer packages
+	// published, do not.
+	ReposView string `json:"repos_view,omitempty"`
+}
+
+// Phase is the time one phase of a build took.
+type Phase struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+	Cached  bool    `json:"cached,omitempty"`
 }
 
 // Store is the history under one directory.
