@@ -32,15 +32,16 @@ import (
 // the project's packages on top of a copy of it, the way mmdebstrap's own
 // install phase would (apt from outside, dpkg in the chroot, the same
 // environment), so the finished root is the one a single mmdebstrap run
-// makes (TestAssembleLayeredEqualsCold checks it bit for bit).
+// makes (TestAssembleReproducible checks it bit for bit).
 //
 // When that cannot hold, Assemble makes the root in one run as before:
 // the archive part would contain a package the project builds (apt would
 // take the project's at priority 1001 from the start), customize hooks are
 // set, or the archive part cannot be made alone (a dependency apt cannot
 // install by name). When the archive changed since the cached root was
-// made (its InRelease files differ after apt-get update), the entry is
-// remade.
+// made (its package indexes differ after apt-get update), the entry is
+// remade; when they differ again right after (a mirror mid-update), the
+// root is made in one run.
 
 // ArchiveRootsDir is the usual directory of cached archive roots in a
 // cache directory (AssembleSpec.Cache), shared by images and ISOs.
@@ -113,9 +114,16 @@ func assembleLayered(ctx context.Context, spec AssembleSpec, target string, log 
 		// the project's packages they pull in as automatically installed.
 		named := slices.DeleteFunc(slices.Clone(top), func(p string) bool { return !slices.Contains(spec.Packages, p) })
 		err = installOnTop(ctx, spec, filepath.Join(entry, "root"), target, named, auto, log)
-		if errors.Is(err, errStale) && attempt == 0 {
-			fmt.Fprintf(orDiscard(log), "rootfs: %v: remaking it\n", err)
-			continue
+		if errors.Is(err, errStale) {
+			if attempt == 0 {
+				fmt.Fprintf(orDiscard(log), "rootfs: %v: remaking it\n", err)
+				continue
+			}
+			// The indexes changed again while the entry was remade: the
+			// archive is being updated (a mirror mid-sync serves old and
+			// new indexes by turns). One run reads them once.
+			fmt.Fprintf(orDiscard(log), "rootfs: %v again: the archive is being updated, one mmdebstrap run\n", err)
+			return false, nil
 		}
 		if err != nil {
 			os.RemoveAll(target)
@@ -409,13 +417,15 @@ for f in /var/log/dpkg.log /var/log/apt/history.log /var/log/apt/term.log /var/l
 umount -R "$root/sys" "$root/proc"
 `
 
-// releaseDigestScript prints the sha256 of the archive's Release files
-// under $root (the lists of file: and copy: sources, named from a path,
-// start with "_").
-const releaseDigestScript = `cd "$root/var/lib/apt/lists" && cat [!_]*InRelease [!_]*_Release 2>/dev/null | sha256sum | cut -d' ' -f1`
+// releaseDigestScript prints the sha256 of the archive's package indexes
+// under $root, what apt installs from (the lists of file: and copy:
+// sources, named from a path, start with "_"). Not the InRelease files: a
+// Release signed again with the same indexes (a new Date, another mirror
+// of the same state) changes nothing a root holds.
+const releaseDigestScript = `cd "$root/var/lib/apt/lists" && cat [!_]*_Packages* 2>/dev/null | sha256sum | cut -d' ' -f1`
 
-// releaseDigest is the sha256 of the cached root's InRelease/Release
-// files, as installScript computes it.
+// releaseDigest is the sha256 of the cached root's package indexes, as
+// installScript computes it.
 func releaseDigest(root string) (string, error) {
 	out, err := exec.Command("sh", "-c", "root=$1; "+releaseDigestScript, "sh", root).Output()
 	if err != nil {

@@ -143,7 +143,11 @@ func buildFixture(t *testing.T) *fixture {
 		f.err = err
 		return f
 	}
-	for i := range f.builds {
+	// Two builds; an unlocked project installs what the archive serves at
+	// the time, so when a package changed between them (a security
+	// update published meanwhile) they do not have the same inputs: one
+	// more build, compared with the second.
+	for i := 0; i < len(f.builds)+1; i++ {
 		// The project entry point, as stx-build image runs it: the
 		// workspace's changelogs, epoch and work directory
 		// (CACHE/image-work); the output directory differs per build.
@@ -157,14 +161,45 @@ func buildFixture(t *testing.T) *fixture {
 			return f
 		}
 		res := results[0]
-		f.builds[i] = res
 		for _, p := range res.Platforms {
 			t.Logf("build %d: %s %s: %s, %.1f MiB compressed, %.1f MiB uncompressed, %s",
 				i+1, res.Name, p.Platform.String(), p.Manifest, float64(p.Size)/(1<<20), float64(p.Uncompressed)/(1<<20), p.Duration.Round(time.Second))
 		}
 		t.Logf("build %d: index %s in %s", i+1, res.Digest, res.Duration.Round(time.Second))
+		if i < len(f.builds) {
+			f.builds[i] = res
+			if i == 0 || slices.Equal(installed(f.builds[0]), installed(res)) {
+				if i == len(f.builds)-1 {
+					break
+				}
+				continue
+			}
+			if f.locked {
+				f.err = fmt.Errorf("built from examples/stx.lock, yet builds 1 and %d installed other packages", i+1)
+				return f
+			}
+			t.Logf("the archive changed between builds 1 and %d (other packages installed): one more build", i+1)
+			continue
+		}
+		if !slices.Equal(installed(f.builds[1]), installed(res)) {
+			f.err = fmt.Errorf("the archive changed between each of three builds: no two have the same inputs")
+			return f
+		}
+		f.builds[0], f.builds[1] = f.builds[1], res
 	}
 	return f
+}
+
+// installed lists the packages res's platforms installed (architecture,
+// name, version, and the sha256 of the project's own).
+func installed(res *image.Result) []string {
+	var out []string
+	for _, p := range res.Platforms {
+		for _, pk := range p.Packages {
+			out = append(out, fmt.Sprintf("%s %s %s %s %s", p.Arch, pk.Name, pk.Version, pk.Architecture, pk.SHA256))
+		}
+	}
+	return out
 }
 
 // golden renders what testdata/golden-digest.txt holds for a build: the
