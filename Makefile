@@ -78,7 +78,7 @@ e2e-starlingx: build
 # build succeeds and >= 95% of the .debs are bit-identical
 # (scripts/e2e-real.sh; docs/real-debian.md). Needs the network and root;
 # results in /var/tmp/stx-e2e-real.
-e2e-real: build
+e2e-real: deps build
 	scripts/e2e-real.sh
 
 bench: deps

@@ -75,6 +75,7 @@ var table = []*Requirement{
 	{Name: "skopeo", Package: "skopeo", Why: "the image tests inspect the pushed image", Commands: dev, check: program},
 	{Name: "docker-registry", Package: "docker-registry", Why: "the cache, image and worker tests start a registry on 127.0.0.1", Commands: dev, check: program},
 	{Name: "modinfo", Package: "kmod", Why: "the kernel end-to-end test reads module signatures", Commands: dev, check: program},
+	{Name: "jq", Package: "jq", Why: "make e2e-real reads the builds' JSON events and writes its report", Commands: dev, check: program},
 }
 
 // bootRequirements are the qemu emulator and the firmware an architecture

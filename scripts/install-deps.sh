@@ -19,6 +19,7 @@ PKGS=(
 	podman runc skopeo                 # image tests (runc: crun fails on hybrid cgroups); buildkitd's worker
 	docker-registry                    # registry tests on 127.0.0.1
 	kmod                               # modinfo: the kernel e2e test reads module signatures
+	jq                                 # make e2e-real: the JSON events and its report
 )
 
 missing=()
