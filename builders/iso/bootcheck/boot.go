@@ -77,11 +77,29 @@ var DefaultFail = []string{"Kernel panic - not syncing", "stx-live: error:"}
 // Run boots opts.ISO and waits for opts.Expect. qemu is stopped when the
 // text appears, on timeout and when ctx ends.
 func Run(ctx context.Context, opts Options) (*Result, error) {
+	opts, err := withDefaults(opts)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "stx-boot-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	res, err := command(opts, tmp)
+	if err != nil {
+		return nil, err
+	}
+	return res, watch(ctx, opts, res)
+}
+
+// withDefaults checks opts and fills in the defaults.
+func withDefaults(opts Options) (Options, error) {
 	if opts.Profile == nil || opts.ISO == "" || opts.Expect == "" {
-		return nil, errors.New("boot: ISO, Profile and Expect are required")
+		return opts, errors.New("boot: ISO, Profile and Expect are required")
 	}
 	if _, err := os.Stat(opts.ISO); err != nil {
-		return nil, err
+		return opts, err
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Minute
@@ -92,6 +110,13 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Fail == nil {
 		opts.Fail = DefaultFail
 	}
+	return opts, nil
+}
+
+// command makes the qemu command line of opts's boot (the profile's
+// machine, firmware and accelerator); a firmware's variables are copied
+// into tmp, which qemu writes.
+func command(opts Options, tmp string) (*Result, error) {
 	p := opts.Profile
 	if _, err := exec.LookPath(p.Qemu.Command); err != nil {
 		return nil, fmt.Errorf("%s not found (install %s)", p.Qemu.Command, p.Qemu.Package)
@@ -113,11 +138,6 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	run := arch.QemuRun{ISO: iso, Firmware: fw.Name, Media: opts.Media, KVM: kvm}
 	if fw.Vars != "" {
-		tmp, err := os.MkdirTemp("", "stx-boot-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(tmp)
 		run.VarsCopy = filepath.Join(tmp, filepath.Base(fw.Vars))
 		data, err := os.ReadFile(fw.Vars)
 		if err != nil {
@@ -135,7 +155,14 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if kvm {
 		res.Accel = "kvm"
 	}
+	return res, nil
+}
 
+// watch runs res.Command and reads its console until opts.Expect (res's
+// Elapsed and Line set), a fail text, qemu's exit, the timeout or the end
+// of ctx (an *Error with the console's last lines).
+func watch(ctx context.Context, opts Options, res *Result) error {
+	argv := res.Command
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
@@ -143,12 +170,12 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	// stays silent.
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer stdin.Close()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	cmd.Stderr = cmd.Stdout
 	// Ask qemu to quit first; kill it if it has not after a few seconds.
@@ -156,7 +183,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	cmd.WaitDelay = 5 * time.Second
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", argv[0], err)
+		return fmt.Errorf("start %s: %w", argv[0], err)
 	}
 	w := &watcher{expect: opts.Expect, fail: opts.Fail, found: make(chan string, 1), failed: make(chan string, 1)}
 	var console io.Writer = w
@@ -168,7 +195,6 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		_, err := io.Copy(console, out)
 		copied <- err
 	}()
-	var runErr error
 	select {
 	case line := <-w.found:
 		res.Elapsed = time.Since(start)
@@ -176,7 +202,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		cancel()
 		<-copied
 		cmd.Wait()
-		return res, nil
+		return nil
 	case line := <-w.failed:
 		// Let the console run on briefly: what follows explains it.
 		select {
@@ -186,7 +212,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		case <-copied:
 		}
 		cmd.Wait()
-		runErr = &Error{Reason: fmt.Sprintf("failed after %s: %q", time.Since(start).Round(time.Second), stripControl(line)), Tail: w.tail(opts.TailLines)}
+		return &Error{Reason: fmt.Sprintf("failed after %s: %q", time.Since(start).Round(time.Second), stripControl(line)), Tail: w.tail(opts.TailLines)}
 	case <-copied:
 		// qemu closed its output: it exited.
 		werr := cmd.Wait()
@@ -194,10 +220,10 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		case line := <-w.found:
 			res.Elapsed = time.Since(start)
 			res.Line = line
-			return res, nil
+			return nil
 		default:
 		}
-		runErr = &Error{Reason: fmt.Sprintf("qemu exited (%v) after %s before %q appeared", werr, time.Since(start).Round(time.Second), opts.Expect), Tail: w.tail(opts.TailLines)}
+		return &Error{Reason: fmt.Sprintf("qemu exited (%v) after %s before %q appeared", werr, time.Since(start).Round(time.Second), opts.Expect), Tail: w.tail(opts.TailLines)}
 	case <-ctx.Done():
 		<-copied
 		cmd.Wait()
@@ -205,9 +231,8 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		if ctx.Err() == context.Canceled {
 			reason = "interrupted before " + fmt.Sprintf("%q", opts.Expect) + " appeared"
 		}
-		runErr = &Error{Reason: reason, Tail: w.tail(opts.TailLines)}
+		return &Error{Reason: reason, Tail: w.tail(opts.TailLines)}
 	}
-	return res, runErr
 }
 
 // useKVM decides on hardware virtualization: only for the host's own

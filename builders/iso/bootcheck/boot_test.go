@@ -1,8 +1,15 @@
 package bootcheck
 
 import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/stx-build/stx-build/arch"
 )
 
 func TestWatcher(t *testing.T) {
@@ -62,5 +69,48 @@ func TestUseKVM(t *testing.T) {
 	}
 	if kvm, _ := useKVM("auto", "sparc64"); kvm {
 		t.Error("KVM for a foreign architecture")
+	}
+}
+
+// Run with a stand-in for qemu (a script printing a console): the
+// expected text ends the boot, a fail text or qemu's exit is an *Error
+// with the console's last lines.
+func TestRunFakeQemu(t *testing.T) {
+	dir := t.TempDir()
+	iso := filepath.Join(dir, "x.iso")
+	if err := os.WriteFile(iso, []byte("iso"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, console, want, wantErr string
+	}{
+		{"found", `echo booting; echo "login: STX-BOOT-MARKER"; exec sleep 30`, "login: STX-BOOT-MARKER", ""},
+		{"panic", `echo booting; echo "Kernel panic - not syncing: VFS"; exec sleep 30`, "", "failed after"},
+		{"exit", `echo booting; exit 3`, "", "qemu exited"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			qemu := filepath.Join(dir, "qemu-"+tc.name)
+			if err := os.WriteFile(qemu, []byte("#!/bin/sh\n"+tc.console+"\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			p := &arch.Profile{Arch: "riscv64"}
+			p.Qemu.Command, p.Qemu.Machine = qemu, "virt"
+			p.Qemu.CDROM = []string{"-cdrom", "{iso}"}
+			p.Qemu.Firmware = []arch.Firmware{{Name: "bios"}}
+			res, err := Run(context.Background(), Options{ISO: iso, Profile: p, Expect: "STX-BOOT-MARKER", Accel: "tcg", Timeout: 20 * time.Second})
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Line != tc.want || res.Accel != "tcg" || res.Command[0] != qemu {
+					t.Errorf("got %+v", res)
+				}
+				return
+			}
+			var be *Error
+			if !errors.As(err, &be) || !strings.Contains(be.Reason, tc.wantErr) || !strings.Contains(be.Tail, "booting") {
+				t.Errorf("got %v, want an *Error %q with the console's tail", err, tc.wantErr)
+			}
+		})
 	}
 }
