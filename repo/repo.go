@@ -252,8 +252,7 @@ func (r *Repo) publish(ctx context.Context, debs []string, opts Options) (err er
 	chosen, inPool, keep, losers := r.choose(pool, incoming)
 
 	// Copy the new binaries next to their pool paths.
-	type move struct{ tmp, dst string }
-	var moves []move
+	moves, err := r.stageAll(ctx, incoming, from, inPool, chosen)
 	defer func() {
 		if err != nil {
 			for _, m := range moves {
@@ -261,25 +260,8 @@ func (r *Repo) publish(ctx context.Context, debs []string, opts Options) (err er
 			}
 		}
 	}()
-	for _, k := range sortedKeys(incoming) {
-		b := incoming[k]
-		if f, ok := inPool[b.Filename]; ok && f.SHA256 == b.SHA256 && f.Size == b.Size {
-			chosen[k] = f // already there, byte for byte
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return fail("%w", err)
-		}
-		tmp, err := r.stage(from[k], b)
-		if err != nil {
-			return fail("%s: %w", from[k], err)
-		}
-		moves = append(moves, move{tmp, r.path(b.Filename)})
-		chosen[k] = poolFile{binary: b}
-		// A file misnamed by hand could sit at this path under another slot.
-		if f, ok := inPool[b.Filename]; ok && f.key() != k && chosen[f.key()].Filename == b.Filename {
-			delete(chosen, f.key())
-		}
+	if err != nil {
+		return fail("%w", err)
 	}
 	if err := r.step("stage"); err != nil {
 		return fail("%w", err)
@@ -328,21 +310,9 @@ func (r *Repo) publish(ctx context.Context, debs []string, opts Options) (err er
 	// them (or lists the same bytes, skipped above unless a same-version
 	// rebuild changed them). A file replaced in place keeps a hard link
 	// until the new index is live, so that undo can put it back.
-	dirs := map[string]bool{}
-	for i, m := range moves {
-		p, err := place(m.tmp, m.dst)
-		if err != nil {
-			moves = moves[i:]
-			return fail("%w", err)
-		}
-		placed = append(placed, p)
-		dirs[filepath.Dir(m.dst)] = true
-	}
-	moves = nil
-	for _, d := range sortedKeysOf(dirs) {
-		if err := atomicfile.SyncDir(d); err != nil {
-			return fail("%w", err)
-		}
+	placed, moves, err = placeAll(moves)
+	if err != nil {
+		return fail("%w", err)
 	}
 	if err := r.step("pool"); err != nil {
 		return fail("%w", err)
@@ -358,6 +328,60 @@ func (r *Repo) publish(ctx context.Context, debs []string, opts Options) (err er
 		return fail("published, but tidying up failed: %w", err)
 	}
 	return nil
+}
+
+// move is a staged binary (tmp) and its pool path.
+type move struct{ tmp, dst string }
+
+// stageAll copies the binaries of incoming that the pool does not hold
+// byte for byte next to their pool paths, and records in chosen what
+// each slot publishes: the pool's file when it holds the same bytes, the
+// incoming binary otherwise. On an error, the moves returned so far are
+// the caller's to remove.
+func (r *Repo) stageAll(ctx context.Context, incoming map[key]binary, from map[key]string, inPool map[string]poolFile, chosen map[key]poolFile) ([]move, error) {
+	var moves []move
+	for _, k := range sortedKeys(incoming) {
+		b := incoming[k]
+		if f, ok := inPool[b.Filename]; ok && f.SHA256 == b.SHA256 && f.Size == b.Size {
+			chosen[k] = f // already there, byte for byte
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return moves, err
+		}
+		tmp, err := r.stage(from[k], b)
+		if err != nil {
+			return moves, fmt.Errorf("%s: %w", from[k], err)
+		}
+		moves = append(moves, move{tmp, r.path(b.Filename)})
+		chosen[k] = poolFile{binary: b}
+		// A file misnamed by hand could sit at this path under another slot.
+		if f, ok := inPool[b.Filename]; ok && f.key() != k && chosen[f.key()].Filename == b.Filename {
+			delete(chosen, f.key())
+		}
+	}
+	return moves, nil
+}
+
+// placeAll moves the staged binaries into the pool and syncs their
+// directories. It returns what it placed (for undo) and the moves not
+// made (their temporary files are the caller's to remove).
+func placeAll(moves []move) (placed []placement, left []move, err error) {
+	dirs := map[string]bool{}
+	for i, m := range moves {
+		p, err := place(m.tmp, m.dst)
+		if err != nil {
+			return placed, moves[i:], err
+		}
+		placed = append(placed, p)
+		dirs[filepath.Dir(m.dst)] = true
+	}
+	for _, d := range sortedKeysOf(dirs) {
+		if err := atomicfile.SyncDir(d); err != nil {
+			return placed, nil, err
+		}
+	}
+	return placed, nil, nil
 }
 
 // incoming describes the binaries being published, one per slot, with
