@@ -19,7 +19,7 @@ TIMEOUT=${STX_TEST_TIMEOUT:-80m}
 
 # Tests with their own base roots or runners (BuildKit, emulation, locks,
 # trixie): about half of buildrun's time.
-SHARD2='^(TestBuildKitWorkers|TestEmulatedBuild|TestPlanEmulated|TestLockedOffline|TestLockHonoured|TestTrixieBaseRoot|TestVersionConflictBeforeBuild|TestFallsBack)$'
+SHARD2='^(TestBuildKitWorkers|TestEmulatedBuild|TestPlanEmulated|TestLockedOffline|TestLockHonoured|TestFallsBack)$'
 
 "$GO" vet ./... || exit 1
 
