@@ -118,7 +118,8 @@ func images(ctx context.Context, ws *workspace.Workspace, rec *store.Recorder, o
 	return err
 }
 
-// isos assembles the ISO live roots from the archive, recording each.
+// isos assembles the ISO live roots from the archive, recording each,
+// and the boot packages each ISO takes.
 func isos(ctx context.Context, ws *workspace.Workspace, rec *store.Recorder, out string, opts Options) error {
 	sel, err := iso.Select(ws, opts.ISOArchs)
 	if errors.Is(err, iso.ErrNoManifest) {
@@ -130,6 +131,7 @@ func isos(ctx context.Context, ws *workspace.Workspace, rec *store.Recorder, out
 	_, err = iso.BuildProject(ctx, ws, sel, iso.ProjectOptions{
 		OutDir: out, NoRootCache: true, Status: opts.Status, Log: opts.Log,
 		RecordRoot: func(arch, root string) error { return rec.AddRoot(root, arch) },
+		RecordBoot: func(arch string, pkgs []store.LockedPackage) error { rec.AddPackages(arch, pkgs); return nil },
 	})
 	return err
 }

@@ -45,6 +45,12 @@ func (r *Recorder) AddRoot(root string, archs ...string) error {
 	return nil
 }
 
+// AddPackages adds archive files installed or used another way (the
+// ISO's boot packages, extracted, not installed) to the set of arch.
+func (r *Recorder) AddPackages(arch string, pkgs []LockedPackage) {
+	r.AddSet(&LockSet{Suite: r.suite, Arch: arch, Packages: pkgs})
+}
+
 // Lock returns the lock recorded so far.
 func (r *Recorder) Lock() *Lock {
 	r.mu.Lock()

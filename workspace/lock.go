@@ -152,7 +152,7 @@ func (w *Workspace) UseLock(ctx context.Context, lock *store.Lock, offline bool)
 			if errors.Is(err, store.ErrNotOnMirror) {
 				return fmt.Errorf("%s: locked versions neither the mirror nor the package store has: %w\n"+
 					"the archive dropped them: stx-build lock --update%s resolves the project again against the archive as it is now (review the diff)",
-					store.LockFile, err, w.dirFlag())
+					store.LockFile, err, w.DirFlag())
 			}
 			return err
 		}
@@ -250,16 +250,16 @@ func lockDigest(items []store.Item) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// dirFlag is " -C DIR" for messages naming commands, unless the project
+// DirFlag is " -C DIR" for messages naming commands, unless the project
 // is the working directory.
-func (w *Workspace) dirFlag() string {
+func (w *Workspace) DirFlag() string {
 	if w.opts.Dir == "" || w.opts.Dir == "." {
 		return ""
 	}
 	return " -C " + w.opts.Dir
 }
 
-func (w *Workspace) fetchCommand() string { return "stx-build fetch" + w.dirFlag() }
+func (w *Workspace) fetchCommand() string { return "stx-build fetch" + w.DirFlag() }
 
 // aptNotInstallable are apt's words for a package it cannot find or
 // install: with a lock in use, a package the lock lacks.
@@ -274,7 +274,7 @@ func (w *Workspace) WithLockHint(err error) error {
 	}
 	for _, m := range aptNotInstallable {
 		if strings.Contains(err.Error(), m) {
-			return fmt.Errorf("%w\nwith %s in use only the locked packages are installable: a package apt cannot find or install above is not in the lock; stx-build lock --update%s adds it (review the diff)", err, store.LockFile, w.dirFlag())
+			return fmt.Errorf("%w\nwith %s in use only the locked packages are installable: a package apt cannot find or install above is not in the lock; stx-build lock --update%s adds it (review the diff)", err, store.LockFile, w.DirFlag())
 		}
 	}
 	return err

@@ -30,6 +30,7 @@ import (
 	"github.com/stx-build/stx-build/manifests"
 	"github.com/stx-build/stx-build/repo"
 	"github.com/stx-build/stx-build/rootfs"
+	"github.com/stx-build/stx-build/store"
 )
 
 // Profile returns the architecture profile of a Debian architecture.
@@ -81,6 +82,9 @@ type Options struct {
 	RootCache string
 	// Boot fetches the boot loader and busybox packages.
 	Boot Downloader
+	// RecordBoot, when set, gets the archive files of the boot packages
+	// (Boot must be a Locator): how stx-build lock records them.
+	RecordBoot func(arch string, pkgs []store.LockedPackage) error
 	// Status gets one line per step; Log gets the tools' output.
 	Status, Log io.Writer
 	// KeepWork leaves the working directory in place (for debugging).
@@ -282,8 +286,48 @@ func (b *build) liveRoot(ctx context.Context, localRepos []string, kernel string
 
 // bootPackages extracts the boot loader and busybox packages.
 func (b *build) bootPackages(ctx context.Context) (err error) {
-	b.res.BootPackages, err = extractBootPackages(ctx, b.opts.Boot, b.prof, filepath.Join(b.work, "debs"), b.bootRoot)
-	return err
+	debs := filepath.Join(b.work, "debs")
+	b.res.BootPackages, err = extractBootPackages(ctx, b.opts.Boot, b.prof, debs, b.bootRoot)
+	if err != nil || b.opts.RecordBoot == nil {
+		return err
+	}
+	loc, ok := b.opts.Boot.(Locator)
+	if !ok {
+		return fmt.Errorf("recording the boot packages: %T cannot say where its packages come from", b.opts.Boot)
+	}
+	pkgs, err := loc.Locate(ctx, bootWant(b.prof))
+	if err != nil {
+		return fmt.Errorf("recording the boot packages: %w", err)
+	}
+	if err := checkDownloaded(debs, pkgs); err != nil {
+		return fmt.Errorf("recording the boot packages: %w", err)
+	}
+	return b.opts.RecordBoot(b.opts.Arch, pkgs)
+}
+
+// bootWant are the profile's boot packages as name:arch.
+func bootWant(prof *arch.Profile) []string {
+	var want []string
+	for _, p := range prof.Boot.Packages {
+		want = append(want, p+":"+prof.Arch)
+	}
+	return want
+}
+
+// checkDownloaded says whether the files in dir are pkgs, byte for byte:
+// what is recorded is what the ISO was made from.
+func checkDownloaded(dir string, pkgs []store.LockedPackage) error {
+	for _, p := range pkgs {
+		file := filepath.Join(dir, store.DebFileName(p.Name, p.Version, p.Arch))
+		sum, size, err := sha256File(file)
+		if err != nil {
+			return err
+		}
+		if sum != p.SHA256 || size != p.Size {
+			return fmt.Errorf("%s: sha256 %s, the archive's index says %s", file, sum, p.SHA256)
+		}
+	}
+	return nil
 }
 
 // kernelAndInitramfs puts the live root's kernel and an initramfs made
@@ -510,10 +554,7 @@ func extractBootPackages(ctx context.Context, d Downloader, prof *arch.Profile, 
 	if err := os.MkdirAll(debs, 0o755); err != nil {
 		return nil, err
 	}
-	var want []string
-	for _, p := range prof.Boot.Packages {
-		want = append(want, p+":"+prof.Arch)
-	}
+	want := bootWant(prof)
 	if err := d.Download(ctx, debs, want); err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stx-build/stx-build/manifests"
 	"github.com/stx-build/stx-build/rootfs"
+	"github.com/stx-build/stx-build/store"
 	"github.com/stx-build/stx-build/workspace"
 )
 
@@ -99,8 +100,9 @@ type ProjectOptions struct {
 	SignKey string
 	// KeepWork leaves the working directories in place (for debugging).
 	KeepWork bool
-	// RecordRoot is Options.RecordRoot.
+	// RecordRoot and RecordBoot are Options.RecordRoot and RecordBoot.
 	RecordRoot func(arch, root string) error
+	RecordBoot func(arch string, pkgs []store.LockedPackage) error
 	// Status gets one line per step, ISO, checksum file and signature;
 	// Log gets the tools' output. Both default to discard.
 	Status, Log io.Writer
@@ -136,6 +138,16 @@ func BuildProject(ctx context.Context, ws *workspace.Workspace, sel *Selection, 
 	if err != nil {
 		return nil, err
 	}
+	// The boot packages: the archive's, or with a lock in use the locked
+	// ones from the package store.
+	var boot Downloader = AptDownloader{Env: env}
+	if la := ws.Locked(); la != nil {
+		st, err := ws.PackageStore()
+		if err != nil {
+			return nil, err
+		}
+		boot = LockedDownloader{Lock: la.Lock, Suite: ws.Project.Suite, Store: st, Dir: ws.DirFlag()}
+	}
 	var results []*Result
 	for _, a := range sel.Archs {
 		res, err := Build(ctx, Options{
@@ -144,7 +156,7 @@ func BuildProject(ctx context.Context, ws *workspace.Workspace, sel *Selection, 
 			Output:    isoPath(ws.Project, sel.Manifest, opts, a),
 			WorkDir:   opts.WorkDir, Epoch: epoch, RootCache: opts.RootCache,
 			RepoSigner: signer, RepoKeyring: keyring, RecordRoot: opts.RecordRoot,
-			Boot:   AptDownloader{Env: env},
+			Boot: boot, RecordBoot: opts.RecordBoot,
 			Status: opts.Status, Log: opts.Log, KeepWork: opts.KeepWork,
 		})
 		if err != nil {

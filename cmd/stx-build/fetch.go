@@ -45,14 +45,14 @@ project's mirror or the host's apt sources.`,
 			w := cmd.OutOrStdout()
 			if g.offline {
 				if len(missing) > 0 {
-					return &workspace.MissingError{Store: st.Dir, Missing: missing, Total: len(items), Fetch: "stx-build fetch" + dirFlag(g)}
+					return &workspace.MissingError{Store: st.Dir, Missing: missing, Total: len(items), Fetch: "stx-build fetch" + ws.DirFlag()}
 				}
 				fmt.Fprintf(w, "all %d packages of %s are in %s\n", len(items), store.LockFile, st.Dir)
 				return nil
 			}
 			if _, err := st.FetchAll(cmd.Context(), items); err != nil {
 				if errors.Is(err, store.ErrNotOnMirror) {
-					return fmt.Errorf("%w\nthe archive dropped locked versions the store does not have: stx-build lock --update%s resolves again (review the diff)", err, dirFlag(g))
+					return fmt.Errorf("%w\nthe archive dropped locked versions the store does not have: stx-build lock --update%s resolves again (review the diff)", err, ws.DirFlag())
 				}
 				return err
 			}
@@ -61,13 +61,4 @@ project's mirror or the host's apt sources.`,
 		},
 	}
 	return cmd
-}
-
-// dirFlag is " -C DIR" for commands named in messages, unless the project
-// is the working directory.
-func dirFlag(g *globalFlags) string {
-	if g.dir == "" || g.dir == "." {
-		return ""
-	}
-	return " -C " + g.dir
 }
