@@ -27,7 +27,6 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -39,7 +38,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -55,7 +53,7 @@ const (
 	DebMediaType    = "application/vnd.debian.binary-package"
 	FileMediaType   = "application/vnd.stx-build.file.v1"
 
-	AnnotationTitle   = "org.opencontainers.image.title"
+	AnnotationTitle   = registry.AnnotationTitle
 	AnnotationKey     = "dev.stx-build.key"
 	AnnotationPackage = "dev.stx-build.package"
 	AnnotationVersion = "dev.stx-build.version"
@@ -316,55 +314,29 @@ func (r *Remote) pullFile(img v1.Image, d v1.Descriptor, f cache.File, path stri
 	return nil
 }
 
-// artifact is a cache entry as a v1.Image (through partial), its layers
-// read from the entry's files when pushed.
-type artifact struct {
-	config   []byte
-	manifest []byte
-	layers   map[v1.Hash]*fileLayer
-}
-
+// newArtifact is a cache entry as a v1.Image, its layers read from the
+// entry's files when pushed.
 func newArtifact(e *cache.Entry, signKey ed25519.PrivateKey) (v1.Image, error) {
 	config, err := os.ReadFile(filepath.Join(e.Dir, cache.ManifestFile))
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(config)
 	b := e.Manifest.Build
-	m := v1.Manifest{
-		SchemaVersion: 2,
-		MediaType:     types.OCIManifestSchema1,
-		ArtifactType:  ArtifactType,
-		Config: v1.Descriptor{
-			MediaType: ConfigMediaType,
-			Size:      int64(len(config)),
-			Digest:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])},
-		},
+	a := registry.Artifact{
+		ArtifactType: ArtifactType, Config: config, ConfigType: ConfigMediaType,
 		Annotations: map[string]string{
 			AnnotationKey: string(b.Key), AnnotationPackage: b.Package,
 			AnnotationVersion: b.Version, AnnotationArch: b.Arch,
 		},
 	}
 	if signKey != nil {
-		m.Annotations[AnnotationSignature] = sign(signKey, b.Key, m.Config.Digest)
+		sum := sha256.Sum256(config)
+		a.Annotations[AnnotationSignature] = sign(signKey, b.Key, v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])})
 	}
-	a := &artifact{config: config, layers: map[v1.Hash]*fileLayer{}}
 	for _, f := range e.Manifest.Files {
-		l := &fileLayer{
-			path: e.Path(f.Name), size: f.Size,
-			digest: v1.Hash{Algorithm: "sha256", Hex: f.SHA256},
-			mt:     mediaType(f.Name),
-		}
-		a.layers[l.digest] = l
-		m.Layers = append(m.Layers, v1.Descriptor{
-			MediaType: l.mt, Size: l.size, Digest: l.digest,
-			Annotations: map[string]string{AnnotationTitle: f.Name},
-		})
+		a.Files = append(a.Files, registry.File{Name: f.Name, Path: e.Path(f.Name), Size: f.Size, SHA256: f.SHA256, MediaType: mediaType(f.Name)})
 	}
-	if a.manifest, err = json.Marshal(m); err != nil {
-		return nil, err
-	}
-	return partial.CompressedToImage(a)
+	return a.Image()
 }
 
 func mediaType(file string) types.MediaType {
@@ -374,30 +346,3 @@ func mediaType(file string) types.MediaType {
 	}
 	return FileMediaType
 }
-
-func (a *artifact) RawConfigFile() ([]byte, error)      { return a.config, nil }
-func (a *artifact) RawManifest() ([]byte, error)        { return a.manifest, nil }
-func (a *artifact) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
-
-func (a *artifact) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
-	if l, ok := a.layers[h]; ok {
-		return l, nil
-	}
-	return nil, fmt.Errorf("artifact has no blob %s", h)
-}
-
-// fileLayer is an artifact file, stored as it is (its digest is the
-// file's sha256, which the entry's manifest recorded).
-type fileLayer struct {
-	path   string
-	size   int64
-	digest v1.Hash
-	mt     types.MediaType
-}
-
-func (l *fileLayer) Digest() (v1.Hash, error)             { return l.digest, nil }
-func (l *fileLayer) DiffID() (v1.Hash, error)             { return l.digest, nil }
-func (l *fileLayer) Size() (int64, error)                 { return l.size, nil }
-func (l *fileLayer) MediaType() (types.MediaType, error)  { return l.mt, nil }
-func (l *fileLayer) Compressed() (io.ReadCloser, error)   { return os.Open(l.path) }
-func (l *fileLayer) Uncompressed() (io.ReadCloser, error) { return os.Open(l.path) }

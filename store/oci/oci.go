@@ -23,23 +23,16 @@ package oci
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/stx-build/stx-build/registry"
 	"github.com/stx-build/stx-build/store"
@@ -50,7 +43,7 @@ const (
 	ArtifactType    = "application/vnd.stx-build.store.v1"
 	LockMediaType   = "application/vnd.stx-build.lock.v1"
 	DebMediaType    = "application/vnd.debian.binary-package"
-	AnnotationTitle = "org.opencontainers.image.title"
+	AnnotationTitle = registry.AnnotationTitle
 )
 
 // Options configure Push and Pull.
@@ -221,65 +214,17 @@ func pullBlob(repo name.Repository, st *store.Store, it store.Item, ro []remote.
 	return err
 }
 
-// artifact is the store's files of a lock as a v1.Image (through
-// partial), its layers read from the store when pushed.
-type artifact struct {
-	config, manifest []byte
-	layers           map[v1.Hash]*fileLayer
-}
-
+// newArtifact is the store's files of a lock as a v1.Image, its layers
+// read from the store when pushed.
 func newArtifact(st *store.Store, lockText []byte, items []store.Item) (v1.Image, error) {
-	sum := sha256.Sum256(lockText)
-	m := v1.Manifest{
-		SchemaVersion: 2,
-		MediaType:     types.OCIManifestSchema1,
-		ArtifactType:  ArtifactType,
-		Config: v1.Descriptor{
-			MediaType: LockMediaType,
-			Size:      int64(len(lockText)),
-			Digest:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])},
-		},
-	}
-	a := &artifact{config: lockText, layers: map[v1.Hash]*fileLayer{}}
+	a := registry.Artifact{ArtifactType: ArtifactType, Config: lockText, ConfigType: LockMediaType}
+	seen := map[string]bool{}
 	for _, it := range items { // sorted by name
-		d := v1.Hash{Algorithm: "sha256", Hex: it.SHA256}
-		if a.layers[d] != nil {
+		if seen[it.SHA256] {
 			continue // one file under two names: one blob
 		}
-		a.layers[d] = &fileLayer{path: st.Path(it.SHA256), size: it.Size, digest: d}
-		m.Layers = append(m.Layers, v1.Descriptor{
-			MediaType: DebMediaType, Size: it.Size, Digest: d,
-			Annotations: map[string]string{AnnotationTitle: it.Name},
-		})
+		seen[it.SHA256] = true
+		a.Files = append(a.Files, registry.File{Name: it.Name, Path: st.Path(it.SHA256), Size: it.Size, SHA256: it.SHA256, MediaType: DebMediaType})
 	}
-	var err error
-	if a.manifest, err = json.Marshal(m); err != nil {
-		return nil, err
-	}
-	return partial.CompressedToImage(a)
+	return a.Image()
 }
-
-func (a *artifact) RawConfigFile() ([]byte, error)      { return a.config, nil }
-func (a *artifact) RawManifest() ([]byte, error)        { return a.manifest, nil }
-func (a *artifact) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
-
-func (a *artifact) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
-	if l, ok := a.layers[h]; ok {
-		return l, nil
-	}
-	return nil, fmt.Errorf("store artifact has no blob %s", h)
-}
-
-// fileLayer is a stored file as it is.
-type fileLayer struct {
-	path   string
-	size   int64
-	digest v1.Hash
-}
-
-func (l *fileLayer) Digest() (v1.Hash, error)             { return l.digest, nil }
-func (l *fileLayer) DiffID() (v1.Hash, error)             { return l.digest, nil }
-func (l *fileLayer) Size() (int64, error)                 { return l.size, nil }
-func (l *fileLayer) MediaType() (types.MediaType, error)  { return DebMediaType, nil }
-func (l *fileLayer) Compressed() (io.ReadCloser, error)   { return os.Open(l.path) }
-func (l *fileLayer) Uncompressed() (io.ReadCloser, error) { return os.Open(l.path) }
