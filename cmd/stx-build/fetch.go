@@ -25,12 +25,9 @@ project's mirror or the host's apt sources.`,
   stx-build fetch -C examples --offline`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			lock, err := g.readLock()
+			lock, err := g.needLock()
 			if err != nil {
 				return err
-			}
-			if lock == nil {
-				return fmt.Errorf("%s: no lock (stx-build lock writes it)", g.lockPath())
 			}
 			ws, err := g.open()
 			if err != nil {

@@ -28,6 +28,15 @@ func (g *globalFlags) readLock() (*store.Lock, error) {
 	return store.ReadLockFile(g.lockPath())
 }
 
+// needLock is readLock for commands that need a lock: none is an error.
+func (g *globalFlags) needLock() (*store.Lock, error) {
+	lock, err := g.readLock()
+	if err == nil && lock == nil {
+		err = fmt.Errorf("%s: no lock (stx-build lock writes it)", g.lockPath())
+	}
+	return lock, err
+}
+
 // openLocked opens the project and, when it has a stx.lock, makes it
 // build from the locked packages (workspace.UseLock; --offline: from the
 // store only). The lock is returned for buildrun.Options.Lock.

@@ -53,12 +53,9 @@ registries on localhost are reached over plain HTTP. See docs/lock.md.`,
 		Short: "Download the files stx.lock names that the package store lacks from an OCI artifact",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			lock, err := g.readLock()
+			lock, err := g.needLock()
 			if err != nil {
 				return err
-			}
-			if lock == nil {
-				return fmt.Errorf("%s: no lock (stx-build lock writes it)", g.lockPath())
 			}
 			st, err := storeOf(g)
 			if err != nil {
