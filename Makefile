@@ -73,7 +73,7 @@ e2e-starlingx: build
 	scripts/e2e-starlingx.sh
 
 # 12 real Debian bookworm sources with build-dependency edges between them,
-# built for amd64 and arm64 (cross, emulated where cross build-deps cannot
+# built for amd64 and arm64 (cross; emulated where cross build-deps cannot
 # be installed) from two checkouts with separate caches; fails unless every
 # build succeeds and >= 95% of the .debs are bit-identical
 # (scripts/e2e-real.sh; docs/real-debian.md). Needs the network and root;
