@@ -30,9 +30,11 @@ command -v jq >/dev/null || { echo "e2e-real: needs jq" >&2; exit 2; }
 # build: lines, and why it is in the set. Versions older than the
 # archive's binaries on purpose: zlib, xz-utils, libpng1.6 (the archive
 # has a later security update), bzip2 (the archive's binaries are a binNMU,
-# 1.0.8-5+b1), brotli (binNMU +b6 and a security update). brotli's
-# Build-Depends (cmake, python3-all-dev:any) cannot be installed for a cross
-# build, so its arm64 build runs emulated.
+# 1.0.8-5+b1), brotli (binNMU +b6 and a security update). Every arm64
+# build cross-compiles (brotli's cmake is Multi-Arch: foreign, its Python
+# bindings are left out with nopython); a package whose cross
+# build-dependencies cannot be installed would be built emulated and show
+# as such in the report (the fallback itself: buildrun's TestEmulatedBuild).
 packages='zlib|1:1.2.13.dfsg-1|profiles: [nobiarch]
 bzip2|1.0.8-5|
 xz-utils|5.4.1-1+deb12u1|
