@@ -13,12 +13,14 @@ import (
 	"github.com/stx-build/stx-build/deb822"
 )
 
-// fileFields locate or check a package's file; apt's resolver does not
-// read them (nor Installed-Size), so a rebuild that changes only them
-// leaves a resolution as it was.
+// fileFields locate or check a package's file, or describe its bytes;
+// apt's resolver reads none of them (nor Installed-Size, nor a debug
+// package's Build-Ids, which every rebuild with a changed binary
+// changes), so a rebuild that changes only them leaves a resolution as
+// it was.
 var fileFields = map[string]bool{
 	"filename": true, "size": true, "md5sum": true, "sha1": true,
-	"sha256": true, "sha512": true, "installed-size": true,
+	"sha256": true, "sha512": true, "installed-size": true, "build-ids": true,
 }
 
 // ResolverDigest is a digest of what apt resolving against the

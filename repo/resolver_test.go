@@ -25,6 +25,13 @@ func TestResolverDigest(t *testing.T) {
 	newer.version = "1.1-1"
 	related := libstx1
 	related.fields += "Breaks: libstx0\n"
+	// A debug package names its binaries' build IDs: any rebuild that
+	// changes a binary changes them, and apt does not read them.
+	dbgsym := pkg{name: "libstx1-dbgsym", version: "1.0-1", arch: "amd64", source: "libstx",
+		fields: "Depends: libstx1 (= 1.0-1)\nBuild-Ids: 2e59b058bce96bc945e4b54ea09d300ae596e765\n"}
+	dbgsymRebuilt := dbgsym
+	dbgsymRebuilt.fields = "Depends: libstx1 (= 1.0-1)\nBuild-Ids: 57433019ed82f8f91adcfde2cc5cb4874d5abff0\n"
+	dbgsymRebuilt.payload = "other bytes\n"
 
 	steps := []struct {
 		name    string
@@ -38,6 +45,8 @@ func TestResolverDigest(t *testing.T) {
 		{"back to the old version", libstx1, true},
 		{"a changed relation", related, true},
 		{"another package", libstxDev, true},
+		{"a debug package", dbgsym, true},
+		{"its rebuild with other Build-Ids", dbgsymRebuilt, false},
 	}
 	seen := map[string]string{empty: "empty"}
 	prev := empty
@@ -74,7 +83,7 @@ func mustDigest(t *testing.T, r *Repo) string {
 
 func TestResolverView(t *testing.T) {
 	idx := "Package: a\nVersion: 1\nArchitecture: amd64\nInstalled-Size: 3\nDepends: b\nFilename: pool/a.deb\nSize: 10\nMD5sum: x\nSHA1: y\nSHA256: z\n\n" +
-		"Package: b\nVersion: 2\nArchitecture: all\nSHA512: w\n"
+		"Package: b\nVersion: 2\nArchitecture: all\nBuild-Ids: 2e59b058 7dc14b1e\nSHA512: w\n"
 	got, err := resolverView("Packages", []byte(idx))
 	if err != nil {
 		t.Fatal(err)

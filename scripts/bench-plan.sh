@@ -3,7 +3,8 @@
 # item 4; docs/performance.md): the example project, built once untimed
 # (which fills the artifact cache and the history), then per round:
 #
-#   incremental  one line of stx-hello's source changed: `plan`, then
+#   incremental  stx-hello's source changed (a new constant, so a new
+#                binary): `plan -o OUT`, then
 #                `build`; stx-hello and what needs it (stx-docs,
 #                stx-tools) are built for both architectures, the rest
 #                restored from the artifact cache
@@ -52,7 +53,7 @@ printf 'round\tcase\tpredicted\tactual\tbuilt\trestored\trun_predicted\trun_elap
 measure() {
 	local round=$1 case=$2
 	shift 2
-	stx plan -C "$PROJ" -j "$JOBS" --format json "$@" >"$DIR/plan.json"
+	stx plan -C "$PROJ" -o "$OUT" -j "$JOBS" --format json "$@" >"$DIR/plan.json"
 	local t0 t1
 	t0=$(date +%s.%N)
 	stx build -C "$PROJ" -j "$JOBS" -o "$OUT" --output json "$@" >"$DIR/events.jsonl"
@@ -79,8 +80,12 @@ PY
 echo "warm-up: the example built once (artifact cache, history, layers)" >&2
 stx build -C "$PROJ" -j "$JOBS" -o "$OUT" --output json >"$DIR/events.jsonl"
 for round in $(seq 1 "$ROUNDS"); do
-	# A new line each round, so stx-hello's build key is new.
-	echo "/* bench-plan $(date +%s%N) */" >>"$PROJ/packages/stx-hello/src/stx-hello.c"
+	# A new constant each round: stx-hello's build key is new and so is
+	# its binary, so the layers of what build-depends on it are made
+	# anew, as after a real change (a comment would leave the .deb, and
+	# with it those layers, as they were).
+	n=$(date +%s%N)
+	echo "const char stx_bench_plan_$n[] = \"$n\";" >>"$PROJ/packages/stx-hello/src/stx-hello.c"
 	measure "$round" incremental
 	measure "$round" cold --no-cache
 done

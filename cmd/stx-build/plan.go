@@ -21,6 +21,7 @@ func newPlanCmd(g *globalFlags) *cobra.Command {
 		costsFile string
 		format    string
 		noCache   bool
+		out       string
 		cf        *cacheFlags
 		wf        workerFlags
 	)
@@ -35,7 +36,9 @@ path, total work / slots).
 Estimates come from the history of past builds in the cache, else the
 manifest (build.estimate, build.tmpfs), else the source's size. A package
 whose build the artifact cache holds (the key build would compute) costs
-its restore, as in a build; --no-cache plans every package built. --costs FILE
+its restore, as in a build; --no-cache plans every package built. A build
+reads its output directory's repositories; plan a build -o DIR with the same
+-o DIR, or the cached resolutions it will use are not counted. --costs FILE
 overrides them: a JSON object {"<package>[:<arch>]": {"seconds": S,
 "peak_bytes": B}}, so plans can be studied for any durations.`,
 		Example: `  stx-build plan -C examples
@@ -50,7 +53,7 @@ overrides them: a JSON object {"<package>[:<arch>]": {"seconds": S,
 			default:
 				return fmt.Errorf("--format %q: want text or json", format)
 			}
-			opts := buildrun.Options{Archs: archs, Packages: args, Jobs: jobs, Cores: cores, NoTmpfs: noTmpfs}
+			opts := buildrun.Options{Archs: archs, Packages: args, OutDir: out, Jobs: jobs, Cores: cores, NoTmpfs: noTmpfs}
 			if budget != "" {
 				n, err := manifests.ParseSize(budget)
 				if err != nil {
@@ -91,6 +94,7 @@ overrides them: a JSON object {"<package>[:<arch>]": {"seconds": S,
 	}
 	f := cmd.Flags()
 	f.StringSliceVar(&archs, "arch", nil, "architectures (default: the project's)")
+	f.StringVarP(&out, "out", "o", "", "the output directory a build would use: its repositories decide which cached resolutions apply (default: out/ in the project)")
 	f.IntVarP(&jobs, "jobs", "j", 0, "builds to run at once (default: number of CPUs)")
 	f.IntVar(&cores, "cores", 0, "CPUs shared by the builds' make parallelism (default: number of CPUs)")
 	f.StringVar(&budget, "tmpfs-budget", "", "RAM for tmpfs build trees, e.g. 8GiB (default: half of MemAvailable)")
