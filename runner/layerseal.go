@@ -219,3 +219,13 @@ func checkSeal(dir, path string) error {
 	}
 	return nil
 }
+
+// SealTree seals the tree at dir into the file path as a saved layer is
+// sealed (what other caches of trees, such as builders/deb's unpacked
+// sources, keep their entries honest with).
+func SealTree(dir, path string) error { return writeSeal(dir, path) }
+
+// CheckTreeSeal verifies the tree at dir against the seal SealTree wrote
+// to path, by lstat (re-hashing only what changed, re-sealing a copy
+// whose content is the same); an error says what differs.
+func CheckTreeSeal(dir, path string) error { return checkSeal(dir, path) }

@@ -6,11 +6,13 @@
 # the JSON events (unpack, resolve, environment, build, collect). Per
 # round, two variants, interleaved so machine noise hits both alike:
 #
-#   uncached  STX_NO_RESOLVE_CACHE=1: the resolve step runs (the sandbox,
-#             apt-get update of the local repositories, apt-get
-#             build-dep -s and --print-uris), as before the resolution
-#             cache
-#   cached    the resolution is taken from CACHE/resolutions
+#   uncached  STX_NO_RESOLVE_CACHE=1 STX_NO_SOURCE_CACHE=1: the resolve
+#             step runs (the sandbox, apt-get update of the local
+#             repositories, apt-get build-dep -s and --print-uris), and a
+#             .dsc is unpacked and patched (dpkg-source in the sandbox),
+#             as before the resolution and source tree caches
+#   cached    the resolution is taken from CACHE/resolutions, a .dsc's
+#             tree copied from CACHE/source-trees
 #
 # Two untimed warm-up runs first make the layers and the cached
 # resolutions (the first publishes the packages into the output tree's
@@ -22,11 +24,12 @@
 #                                         network for the first run)
 #
 # STX_BENCH_DIR (default /var/tmp/stx-bench-setup) keeps the project, the
-# cache and the output tree between invocations. STX_BENCH_REAL adds a
-# package taken from the Debian archive, as NAME=VERSION (e.g.
-# hello=2.10-3 or zlib=1:1.2.13.dfsg-1 for bookworm; each round then
-# builds it twice, which on a loaded two-core machine takes minutes). Raw numbers: out/bench-setup/raw.tsv;
-# the table: out/bench-setup/table.md.
+# cache and the output tree between invocations. STX_BENCH_REAL adds
+# packages taken from the Debian archive, as space-separated
+# NAME=VERSION (e.g. "zlib=1:1.2.13.dfsg-1 bzip2=1.0.8-5
+# xz-utils=5.4.1-0.2" for bookworm; each round then builds each twice,
+# which on a loaded two-core machine takes minutes). Raw numbers:
+# out/bench-setup/raw.tsv; the table: out/bench-setup/table.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
@@ -45,12 +48,12 @@ rm -rf "$PROJ"
 mkdir -p "$PROJ/packages"
 cp examples/stx.yaml "$PROJ/"
 for p in "${PKGS[@]}"; do cp -r "examples/packages/$p" "$PROJ/packages/"; done
-if [[ -n ${STX_BENCH_REAL:-} ]]; then
-	name=${STX_BENCH_REAL%%=*}
+for real in ${STX_BENCH_REAL:-}; do
+	name=${real%%=*}
 	mkdir -p "$PROJ/packages/$name"
-	printf 'name: %s\nsource:\n  debian: %s\n' "$name" "$STX_BENCH_REAL" >"$PROJ/packages/$name/package.yaml"
+	printf 'name: %s\nsource:\n  debian: %s\n' "$name" "$real" >"$PROJ/packages/$name/package.yaml"
 	PKGS+=("$name")
-fi
+done
 
 raw=$RES/raw.tsv
 printf 'round\tvariant\tpackage\tphase\tseconds\tcached\n' >"$raw"
@@ -60,7 +63,7 @@ printf 'round\tvariant\tpackage\tphase\tseconds\tcached\n' >"$raw"
 # time: the builds are reproducible).
 run() {
 	local round=$1 variant=$2 env=()
-	[[ $variant == uncached ]] && env=(STX_NO_RESOLVE_CACHE=1)
+	[[ $variant == uncached ]] && env=(STX_NO_RESOLVE_CACHE=1 STX_NO_SOURCE_CACHE=1)
 	env "${env[@]}" "$BIN" --cache-dir "$CACHE" build -C "$PROJ" --arch amd64 --no-cache -j 1 \
 		-o "$DIR/out" --output json "${PKGS[@]}" >"$DIR/events.jsonl"
 	python3 - "$round" "$variant" "$DIR/events.jsonl" >>"$raw" <<'PY'

@@ -138,6 +138,9 @@ type Builder struct {
 	// NoResolveCache resolves every build's dependencies anew instead of
 	// reusing a cached resolution with the same inputs (resolution.go).
 	NoResolveCache bool
+	// NoSourceCache unpacks and patches every .dsc source anew instead of
+	// copying a cached tree made from the same inputs (sourcecache.go).
+	NoSourceCache bool
 }
 
 // Error is a failed build, with the log to look at.
@@ -249,7 +252,7 @@ func (b *Builder) buildIn(ctx context.Context, slot *ramdisk.Slot, req Request, 
 	if err != nil {
 		return nil, fail("unpack", err)
 	}
-	res.addPhase(PhaseUnpack, time.Since(t0), false)
+	res.addPhase(PhaseUnpack, time.Since(t0), src.cached)
 	t1 := time.Now()
 	ds, err := b.resolveDeps(ctx, slot, req, src.control, log)
 	if err != nil {
@@ -323,6 +326,8 @@ type source struct {
 	epoch int64
 	// step names the build step in errors (dpkg-buildpackage, bindeb-pkg).
 	step string
+	// cached says the tree was copied from the source tree cache.
+	cached bool
 }
 
 // prepare unpacks req's source into slot/build, owned by the build user.
@@ -345,7 +350,8 @@ func (b *Builder) prepare(ctx context.Context, slot *ramdisk.Slot, req Request, 
 func (b *Builder) prepareSource(ctx context.Context, slot *ramdisk.Slot, req Request, log io.Writer) (*source, error) {
 	p := req.Package
 	dir := p.Name + "-" + upstreamVersion(p.Version)
-	if err := b.unpack(ctx, slot, req, dir, log); err != nil {
+	cached, err := b.unpack(ctx, slot, req, dir, log)
+	if err != nil {
 		return nil, err
 	}
 	clFile := filepath.Join(slot.Dir, "build", dir, "debian", "changelog")
@@ -360,7 +366,7 @@ func (b *Builder) prepareSource(ctx context.Context, slot *ramdisk.Slot, req Req
 	if cl.Version != p.Version {
 		return nil, fmt.Errorf("debian/changelog says version %s, expected %s", cl.Version, p.Version)
 	}
-	return &source{dir: dir, control: dir, epoch: cl.Date.Unix(), step: "dpkg-buildpackage"}, nil
+	return &source{dir: dir, control: dir, epoch: cl.Date.Unix(), step: "dpkg-buildpackage", cached: cached}, nil
 }
 
 // describe is the build's description: the environment holding exactly
@@ -393,8 +399,10 @@ func (b *Builder) describe(slot *ramdisk.Slot, req Request, src *source, ds *dep
 
 // unpack puts the source tree at slot/build/<dir>: a local tree is copied
 // with normalized modes; a .dsc is unpacked by dpkg-source inside the
-// sandbox (the base's dpkg, not the host's). Patches are applied after.
-func (b *Builder) unpack(ctx context.Context, slot *ramdisk.Slot, req Request, dir string, log io.Writer) error {
+// sandbox (the base's dpkg, not the host's), or its tree copied from the
+// source tree cache (sourcecache.go), which it says. Patches are applied
+// after.
+func (b *Builder) unpack(ctx context.Context, slot *ramdisk.Slot, req Request, dir string, log io.Writer) (bool, error) {
 	p := req.Package
 	dst := filepath.Join(slot.Dir, "build", dir)
 	var script []string
@@ -403,17 +411,17 @@ func (b *Builder) unpack(ctx context.Context, slot *ramdisk.Slot, req Request, d
 		clFile := filepath.Join(p.Local, "debian", "changelog")
 		data, err := os.ReadFile(clFile)
 		if err != nil {
-			return err
+			return false, err
 		}
 		cl, err := debsrc.ParseChangelog(clFile, data)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if err := copyTree(p.Local, dst, cl.Date); err != nil {
-			return err
+			return false, err
 		}
 		if err := chownTree(dst, rootfs.BuildUID, rootfs.BuildGID); err != nil {
-			return err
+			return false, err
 		}
 	} else {
 		inputs = append(inputs, runner.StepMount{Source: filepath.Dir(p.DSC), Target: "/stx/src"})
@@ -422,13 +430,22 @@ func (b *Builder) unpack(ctx context.Context, slot *ramdisk.Slot, req Request, d
 	}
 	patch, pdir, err := patchScript(slot, p.Patches, dir)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if pdir != "" {
 		script = append(script, patch...)
 		inputs = append(inputs, runner.StepMount{Source: pdir, Target: "/stx/patches"})
 	}
-	return b.runUnpack(ctx, slot, script, inputs, log)
+	run := func() error { return b.runUnpack(ctx, slot, script, inputs, log) }
+	if p.DSC == "" || !b.cacheSources() {
+		return false, run()
+	}
+	// Inputs that cannot be read only mean no caching: dpkg-source decides.
+	in, err := b.sourceInputs(p.DSC, patchFiles(pdir, len(p.Patches)), dir, strings.Join(script, "\n"))
+	if err != nil {
+		fmt.Fprintf(log, "stx-build: source tree not cached: %v\n", err)
+	}
+	return b.unpackDSC(ctx, dst, in, run, log)
 }
 
 // patchScript copies patches into slot/patches and returns the commands
@@ -444,13 +461,25 @@ func patchScript(slot *ramdisk.Slot, patches []string, dir string) ([]string, st
 	}
 	var script []string
 	for i, patch := range patches {
-		name := fmt.Sprintf("%03d.patch", i)
+		name := patchName(i)
 		if err := copyFile(patch, filepath.Join(pdir, name), 0o644); err != nil {
 			return nil, "", err
 		}
 		script = append(script, fmt.Sprintf("echo 'applying %s'; patch -p1 --batch --forward -d /build/%s < /stx/patches/%s", filepath.Base(patch), shellQuote(dir), name))
 	}
 	return script, pdir, nil
+}
+
+// patchName is the name of the i-th patch's copy in the slot.
+func patchName(i int) string { return fmt.Sprintf("%03d.patch", i) }
+
+// patchFiles are the copies of n patches in pdir, in order.
+func patchFiles(pdir string, n int) []string {
+	files := make([]string, n)
+	for i := range files {
+		files[i] = filepath.Join(pdir, patchName(i))
+	}
+	return files
 }
 
 // runUnpack runs the unpack step, if it has anything to do: script as the
