@@ -205,7 +205,39 @@ func Assemble(ctx context.Context, spec AssembleSpec, target string, log io.Writ
 			return fmt.Errorf("rootfs: %w", err)
 		}
 	}
-	return Normalize(target, time.Unix(spec.Epoch, 0))
+	return finish(spec, target)
+}
+
+// finish turns an assembled root into the result: the build machine's
+// apt sources removed (dropHostSources) and Normalize.
+func finish(spec AssembleSpec, root string) error {
+	if spec.Mirror == "" {
+		if err := dropHostSources(root); err != nil {
+			return err
+		}
+	}
+	return Normalize(root, time.Unix(spec.Epoch, 0))
+}
+
+// dropHostSources removes the apt sources mmdebstrap wrote into a root
+// assembled from the host's apt configuration: /etc/apt/sources.list
+// and the numbered files of /etc/apt/sources.list.d (0000<name> for the
+// first entry, 0001… for the rest). They name the build machine's
+// mirrors, so keeping them would make the root depend on which machine
+// built it (and a root made from stx.lock, whose only sources are the
+// locked repositories, has none). A project that sets its mirror gets
+// that mirror's lines, which are its own input, kept.
+func dropHostSources(root string) error {
+	files, err := filepath.Glob(filepath.Join(root, "etc/apt/sources.list.d/[0-9][0-9][0-9][0-9]*"))
+	if err != nil {
+		return err
+	}
+	for _, f := range append(files, filepath.Join(root, "etc/apt/sources.list")) {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("rootfs: %w", err)
+		}
+	}
+	return nil
 }
 
 // runMmdebstrap runs mmdebstrap for spec into target, with extra options

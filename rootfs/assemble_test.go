@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -293,5 +294,50 @@ func TestAssembleReproducible(t *testing.T) {
 		os.WriteFile("/tmp/stx-layered-cached.txt", b, 0o644)
 		out, _ := exec.Command("diff", "/tmp/stx-layered-cold.txt", "/tmp/stx-layered-cached.txt").CombinedOutput()
 		t.Logf("metadata diff cold layered:\n%.4000s", out)
+	}
+}
+
+// TestFinishSources: a root assembled from the host's apt sources keeps
+// none of what mmdebstrap wrote from them (they name the build machine's
+// mirrors); one assembled from the project's mirror keeps the mirror's
+// lines and drops only the build machine's repositories; files a package
+// put in sources.list.d stay either way.
+func TestFinishSources(t *testing.T) {
+	files := map[string]string{
+		"etc/apt/sources.list":                      "deb http://mirror.example/debian bookworm main\n",
+		"etc/apt/sources.list.d/0000debian.sources": "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm\nComponents: main\n",
+		"etc/apt/sources.list.d/0001main.list":      "deb [trusted=yes] copy:///out/amd64/repo stx main\n",
+		"etc/apt/sources.list.d/vendor.list":        "deb http://vendor.example/apt stable main\n",
+	}
+	for _, tc := range []struct {
+		name   string
+		mirror string
+		kept   []string
+	}{
+		{"host sources", "", []string{"etc/apt/sources.list.d/vendor.list"}},
+		{"project mirror", "http://mirror.example/debian", []string{"etc/apt/sources.list", "etc/apt/sources.list.d/0000debian.sources", "etc/apt/sources.list.d/vendor.list"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			for p, c := range files {
+				os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
+				if err := os.WriteFile(filepath.Join(root, p), []byte(c), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := finish(AssembleSpec{Mirror: tc.mirror, Epoch: 1704067200}, root); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for p := range files {
+				if _, err := os.Lstat(filepath.Join(root, p)); err == nil {
+					got = append(got, p)
+				}
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.kept) {
+				t.Errorf("kept %q, want %q", got, tc.kept)
+			}
+		})
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/stx-build/stx-build/deb822"
 	"github.com/stx-build/stx-build/dpkgstatus"
@@ -129,7 +128,7 @@ func assembleLayered(ctx context.Context, spec AssembleSpec, target string, log 
 			os.RemoveAll(target)
 			return false, err
 		}
-		return true, Normalize(target, time.Unix(spec.Epoch, 0))
+		return true, finish(spec, target)
 	}
 }
 
