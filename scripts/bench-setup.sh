@@ -27,8 +27,9 @@
 # cache and the output tree between invocations. STX_BENCH_REAL adds
 # packages taken from the Debian archive, as space-separated
 # NAME=VERSION (e.g. "zlib=1:1.2.13.dfsg-1 bzip2=1.0.8-5
-# xz-utils=5.4.1-0.2" for bookworm; each round then builds each twice,
-# which on a loaded two-core machine takes minutes). Raw numbers:
+# xz-utils=5.4.1-1+deb12u1" for bookworm: versions its deb-src indexes
+# serve now; each round then builds each twice, which on a loaded
+# two-core machine takes minutes). Raw numbers:
 # out/bench-setup/raw.tsv; the table: out/bench-setup/table.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
