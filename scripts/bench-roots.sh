@@ -67,20 +67,33 @@ change 0
 for w in $WHAT; do for a in $ARCHS; do
 	run "$w" "$a" warmup >/dev/null # fills the archive root cache
 done; done
+# Per round: every incremental run first, while the archive roots of the
+# warm-up (or the last round's cold runs) are all in the cache; then the
+# one-run and cold runs, each cold one after emptying the cache (which
+# removes every architecture's entry: so no incremental run comes after).
 for r in $(seq "$ROUNDS"); do
+	if [ "$r" -gt 1 ]; then # the last round's cold runs left one entry
+		for w in $WHAT; do for a in $ARCHS; do
+			run "$w" "$a" warmup >/dev/null
+		done; done
+	fi
 	change "$r"
+	declare -A ti di
 	for w in $WHAT; do for a in $ARCHS; do
-		read -r ti di < <(run "$w" "$a" incremental)
+		read -r "ti[$w-$a]" "di[$w-$a]" < <(run "$w" "$a" incremental)
+	done; done
+	for w in $WHAT; do for a in $ARCHS; do
 		read -r to dn < <(run "$w" "$a" one-run --no-root-cache)
 		rm -rf "$CACHE/archive-roots"
 		read -r tc dc < <(run "$w" "$a" cold)
+		i=${ti[$w-$a]} d=${di[$w-$a]}
 		printf '%s\t%s\t%s\tincremental\t%s\t%s\n%s\t%s\t%s\tone-run\t%s\t%s\n%s\t%s\t%s\tcold\t%s\t%s\n' \
-			"$r" "$w" "$a" "$ti" "$di" "$r" "$w" "$a" "$to" "$dn" "$r" "$w" "$a" "$tc" "$dc" >>"$raw"
-		if [ "$di" != "$dn" ] || [ "$dc" != "$dn" ]; then
-			echo "round $r $w $a: digests differ: one-run $dn, cold $dc, incremental $di" >&2
+			"$r" "$w" "$a" "$i" "$d" "$r" "$w" "$a" "$to" "$dn" "$r" "$w" "$a" "$tc" "$dc" >>"$raw"
+		if [ "$d" != "$dn" ] || [ "$dc" != "$dn" ]; then
+			echo "round $r $w $a: digests differ: one-run $dn, cold $dc, incremental $d" >&2
 			exit 1
 		fi
-		echo "round $r $w $a: one-run $to s, cold $tc s, incremental $ti s ($dn)" >&2
+		echo "round $r $w $a: one-run $to s, cold $tc s, incremental $i s ($dn)" >&2
 	done; done
 done
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
