@@ -65,7 +65,8 @@ var table = []*Requirement{
 	{Name: "xz", Package: "xz-utils", Why: "reads compressed kernel modules for the initramfs", Commands: iso, check: program},
 	{Name: "gpg", Package: "gpg", Why: "signs SHA256SUMS when iso.yaml names a key (the tests sign with a throwaway key)", Commands: []string{CmdISO, CmdDev}, Optional: true, check: program},
 
-	// What make test and make demo use beyond the commands.
+	// What make test, make demo, make bench and make e2e-real use beyond the
+	// commands.
 	{Name: "git", Package: "git", Why: "building stx-build (version stamp), checkouts in tests", Commands: dev, check: program},
 	{Name: "make", Package: "make", Why: "the Makefile's targets", Commands: dev, check: program},
 	{Name: "gcc", Package: "gcc", Why: "cgo while building stx-build and buildkitd", Commands: dev, check: program},
@@ -76,6 +77,8 @@ var table = []*Requirement{
 	{Name: "docker-registry", Package: "docker-registry", Why: "the cache, image and worker tests start a registry on 127.0.0.1", Commands: dev, check: program},
 	{Name: "modinfo", Package: "kmod", Why: "the kernel end-to-end test reads module signatures", Commands: dev, check: program},
 	{Name: "jq", Package: "jq", Why: "make e2e-real reads the builds' JSON events and writes its report", Commands: dev, check: program},
+	{Name: "sbuild", Package: "sbuild", Why: "make bench times a package built by sbuild --chroot-mode=unshare beside stx-build (scripts/bench-deb.sh)", Commands: dev, check: program},
+	{Name: "newuidmap", Package: "uidmap", Why: "sbuild's unshare mode maps its chroot's users (make bench)", Commands: dev, check: program},
 }
 
 // bootRequirements are the qemu emulator and the firmware an architecture

@@ -21,9 +21,7 @@ BIN=$PWD/bin/stx-build
 # sbuild needs a chroot tarball and subuid/subgid ranges for root; both are
 # set up here once (the subuid lines are host state, added only if missing).
 SBUILD_TAR=$CACHE/sbuild/bookworm-amd64.tar
-if ! command -v sbuild >/dev/null; then
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sbuild >/dev/null
-fi
+command -v sbuild >/dev/null || { echo "bench-deb: sbuild is missing: make deps installs it" >&2; exit 1; }
 grep -q '^root:' /etc/subuid || echo 'root:1000000:65536' >>/etc/subuid
 grep -q '^root:' /etc/subgid || echo 'root:1000000:65536' >>/etc/subgid
 if [[ ! -f $SBUILD_TAR ]]; then

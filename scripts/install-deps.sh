@@ -20,6 +20,7 @@ PKGS=(
 	docker-registry                    # registry tests on 127.0.0.1
 	kmod                               # modinfo: the kernel e2e test reads module signatures
 	jq                                 # make e2e-real: the JSON events and its report
+	sbuild uidmap                      # make bench: hello built by sbuild --chroot-mode=unshare beside stx-build
 )
 
 missing=()

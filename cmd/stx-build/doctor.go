@@ -31,7 +31,7 @@ func newDoctorCmd(g *globalFlags) *cobra.Command {
 		Long: `Check every program and host feature stx-build's commands use (build,
 image, iso, boot) and print a table: ok, missing or degraded, with the
 Debian package that provides each and one apt-get line that installs
-what is missing. --dev adds what make test and make demo use.
+what is missing. --dev adds what make test, make demo, make bench and make e2e-real use.
 
 Exit status 0 when nothing required is missing, 1 otherwise (degraded
 checks — no KVM, cgroup v1, a small tmpfs budget — only warn). Every
@@ -68,7 +68,7 @@ those checks (for tools installed where they do not look).`,
 	}
 	f := cmd.Flags()
 	f.StringSliceVar(&archs, "arch", nil, "architectures to check for (default: amd64 and arm64)")
-	f.BoolVar(&dev, "dev", false, "also check what make test and make demo use")
+	f.BoolVar(&dev, "dev", false, "also check what make test, make demo, make bench and make e2e-real use")
 	f.StringVar(&output, "output", "text", "text or json")
 	return cmd
 }
