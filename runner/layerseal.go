@@ -3,11 +3,8 @@ package runner
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -15,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/stx-build/stx-build/internal/regularfile"
 )
 
 // A layer's seal (LayerDir/<key>.seal, beside the layer, not visible in
@@ -74,19 +73,6 @@ func sameContent(a, b sealEntry) bool {
 		a.size == b.size && a.rdev == b.rdev && a.mtime == b.mtime && a.sha256 == b.sha256
 }
 
-func hashFile(path string) (string, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
 // walkLayer lists the tree at dir (without its root and the layer mark),
 // sorted by path; with hash, regular files get their digests.
 func walkLayer(dir string, hash bool) ([]sealEntry, error) {
@@ -104,7 +90,7 @@ func walkLayer(dir string, hash bool) ([]sealEntry, error) {
 			return err
 		}
 		if hash && e.mode&syscall.S_IFMT == syscall.S_IFREG {
-			if e.sha256, err = hashFile(p); err != nil {
+			if e.sha256, err = regularfile.SHA256(p); err != nil {
 				return err
 			}
 		}
@@ -193,7 +179,7 @@ func checkSeal(dir, path string) error {
 			changed = append(changed, i)
 			got[j].sha256 = want[i].sha256 // filled below for regular files
 			if got[j].mode&syscall.S_IFMT == syscall.S_IFREG {
-				if got[j].sha256, err = hashFile(filepath.Join(dir, got[j].path)); err != nil {
+				if got[j].sha256, err = regularfile.SHA256(filepath.Join(dir, got[j].path)); err != nil {
 					return err
 				}
 			}

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/stx-build/stx-build/deb822"
 	"github.com/stx-build/stx-build/internal/atomicfile"
@@ -107,35 +106,13 @@ func (b *Builder) sourceInputs(dsc string, patches []string, dir, script string)
 		return nil, fmt.Errorf("%s: no Checksums-Sha256", filepath.Base(dsc))
 	}
 	for _, p := range patches {
-		sum, err := hashFile(p)
+		sum, err := regularfile.SHA256(p)
 		if err != nil {
 			return nil, err
 		}
 		in.Patches = append(in.Patches, sum)
 	}
 	return in, nil
-}
-
-// hashFile is the sha256 of the regular file p (a symlink, FIFO or
-// device is refused, never read).
-func hashFile(p string) (string, error) {
-	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return "", err
-	}
-	if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("%s is %s, not a regular file", p, regularfile.Kind(fi.Mode()))
-	}
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // unpackDSC puts the tree of a .dsc source at dst (slot/build/<dir>): a

@@ -5,6 +5,8 @@
 package regularfile
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
@@ -219,4 +221,27 @@ func Copy(src, dst string, perm fs.FileMode) (err error) {
 		return err
 	}
 	return os.Rename(out.Name(), dst)
+}
+
+// SHA256 is the hex sha256 of the regular file at path, opened without
+// following a symlink and without blocking; anything else is a *Refusal,
+// never read.
+func SHA256(path string) (string, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	if !fi.Mode().IsRegular() {
+		return "", &Refusal{path + " is " + Kind(fi.Mode()) + ", not a regular file"}
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -119,3 +119,29 @@ func TestCopy(t *testing.T) {
 		t.Errorf("temporary files left: %v", left)
 	}
 }
+
+// TestSHA256: a regular file's digest; a symlink, a FIFO and a directory
+// are refused without being read (the FIFO would block a reader).
+func TestSHA256(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f")
+	os.WriteFile(file, []byte("abc"), 0o644)
+	os.Symlink("f", filepath.Join(dir, "link"))
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, want string
+		refused    bool
+	}{
+		{"f", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", false},
+		{"link", "", true},
+		{"fifo", "", true},
+		{".", "", true},
+	} {
+		got, err := SHA256(filepath.Join(dir, tc.name))
+		if got != tc.want || (err != nil) != tc.refused {
+			t.Errorf("%s: %q, %v; want %q, refused %v", tc.name, got, err, tc.want, tc.refused)
+		}
+	}
+}
