@@ -91,6 +91,7 @@ bench: deps
 	scripts/bench-build.sh 3 | tee $(OUT)/bench-build.txt
 	scripts/bench-setup.sh 5 | tee $(OUT)/bench-setup.txt
 	scripts/bench-plan.sh 1 | tee $(OUT)/bench-plan.txt
+	scripts/bench-lock.sh 3 | tee $(OUT)/bench-lock.txt
 	scripts/bench-deb.sh 3 | tee $(OUT)/bench-deb.txt
 
 # Every fuzz target of the parsers (go test -fuzz takes one target per run),

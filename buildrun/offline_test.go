@@ -1,6 +1,7 @@
 package buildrun_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -74,23 +75,24 @@ func TestLockedOffline(t *testing.T) {
 // lockedPackages: every resolved set and the base root's packages.
 func recordLock(t *testing.T, dir string) {
 	t.Helper()
-	lock := &store.Lock{}
-	var mu sync.Mutex
+	lock, add := &store.Lock{}, lockAdder()
 	opts := buildrun.Options{Archs: []string{"amd64", "arm64"}, Packages: lockedPackages, OutDir: filepath.Join(dir, "out-unlocked"),
-		OnResolved: func(s *store.LockSet) {
-			mu.Lock()
-			defer mu.Unlock()
-			set := lock.Set(s.Suite, s.Arch)
-			for _, p := range s.Packages {
-				set.Add(p)
-			}
-		}}
+		OnResolved: func(s *store.LockSet) { add(lock, s) }}
 	if _, _, err := build(t, dir, opts); err != nil {
 		t.Fatal(err)
 	}
 	ws, err := workspace.Open(workspace.Options{Dir: dir, CacheDir: cacheDir})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// stx-build lock --no-build: the same sets without building.
+	simulated := &store.Lock{}
+	opts.OnResolved, opts.OutDir = func(s *store.LockSet) { add(simulated, s) }, filepath.Join(dir, "out-simulated")
+	if err := buildrun.Simulate(context.Background(), ws, opts); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := simulated.Marshal(), lock.Marshal(); !bytes.Equal(got, want) {
+		t.Errorf("the sets resolved without building differ from the builds':\n%s", lineDiff(string(want), string(got)))
 	}
 	spec, err := ws.BaseSpec()
 	if err != nil {
@@ -113,6 +115,44 @@ func recordLock(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	t.Logf("locked %d packages of the base and the build environments", len(lock.Items()))
+}
+
+// lockAdder returns a function adding a set's packages (not its Release
+// digests) to a lock, safe for concurrent use.
+func lockAdder() func(*store.Lock, *store.LockSet) {
+	var mu sync.Mutex
+	return func(l *store.Lock, s *store.LockSet) {
+		mu.Lock()
+		defer mu.Unlock()
+		set := l.Set(s.Suite, s.Arch)
+		for _, p := range s.Packages {
+			set.Add(p)
+		}
+	}
+}
+
+// lineDiff lists the lines only in want (-) and only in got (+).
+func lineDiff(want, got string) string {
+	in := func(s string) map[string]bool {
+		m := map[string]bool{}
+		for _, l := range strings.Split(s, "\n") {
+			m[l] = true
+		}
+		return m
+	}
+	w, g := in(want), in(got)
+	var out []string
+	for _, l := range strings.Split(want, "\n") {
+		if !g[l] {
+			out = append(out, "- "+l)
+		}
+	}
+	for _, l := range strings.Split(got, "\n") {
+		if !w[l] {
+			out = append(out, "+ "+l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // offlineChild is TestLockedOffline's second build, run in a network

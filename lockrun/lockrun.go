@@ -41,6 +41,12 @@ type Options struct {
 	// ImageArchs and ISOArchs narrow them (none: the manifests').
 	NoImages, NoISO      bool
 	ImageArchs, ISOArchs []string
+	// NoBuild resolves the build environments by simulation instead of
+	// building (buildrun.Simulate): seconds instead of a build of every
+	// package, with the project's packages stood in for by what their
+	// debian/control declares. Image and ISO roots need the packages
+	// built, so a project with any must leave them out.
+	NoBuild bool
 	// Status gets one line per step; Log the tools' output (nil: none).
 	Status, Log io.Writer
 }
@@ -65,6 +71,11 @@ func Run(ctx context.Context, ws *workspace.Workspace, opts Options) (*store.Loc
 		defer os.RemoveAll(tmp)
 		out = tmp
 	}
+	if opts.NoBuild {
+		if err := rootsWithoutBuild(ws, opts); err != nil {
+			return nil, err
+		}
+	}
 	rec := store.NewRecorder(ws.Project.Suite)
 	if err := packages(ctx, ws, rec, archs, out, opts); err != nil {
 		return nil, err
@@ -86,7 +97,11 @@ func Run(ctx context.Context, ws *workspace.Workspace, opts Options) (*store.Loc
 // set, then the base root's packages for every architecture built.
 func packages(ctx context.Context, ws *workspace.Workspace, rec *store.Recorder, archs []string, out string, opts Options) error {
 	bo := buildrun.Options{Archs: archs, OutDir: out, KeepGoing: true, OnResolved: rec.AddSet, Status: opts.Status, Log: opts.Log}
-	if _, err := buildrun.Run(ctx, ws, bo); err != nil {
+	if opts.NoBuild {
+		if err := buildrun.Simulate(ctx, ws, bo); err != nil {
+			return err
+		}
+	} else if _, err := buildrun.Run(ctx, ws, bo); err != nil {
 		return err
 	}
 	spec, err := ws.BaseSpec()
@@ -98,6 +113,31 @@ func packages(ctx context.Context, ws *workspace.Workspace, rec *store.Recorder,
 		return err
 	}
 	return rec.AddRoot(base.Dir, archs...)
+}
+
+// rootsWithoutBuild refuses --no-build for a project with image or ISO
+// roots to lock: assembling them installs the project's packages.
+func rootsWithoutBuild(ws *workspace.Workspace, opts Options) error {
+	const why = "lock --no-build resolves the base root and the build environments only; image and ISO roots are locked by assembling them from the built packages"
+	if !opts.NoImages {
+		_, err := image.Select(ws, nil, opts.ImageArchs)
+		if err == nil {
+			return fmt.Errorf("%s: add --no-images (or drop --no-build)", why)
+		}
+		if !errors.Is(err, image.ErrNoImages) {
+			return err
+		}
+	}
+	if !opts.NoISO {
+		_, err := iso.Select(ws, opts.ISOArchs)
+		if err == nil {
+			return fmt.Errorf("%s: add --no-iso (or drop --no-build)", why)
+		}
+		if !errors.Is(err, iso.ErrNoManifest) {
+			return err
+		}
+	}
+	return nil
 }
 
 // images assembles the image roots from the archive, recording each.

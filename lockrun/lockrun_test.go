@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stx-build/stx-build/lockrun"
@@ -31,6 +32,32 @@ func TestRunRefusesArch(t *testing.T) {
 	var ae *workspace.ArchError
 	if !errors.As(err, &ae) || ae.Arch != "riscv64" {
 		t.Fatalf("riscv64: %v, want an ArchError", err)
+	}
+	if des, _ := os.ReadDir(cache); len(des) != 0 {
+		t.Errorf("the cache has %d entries after a refused run", len(des))
+	}
+}
+
+// --no-build cannot lock image and ISO roots (they install the built
+// packages): the example, which has both, is refused naming the flag that
+// leaves each out, before anything is made.
+func TestNoBuildRefusesRoots(t *testing.T) {
+	cache := t.TempDir()
+	ws, err := workspace.Open(workspace.Options{Dir: "../examples", CacheDir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		opts lockrun.Options
+		want string
+	}{
+		{lockrun.Options{NoBuild: true}, "add --no-images"},
+		{lockrun.Options{NoBuild: true, NoImages: true}, "add --no-iso"},
+	} {
+		_, err := lockrun.Run(context.Background(), ws, tc.opts)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.opts, err, tc.want)
+		}
 	}
 	if des, _ := os.ReadDir(cache); len(des) != 0 {
 		t.Errorf("the cache has %d entries after a refused run", len(des))

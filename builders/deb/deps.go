@@ -61,8 +61,15 @@ func repoSetup(req Request) string {
 		"apt-get -q -o Dir::Etc::SourceList=sources.list.d/stx-local.list -o Dir::Etc::SourceParts=- -o APT::Get::List-Cleanup=0 update\n"
 }
 
-// buildDepArgs are the apt-get build-dep options for req.
+// buildDepArgs are the apt-get build-dep options for req, with a %s
+// for more options before the tree.
 func (b *Builder) buildDepArgs(req Request, srcDir string) string {
+	return b.buildDepCmd(req) + " %s /build/" + shellQuote(srcDir)
+}
+
+// buildDepCmd is the apt-get build-dep command for req, without the
+// tree.
+func (b *Builder) buildDepCmd(req Request) string {
 	args := []string{"apt-get", "-q", "--no-install-recommends"}
 	if req.Arch != b.HostArch {
 		args = append(args, "--host-architecture", req.Arch)
@@ -77,7 +84,7 @@ func (b *Builder) buildDepArgs(req Request, srcDir string) string {
 		args = append(args, "--indep-only")
 	}
 	args = append(args, "build-dep")
-	return strings.Join(args, " ") + " %s /build/" + shellQuote(srcDir)
+	return strings.Join(args, " ")
 }
 
 var instLine = regexp.MustCompile(`^Inst (\S+) (?:\[[^\]]*\] )?\((\S+) (.*)\)`)

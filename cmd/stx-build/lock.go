@@ -79,8 +79,13 @@ each archive package (name, version, architecture, size, sha256, path in
 the archive) and the digests of the archive's Release files. With
 stx.lock present, builds, images and ISOs install from the locked
 packages only. An existing lock is only rewritten with --update.
+--no-build resolves the build environments by simulation instead (apt-get
+build-dep --print-uris on the base root, the project's packages stood in
+for by their debian/control): seconds instead of a build of everything,
+for projects without images and ISOs or with --no-images --no-iso.
 Format and workflow: docs/lock.md.`,
 		Example: `  stx-build lock -C examples
+  stx-build lock -C myproject --no-build --no-images --no-iso
   stx-build lock -C examples --update && git diff examples/stx.lock`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -118,6 +123,7 @@ Format and workflow: docs/lock.md.`,
 	f.BoolVar(&update, "update", false, "resolve again and rewrite an existing stx.lock")
 	f.StringSliceVar(&opts.Archs, "arch", nil, "architectures whose packages to lock (default: the project's)")
 	f.StringVarP(&opts.OutDir, "out", "o", "", "keep the builds' output here (default: a temporary directory)")
+	f.BoolVar(&opts.NoBuild, "no-build", false, "resolve the build environments by simulation, without building (needs --no-images --no-iso when the project has any)")
 	f.BoolVar(&opts.NoImages, "no-images", false, "do not lock the image roots")
 	f.BoolVar(&opts.NoISO, "no-iso", false, "do not lock the ISO roots")
 	f.StringSliceVar(&opts.ImageArchs, "image-arch", nil, "architectures whose image roots to lock (default: the images')")

@@ -7,13 +7,19 @@
 //
 //	go run ./scripts/benchbuild gen  -dir DIR [-n 300]
 //	go run ./scripts/benchbuild fill -dir DIR -cache CACHE
+//	go run ./scripts/benchbuild gen-real -dir DIR -sources FILE [-n 60]
 //
 // gen writes DIR/stx.yaml and DIR/packages/genNNN/ (one binary package
 // libgenNNN-dev each, build-depending on one or two earlier ones: about 400
 // internal edges for 300 packages; the same project every time). fill makes
 // the base root if the cache lacks it, computes every build key exactly as
 // `stx-build build` does, and stores for each key a small real .deb made
-// with dpkg-deb, as a build of that package would give.
+// with dpkg-deb, as a build of that package would give. gen-real writes a
+// project of the first N of realSources the archive's Sources index
+// (FILE) has, each a local tree whose debian/control declares what the
+// archive's source does (its Build-Depends* and binary packages), for
+// the lock benchmark (scripts/bench-lock.sh): real build-dependency sets
+// and real edges between the project's packages, nothing built.
 package main
 
 import (
@@ -36,12 +42,13 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fail(fmt.Errorf("usage: benchbuild gen|fill -dir DIR [-n N] [-cache CACHE]"))
+		fail(fmt.Errorf("usage: benchbuild gen|fill|gen-real -dir DIR [-n N] [-cache CACHE]"))
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	dir := fs.String("dir", "", "project directory (required)")
 	n := fs.Int("n", 300, "packages to generate")
 	cacheDir := fs.String("cache", "", "stx-build cache directory (fill)")
+	sourcesFile := fs.String("sources", "", "the archive's Sources index (gen-real)")
 	fs.Parse(os.Args[2:])
 	if *dir == "" {
 		fail(fmt.Errorf("-dir is required"))
@@ -49,13 +56,18 @@ func main() {
 	switch os.Args[1] {
 	case "gen":
 		fail(generate(*dir, *n))
+	case "gen-real":
+		if *sourcesFile == "" {
+			fail(fmt.Errorf("gen-real: -sources is required"))
+		}
+		fail(generateReal(*dir, *sourcesFile, *n))
 	case "fill":
 		if *cacheDir == "" {
 			fail(fmt.Errorf("fill: -cache is required"))
 		}
 		fail(fill(context.Background(), *dir, *cacheDir))
 	default:
-		fail(fmt.Errorf("unknown mode %q: want gen or fill", os.Args[1]))
+		fail(fmt.Errorf("unknown mode %q: want gen, fill or gen-real", os.Args[1]))
 	}
 }
 
