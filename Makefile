@@ -8,7 +8,7 @@ BIN     := bin/stx-build
 EXAMPLE ?= examples
 OUT     ?= out
 
-.PHONY: all deps build buildkit demo test test-short e2e e2e-starlingx e2e-real bench fuzz lint golden clean
+.PHONY: all deps build buildkit demo demo-run test test-short e2e e2e-starlingx e2e-real bench fuzz lint golden clean
 
 all: build
 
@@ -25,8 +25,14 @@ buildkit:
 
 # The whole pipeline that exists so far, on the bundled example: the graph,
 # then every package built for amd64 and arm64 into out/<arch>/repo.
+# With examples/stx.lock: from the locked packages (fetched into the
+# package store first); when the archive has dropped a locked version, from
+# a copy without the lock, saying so (scripts/demo-project.sh).
 demo: deps build buildkit
 	@mkdir -p $(OUT)
+	@$(MAKE) --no-print-directory demo-run EXAMPLE="$$(scripts/demo-project.sh $(BIN) $(EXAMPLE) $(OUT))"
+
+demo-run:
 	$(BIN) -v graph -C $(EXAMPLE)
 	$(BIN) graph -C $(EXAMPLE) --arch amd64 --format json > $(OUT)/graph-amd64.json
 	$(BIN) graph -C $(EXAMPLE) --arch arm64 --format dot > $(OUT)/graph-arm64.dot

@@ -151,16 +151,20 @@ func buildFixture(t *testing.T) *fixture {
 		// The project entry point, as stx-build image runs it: the
 		// workspace's changelogs, epoch and work directory
 		// (CACHE/image-work); the output directory differs per build.
-		results, err := image.BuildProject(ctx, ws, sel,
-			image.WithLocalRepos(map[string]string{"amd64": filepath.Join(out, "amd64", "repo"), "arm64": filepath.Join(out, "arm64", "repo")}),
-			image.WithOutDir(filepath.Join(f.dir, fmt.Sprintf("images%d", i))),
-			image.WithStatus(logWriter{t}),
-		)
+		outDir := filepath.Join(f.dir, fmt.Sprintf("images%d", i))
+		var res *image.Result
+		if f.locked && i == 1 {
+			// From the lock, the second build runs with no network at
+			// all (issue 17's done-when): it must give the first's
+			// digest, and so the golden one.
+			res, err = buildImageOffline(t, imageOfflineSpec{Cache: f.cache, Project: f.project, Out: out, OutDir: outDir})
+		} else {
+			res, err = buildImage(ctx, ws, sel, out, outDir, logWriter{t})
+		}
 		if err != nil {
 			f.err = err
 			return f
 		}
-		res := results[0]
 		for _, p := range res.Platforms {
 			t.Logf("build %d: %s %s: %s, %.1f MiB compressed, %.1f MiB uncompressed, %s",
 				i+1, res.Name, p.Platform.String(), p.Manifest, float64(p.Size)/(1<<20), float64(p.Uncompressed)/(1<<20), p.Duration.Round(time.Second))
@@ -188,6 +192,106 @@ func buildFixture(t *testing.T) *fixture {
 		f.builds[0], f.builds[1] = f.builds[1], res
 	}
 	return f
+}
+
+// buildImage builds the example image from the packages in out into
+// outDir, as stx-build image does.
+func buildImage(ctx context.Context, ws *workspace.Workspace, sel *image.Selection, out, outDir string, status logWriter) (*image.Result, error) {
+	results, err := image.BuildProject(ctx, ws, sel,
+		image.WithLocalRepos(map[string]string{"amd64": filepath.Join(out, "amd64", "repo"), "arm64": filepath.Join(out, "arm64", "repo")}),
+		image.WithOutDir(outDir),
+		image.WithStatus(status),
+	)
+	if err != nil {
+		return nil, err
+	}
+	return results[0], nil
+}
+
+// imageOfflineEnv makes TestGoldenDigest the offline image build: its
+// value is an imageOfflineSpec as JSON.
+const imageOfflineEnv = "STX_TEST_IMAGE_OFFLINE"
+
+type imageOfflineSpec struct {
+	Cache, Project, Out, OutDir string
+}
+
+// buildImageOffline builds the image as buildImage does, from the lock
+// and the package store in spec.Cache only, by this test binary run again
+// in a network namespace with no network at all (only lo).
+func buildImageOffline(t *testing.T, spec imageOfflineSpec) (*image.Result, error) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		return nil, fmt.Errorf("unshare (util-linux) not installed")
+	}
+	data, err := json.Marshal(spec)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	cmd := exec.Command("unshare", "--net", os.Args[0], "-test.run=^TestGoldenDigest$", "-test.v", "-test.count=1", "-test.timeout=30m")
+	cmd.Env = append(os.Environ(), imageOfflineEnv+"="+string(data))
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestGoldenDigest") {
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		return nil, fmt.Errorf("the offline image build in a network namespace: %v\n%s", err, strings.Join(lines[max(0, len(lines)-60):], "\n"))
+	}
+	if data, err = os.ReadFile(filepath.Join(spec.OutDir, "result.json")); err != nil {
+		return nil, err
+	}
+	res := &image.Result{}
+	if err := json.Unmarshal(data, res); err != nil {
+		return nil, err
+	}
+	t.Logf("image built with no network in %s", time.Since(start).Round(time.Second))
+	return res, nil
+}
+
+// imageOfflineChild is buildImageOffline's side in the namespace.
+func imageOfflineChild(t *testing.T, specJSON string) {
+	needImageHost(t)
+	var spec imageOfflineSpec
+	if err := json.Unmarshal([]byte(specJSON), &spec); err != nil {
+		t.Fatal(err)
+	}
+	dev, err := os.ReadFile("/proc/self/net/dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(dev), "\n") {
+		if name, _, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(name) != "lo" {
+			t.Fatalf("not in an empty network namespace: %s", strings.TrimSpace(name))
+		}
+	}
+	ctx := context.Background()
+	ws, err := workspace.Open(workspace.Options{Dir: spec.Project, CacheDir: spec.Cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock, err := ws.ReadLock()
+	if err == nil && lock == nil {
+		err = fmt.Errorf("offline without a lock")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.UseLock(ctx, lock, true); err != nil {
+		t.Fatal(err)
+	}
+	sel, err := image.Select(ws, []string{exampleImage}, []string{"amd64", "arm64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := buildImage(ctx, ws, sel, spec.Out, spec.OutDir, logWriter{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(spec.OutDir, "result.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // installed lists the packages res's platforms installed (architecture,
@@ -237,6 +341,10 @@ const goldenHeader = `# Golden digests of examples/images/stx-hello.yaml built f
 // Two builds of the example image give the same index digest, and it is
 // the committed one when the inputs are the committed ones.
 func TestGoldenDigest(t *testing.T) {
+	if spec := os.Getenv(imageOfflineEnv); spec != "" {
+		imageOfflineChild(t, spec)
+		return
+	}
 	f := built(t)
 	a, b := f.builds[0], f.builds[1]
 	if a.Digest != b.Digest {

@@ -101,7 +101,9 @@ func (w logWriter) Write(p []byte) (int, error) {
 
 // buildISOs builds the packages the example's ISO needs and the ISO for
 // each of archs from the project in dir.
-func buildISOs(t *testing.T, ctx context.Context, cache, dir string, archs []string) map[string]*iso.Result {
+// With offline, the project must have a lock: the packages come from
+// the package store only (the locked archive published from it).
+func buildISOs(t *testing.T, ctx context.Context, cache, dir string, archs []string, offline bool) map[string]*iso.Result {
 	t.Helper()
 	ws, err := workspace.Open(workspace.Options{Dir: dir, CacheDir: cache})
 	if err != nil {
@@ -112,7 +114,9 @@ func buildISOs(t *testing.T, ctx context.Context, cache, dir string, archs []str
 	// version nobody has any more fails here, saying how to refresh it.
 	lock, err := ws.ReadLock()
 	if err == nil && lock != nil {
-		err = ws.UseLock(ctx, lock, false)
+		err = ws.UseLock(ctx, lock, offline)
+	} else if err == nil && offline {
+		err = fmt.Errorf("offline without a lock")
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -133,9 +137,21 @@ func buildISOs(t *testing.T, ctx context.Context, cache, dir string, archs []str
 	if err != nil || m == nil {
 		t.Fatalf("example iso.yaml: %v", err)
 	}
-	env, err := ws.AptEnv(ctx)
-	if err != nil {
-		t.Fatal(err)
+	// The boot packages: the archive's, or with the lock the locked files
+	// from the package store, as stx-build iso takes them.
+	var boot iso.Downloader
+	if lock != nil {
+		st, err := ws.PackageStore()
+		if err != nil {
+			t.Fatal(err)
+		}
+		boot = iso.LockedDownloader{Lock: lock, Suite: ws.Project.Suite, Store: st}
+	} else {
+		env, err := ws.AptEnv(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		boot = iso.AptDownloader{Env: env}
 	}
 	epoch, err := iso.ProjectEpoch(p)
 	if err != nil {
@@ -148,7 +164,7 @@ func buildISOs(t *testing.T, ctx context.Context, cache, dir string, archs []str
 			LocalRepo: filepath.Join(out, a, "repo"),
 			Output:    filepath.Join(out, "iso", fmt.Sprintf("example-%s.iso", a)),
 			WorkDir:   filepath.Join(cache, "iso-work"), Epoch: epoch,
-			Boot: iso.AptDownloader{Env: env}, Status: status,
+			Boot: boot, Status: status,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -198,12 +214,22 @@ func toGolden(r *iso.Result) goldenResult {
 // stick (the hybrid image as dd writes it). Each boot must reach the line
 // stx-bootmarker prints, which proves the project's own packages are in
 // the live system.
+//
+// With examples/stx.lock (issue 17's done-when) the second checkout is
+// built offline: the packages and the ISO, by this test binary run again
+// in a network namespace with no network at all (only lo), with
+// --offline's store-only locked archive, and its ISO must be the first
+// checkout's bit for bit (and so the golden one).
 func TestExampleISO(t *testing.T) {
 	needISOHost(t)
+	if spec := os.Getenv(offlineEnv); spec != "" {
+		offlineChild(t, spec)
+		return
+	}
 	ctx := context.Background()
 	cache := cacheDir(t)
 	base := t.TempDir()
-	first := buildISOs(t, ctx, cache, checkout(t, filepath.Join(base, "a")), []string{"amd64", "arm64"})
+	first := buildISOs(t, ctx, cache, checkout(t, filepath.Join(base, "a")), []string{"amd64", "arm64"}, false)
 	secondArchs := []string{"amd64"}
 	if e2e() {
 		secondArchs = append(secondArchs, "arm64")
@@ -211,10 +237,18 @@ func TestExampleISO(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(base, "second", "checkout"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	second := buildISOs(t, ctx, cache, checkout(t, filepath.Join(base, "second", "checkout", "b")), secondArchs)
+	secondDir := checkout(t, filepath.Join(base, "second", "checkout", "b"))
+	second := map[string]string{}
+	if lockedBuild {
+		second = buildOffline(t, cache, secondDir, secondArchs)
+	} else {
+		for a, r := range buildISOs(t, ctx, cache, secondDir, secondArchs, false) {
+			second[a] = r.SHA256
+		}
+	}
 	for _, a := range secondArchs {
-		if first[a].SHA256 != second[a].SHA256 {
-			t.Errorf("%s: two checkouts give different ISOs: %s and %s", a, first[a].SHA256, second[a].SHA256)
+		if first[a].SHA256 != second[a] {
+			t.Errorf("%s: two checkouts give different ISOs: %s and %s", a, first[a].SHA256, second[a])
 		}
 	}
 
@@ -273,6 +307,77 @@ func TestExampleISO(t *testing.T) {
 			}
 			t.Logf("%s %s %s (%s): %q after %s", b.arch, b.firmware, b.media, res.Accel, res.Line, res.Elapsed.Round(100*time.Millisecond))
 		})
+	}
+}
+
+// offlineEnv makes TestExampleISO the offline build of a checkout: its
+// value is an offlineSpec as JSON.
+const offlineEnv = "STX_TEST_ISO_OFFLINE"
+
+type offlineSpec struct {
+	Cache, Dir string
+	Archs      []string
+}
+
+// buildOffline builds the packages and ISOs of the checkout in dir with
+// no network, from the lock and the package store in cache (which the
+// first checkout's build filled), by this test binary in an empty
+// network namespace; it returns each ISO's sha256.
+func buildOffline(t *testing.T, cache, dir string, archs []string) map[string]string {
+	t.Helper()
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Fatal("unshare (util-linux) not installed")
+	}
+	spec, err := json.Marshal(offlineSpec{Cache: cache, Dir: dir, Archs: archs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	cmd := exec.Command("unshare", "--net", os.Args[0], "-test.run=^TestExampleISO$", "-test.v", "-test.count=1", "-test.timeout=60m")
+	cmd.Env = append(os.Environ(), offlineEnv+"="+string(spec))
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestExampleISO") {
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		t.Fatalf("the offline build in a network namespace: %v\n%s", err, strings.Join(lines[max(0, len(lines)-60):], "\n"))
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "offline.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums := map[string]string{}
+	if err := json.Unmarshal(data, &sums); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("second checkout built with no network (packages and %v ISOs) in %s: %v", archs, time.Since(start).Round(time.Second), sums)
+	return sums
+}
+
+// offlineChild is buildOffline's side in the network namespace.
+func offlineChild(t *testing.T, specJSON string) {
+	var spec offlineSpec
+	if err := json.Unmarshal([]byte(specJSON), &spec); err != nil {
+		t.Fatal(err)
+	}
+	// /proc/self/net is this process's namespace.
+	dev, err := os.ReadFile("/proc/self/net/dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(dev), "\n") {
+		if name, _, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(name) != "lo" {
+			t.Fatalf("not in an empty network namespace: %s", strings.TrimSpace(name))
+		}
+	}
+	sums := map[string]string{}
+	for a, r := range buildISOs(t, context.Background(), spec.Cache, spec.Dir, spec.Archs, true) {
+		sums[a] = r.SHA256
+	}
+	data, err := json.Marshal(sums)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(spec.Dir, "offline.json"), data, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
