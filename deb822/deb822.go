@@ -6,6 +6,7 @@ package deb822
 
 import (
 	"fmt"
+	"os"
 	"strings"
 )
 
@@ -60,6 +61,15 @@ func (e *ParseError) Error() string {
 // stripped.
 func Parse(file string, data []byte) ([]Paragraph, error) {
 	return parse(file, data, false)
+}
+
+// ParseFile is Parse of the file's content.
+func ParseFile(file string) ([]Paragraph, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(file, data)
 }
 
 // ParseLenient is Parse for files whose content only informs, such as a

@@ -2,7 +2,10 @@ package deb822
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -124,4 +127,24 @@ func FuzzParse(f *testing.F) {
 			t.Errorf("strict %+v, lenient %+v", strict, lenient)
 		}
 	})
+}
+
+func TestParseFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "control")
+	if err := os.WriteFile(file, []byte("Source: x\n\nPackage: y\nArchitecture: all\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := ParseFile(file)
+	if err != nil || len(ps) != 2 || ps[1].Value("Package") != "y" {
+		t.Fatalf("ParseFile: %v %+v", err, ps)
+	}
+	if err := os.WriteFile(file, []byte("Source: x\n bad continuation\nno colon\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseFile(file); err == nil || !strings.Contains(err.Error(), file) {
+		t.Errorf("a malformed file: %v, want an error naming it", err)
+	}
+	if _, err := ParseFile(filepath.Join(t.TempDir(), "missing")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a missing file: %v", err)
+	}
 }

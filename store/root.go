@@ -85,11 +85,7 @@ func listedPackages(root string) (map[string]LockedPackage, map[string]bool, err
 		if err != nil || !fi.Mode().IsRegular() {
 			return nil, nil, fmt.Errorf("%s: not a regular file", file)
 		}
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return nil, nil, err
-		}
-		paras, err := deb822.Parse(file, data)
+		paras, err := deb822.ParseFile(file)
 		if err != nil {
 			return nil, nil, err
 		}

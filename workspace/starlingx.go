@@ -200,11 +200,7 @@ func readDebianDir(dir, ktype string) (graph.Source, debsrc.Changelog, error) {
 // buildSize returns the XS-Build-Size (or Build-Size) of a control file's
 // source stanza, "" when it has none.
 func buildSize(controlFile string) string {
-	data, err := os.ReadFile(controlFile)
-	if err != nil {
-		return ""
-	}
-	paras, err := deb822.Parse(controlFile, data)
+	paras, err := deb822.ParseFile(controlFile)
 	if err != nil || len(paras) == 0 {
 		return ""
 	}

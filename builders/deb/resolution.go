@@ -148,11 +148,7 @@ var buildRelationFields = []struct{ name, skippedBy string }{
 // applies. A field the relation parser does not take is kept as written
 // (a key that changes with more than it must, never with less).
 func buildRelations(file, arch string, prof []string, parts string) ([]string, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	paras, err := deb822.Parse(file, data)
+	paras, err := deb822.ParseFile(file)
 	if err != nil {
 		return nil, err
 	}

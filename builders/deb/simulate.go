@@ -293,11 +293,7 @@ func simRepos(reqs []SimRequest, ctl []string, dir string) ([]string, error) {
 			byArch[r.Arch] = nil
 		}
 		file := filepath.Join(srcDir, ctl[i], "debian", "control")
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return nil, err
-		}
-		paras, err := deb822.Parse(file, data)
+		paras, err := deb822.ParseFile(file)
 		if err != nil {
 			return nil, err
 		}

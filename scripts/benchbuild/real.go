@@ -28,11 +28,7 @@ var realSources = []string{
 
 // generateReal writes the gen-real project (see the package comment).
 func generateReal(dir, sourcesFile string, n int) error {
-	data, err := os.ReadFile(sourcesFile)
-	if err != nil {
-		return err
-	}
-	paras, err := deb822.Parse(sourcesFile, data)
+	paras, err := deb822.ParseFile(sourcesFile)
 	if err != nil {
 		return err
 	}
