@@ -134,6 +134,15 @@ func (b *Builder) simUnpack(ctx context.Context, reqs []SimRequest, srcDir strin
 	for i := range reqs {
 		g.Go(func() error {
 			slot := &ramdisk.Slot{Name: "sim-" + strconv.Itoa(i), Dir: filepath.Join(srcDir, strconv.Itoa(i))}
+			if reqs[i].Package.Kernel != nil {
+				// Its build-deps are a stanza of its own: the tarball,
+				// which the build unpacks, is not needed.
+				if err := writeKernelInputs(slot.Dir, reqs[i].Package); err != nil {
+					return err
+				}
+				ctl[i] = filepath.Join(strconv.Itoa(i), "build", kernelControl)
+				return nil
+			}
 			src, err := b.prepare(gctx, slot, reqs[i].Request, log)
 			if err != nil {
 				return fmt.Errorf("%s %s (%s): unpack: %w", reqs[i].Package.Name, reqs[i].Package.Version, reqs[i].Arch, err)
@@ -297,25 +306,37 @@ func simRepos(reqs []SimRequest, ctl []string, dir string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
+		declared := map[string]bool{}
+		add := func(p *deb822.Paragraph, name, arch string) {
+			k := name + " " + arch
+			if seen[k] {
+				return
+			}
+			seen[k] = true
+			st := standIn(p, name, r.Package.Version, arch)
+			if arch == "all" {
+				indep = append(indep, st)
+			} else {
+				byArch[r.Arch] = append(byArch[r.Arch], st)
+			}
+		}
 		for _, p := range paras {
 			name := p.Value("Package")
 			if name == "" || !slices.Contains(r.Binaries, name) {
 				continue
 			}
+			declared[name] = true
 			arch := r.Arch
 			if p.Value("Architecture") == "all" {
 				arch = "all"
 			}
-			k := name + " " + arch
-			if seen[k] {
-				continue
-			}
-			seen[k] = true
-			st := standIn(&p, r.Package.Version, arch)
-			if arch == "all" {
-				indep = append(indep, st)
-			} else {
-				byArch[r.Arch] = append(byArch[r.Arch], st)
+			add(&p, name, arch)
+		}
+		// Binaries the graph knows but the control file does not declare
+		// (a kernel's, named by its manifest): name and version only.
+		for _, name := range r.Binaries {
+			if !declared[name] {
+				add(&deb822.Paragraph{}, name, r.Arch)
 			}
 		}
 	}
@@ -337,9 +358,8 @@ func simRepos(reqs []SimRequest, ctl []string, dir string) ([]string, error) {
 // standIn is the index stanza of a binary package not built yet: its
 // relations with ${binary:Version} and ${source:Version} replaced by
 // version and every other substitution variable's alternatives left out.
-func standIn(p *deb822.Paragraph, version, arch string) string {
+func standIn(p *deb822.Paragraph, name, version, arch string) string {
 	var b strings.Builder
-	name := p.Value("Package")
 	fmt.Fprintf(&b, "Package: %s\nVersion: %s\nArchitecture: %s\n", name, version, arch)
 	if v := p.Value("Multi-Arch"); v != "" {
 		fmt.Fprintf(&b, "Multi-Arch: %s\n", v)

@@ -1,6 +1,7 @@
 package deb
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -28,7 +29,7 @@ func TestStandIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := standIn(&ps[0], "1:1.0", "arm64")
+	got := standIn(&ps[0], "libstx-dev", "1:1.0", "arm64")
 	for _, want := range []string{"Package: libstx-dev\nVersion: 1:1.0\nArchitecture: arm64\nMulti-Arch: same\n", "Depends: libstx1 (= 1:1.0)\n", "Provides: libstx-api\n", "Filename: pool/libstx-dev_1.0_arm64.deb\n"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("stand-in lacks %q:\n%s", want, got)
@@ -95,7 +96,7 @@ func TestSimRepos(t *testing.T) {
 	}
 	reqs := []SimRequest{
 		{Request: Request{Package: Package{Name: "t", Version: "2.0"}, Arch: "amd64"}, Binaries: []string{"libt-dev", "libt1", "t-doc"}},
-		{Request: Request{Package: Package{Name: "t", Version: "2.0"}, Arch: "arm64"}, Binaries: []string{"libt-dev", "libt1"}},
+		{Request: Request{Package: Package{Name: "t", Version: "2.0"}, Arch: "arm64"}, Binaries: []string{"libt-dev", "libt1", "libt-extra"}},
 	}
 	archs, err := simRepos(reqs, []string{"0/build/t", "0/build/t"}, filepath.Join(dir, "repos"))
 	if err != nil {
@@ -115,6 +116,9 @@ func TestSimRepos(t *testing.T) {
 				t.Errorf("%s index lacks %q:\n%s", a, want, idx)
 			}
 		}
+		if extra := strings.Contains(idx, "Package: libt-extra\nVersion: 2.0\nArchitecture: arm64\n"); extra != (a == "arm64") {
+			t.Errorf("%s index: the binary the graph names but the control file does not declare: %v\n%s", a, extra, idx)
+		}
 		if strings.Contains(idx, "t-udeb") {
 			t.Errorf("%s index has a binary the build does not make:\n%s", a, idx)
 		}
@@ -122,5 +126,34 @@ func TestSimRepos(t *testing.T) {
 		if err != nil || !strings.Contains(string(rel), " main/binary-"+a+"/Packages\n") {
 			t.Errorf("%s Release: %v\n%s", a, err, rel)
 		}
+	}
+}
+
+// A kernel's build-deps are resolved from its stanza alone: the tarball
+// is not unpacked (it does not even exist here); its binaries, which no
+// control file declares, get stand-ins by name.
+func TestSimUnpackKernel(t *testing.T) {
+	work := t.TempDir()
+	req := SimRequest{Request: Request{Arch: "amd64", Package: Package{Name: "linux-stx", Version: "6.6.1-1",
+		Kernel: &Kernel{Tarball: filepath.Join(work, "missing.tar.xz"), Base: "defconfig", BuildDepends: "bc, bison, flex"}}},
+		Binaries: []string{"linux-image-6.6.1-stx"}}
+	b := &Builder{HostArch: "amd64"}
+	ctl, err := b.simUnpack(context.Background(), []SimRequest{req}, filepath.Join(work, "src"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(work, "src", ctl[0], "debian", "control"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "Build-Depends: bc, bison, flex\n") {
+		t.Errorf("kernel stanza:\n%s", data)
+	}
+	if _, err := simRepos([]SimRequest{req}, ctl, filepath.Join(work, "repos")); err != nil {
+		t.Fatal(err)
+	}
+	idx, err := os.ReadFile(filepath.Join(work, "repos", "amd64", "dists", "stx", "main", "binary-amd64", "Packages"))
+	if err != nil || !strings.Contains(string(idx), "Package: linux-image-6.6.1-stx\nVersion: 6.6.1-1\nArchitecture: amd64\n") {
+		t.Errorf("kernel stand-in: %v\n%s", err, idx)
 	}
 }
