@@ -61,6 +61,11 @@ func Run(ctx context.Context, ws *workspace.Workspace, opts Options) (*store.Loc
 	if opts.Status == nil {
 		opts.Status = io.Discard
 	}
+	if opts.NoBuild {
+		if err := rootsWithoutBuild(ws, opts); err != nil {
+			return nil, err
+		}
+	}
 	out := opts.OutDir
 	if out == "" {
 		// The builds are how the sets are found, not results.
@@ -70,11 +75,6 @@ func Run(ctx context.Context, ws *workspace.Workspace, opts Options) (*store.Loc
 		}
 		defer os.RemoveAll(tmp)
 		out = tmp
-	}
-	if opts.NoBuild {
-		if err := rootsWithoutBuild(ws, opts); err != nil {
-			return nil, err
-		}
 	}
 	rec := store.NewRecorder(ws.Project.Suite)
 	if err := packages(ctx, ws, rec, archs, out, opts); err != nil {
