@@ -497,10 +497,7 @@ func (r *run) buildJob(ctx context.Context, a scheduler.Assignment, j *job) erro
 	}
 	defer r.repos.release(snap)
 	view := reposView(snap.repos)
-	pkg := debPackage(j.pr, j.arch)
-	// The project's and the command line's profiles apply to every package,
-	// as they did when the graph was compiled.
-	pkg.Profiles = append(pkg.Profiles, r.ws.GraphOptions(j.arch).Profiles...)
+	pkg := jobPackage(r.ws, j)
 	pkg.Jobs = a.Jobs
 	pkg.Disk = a.Disk
 	// The slot reserves exactly what the scheduler counted.
@@ -634,6 +631,15 @@ func debPackage(pr *workspace.Prepared, arch string) deb.Package {
 		d.Patches = append(d.Patches, filepath.Join(pkg.Dir, patch))
 	}
 	return d
+}
+
+// jobPackage is j's package as its build gets it: the manifest's, with the
+// project's and the command line's profiles, which apply to every package
+// as they did when the graph was compiled.
+func jobPackage(ws *workspace.Workspace, j *job) deb.Package {
+	pkg := debPackage(j.pr, j.arch)
+	pkg.Profiles = append(pkg.Profiles, ws.GraphOptions(j.arch).Profiles...)
+	return pkg
 }
 
 // kernelBuild is the bindeb-pkg recipe of a kernel package for arch.

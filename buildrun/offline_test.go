@@ -56,11 +56,8 @@ func TestLockedOffline(t *testing.T) {
 	}
 	want := debDigests(t, online)
 
-	cmd := exec.Command("unshare", "--net", os.Args[0], "-test.run=^TestLockedOffline$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), offlineChildEnv+"="+dir, "STX_TEST_CACHE="+cacheDir)
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestLockedOffline") {
-		t.Fatalf("the offline build in a network namespace: %v\n%s", err, lastLines(out, 60))
+	if err := netns.Rerun("TestLockedOffline", offlineChildEnv+"="+dir, "STX_TEST_CACHE="+cacheDir); err != nil {
+		t.Fatal(err)
 	}
 	got := debDigests(t, filepath.Join(dir, "out-offline"))
 	if len(got) != len(want) {

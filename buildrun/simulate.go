@@ -43,9 +43,7 @@ func Simulate(ctx context.Context, ws *workspace.Workspace, opts Options) error 
 		if j.emulated != "" {
 			return fmt.Errorf("%s builds emulated (%s): lock --no-build resolves cross and native builds only; lock it by building (without --no-build)", j.id, j.emulated)
 		}
-		pkg := debPackage(j.pr, j.arch)
-		pkg.Profiles = append(pkg.Profiles, ws.GraphOptions(j.arch).Profiles...)
-		reqs = append(reqs, deb.SimRequest{Request: deb.Request{Package: pkg, Arch: j.arch, Parts: j.parts}, Binaries: j.node.Binaries})
+		reqs = append(reqs, deb.SimRequest{Request: deb.Request{Package: jobPackage(ws, j), Arch: j.arch, Parts: j.parts}, Binaries: j.node.Binaries})
 	}
 	if len(reqs) == 0 {
 		return nil

@@ -53,9 +53,21 @@ func repoSetup(req Request) string {
 		if req.RepoKeyring != "" {
 			lines = append(lines, repo.SignedSourcesLine("file:/stx/repo-"+a, repoKeyDir+"/"+filepath.Base(req.RepoKeyring), a))
 		} else {
-			lines = append(lines, fmt.Sprintf("deb [trusted=yes arch=%s] file:/stx/repo-%s stx main", a, a))
+			lines = append(lines, trustedRepoLine(a))
 		}
 	}
+	return localReposSetup(lines)
+}
+
+// trustedRepoLine is the sources line of the unsigned local repository of
+// arch mounted at /stx/repo-<arch>.
+func trustedRepoLine(arch string) string {
+	return fmt.Sprintf("deb [trusted=yes arch=%s] file:/stx/repo-%s stx main", arch, arch)
+}
+
+// localReposSetup writes the local repositories' sources lines, pins them
+// first and updates their lists only.
+func localReposSetup(lines []string) string {
 	return "printf '%s\\n' " + shellQuoteAll(lines) + " > /etc/apt/sources.list.d/stx-local.list\n" +
 		"printf 'Package: *\\nPin: origin \"\"\\nPin-Priority: 1001\\n' > /etc/apt/preferences.d/stx-local\n" +
 		"apt-get -q -o Dir::Etc::SourceList=sources.list.d/stx-local.list -o Dir::Etc::SourceParts=- -o APT::Get::List-Cleanup=0 update\n"

@@ -48,22 +48,21 @@ type SimRequest struct {
 // locked build resolves within it). A group apt cannot satisfy as a whole
 // (one build conflicts with another's set) is split in two and tried
 // again, down to the one build that cannot be satisfied, which is the
-// error. The sets are returned per request order's architecture, with the
+// error. The sets are returned one per architecture, sorted, with the
 // base's Release digests. workDir must be empty or missing; it is left
 // for the caller to remove.
 func (b *Builder) Simulate(ctx context.Context, reqs []SimRequest, workDir string, log io.Writer) ([]*store.LockSet, error) {
 	if log == nil {
 		log = io.Discard
 	}
-	srcDir := filepath.Join(workDir, "src")
-	if err := os.MkdirAll(srcDir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(workDir, simSrc), 0o755); err != nil {
 		return nil, err
 	}
-	ctl, err := b.simUnpack(ctx, reqs, srcDir, log)
+	ctl, err := b.simUnpack(ctx, reqs, filepath.Join(workDir, simSrc), log)
 	if err != nil {
 		return nil, err
 	}
-	repos, err := simRepos(reqs, ctl, filepath.Join(workDir, "repos"))
+	repos, err := simRepos(reqs, ctl, workDir)
 	if err != nil {
 		return nil, err
 	}
@@ -72,10 +71,10 @@ func (b *Builder) Simulate(ctx context.Context, reqs []SimRequest, workDir strin
 	if err != nil {
 		return nil, err
 	}
-	sets := map[string]*store.LockSet{}
+	var lock store.Lock
 	var failed []string
 	for round := 0; len(groups) > 0; round++ {
-		out, err := b.simRun(ctx, groups, ctl, repos, filepath.Join(workDir, "upper-"+strconv.Itoa(round)), log)
+		out, err := b.simRun(ctx, groups, ctl, repos, workDir, "upper-"+strconv.Itoa(round), log)
 		if err != nil {
 			return nil, err
 		}
@@ -92,17 +91,14 @@ func (b *Builder) Simulate(ctx context.Context, reqs []SimRequest, workDir strin
 				next = append(next, simGroup{cmd: g.cmd, arch: g.arch, members: g.members[:half]}, simGroup{cmd: g.cmd, arch: g.arch, members: g.members[half:]})
 				continue
 			}
-			set := sets[g.arch]
-			if set == nil {
-				set = &store.LockSet{Suite: b.Base.Spec.Suite, Arch: g.arch, Releases: releases}
-				sets[g.arch] = set
+			pkgs, err := lockedPackages(o.items)
+			if err != nil {
+				return nil, err
 			}
-			for _, it := range o.items {
-				pkgs, err := lockedPackages([]store.Item{it})
-				if err != nil {
-					return nil, err
-				}
-				set.Add(pkgs[0])
+			set := lock.Set(b.Base.Spec.Suite, g.arch)
+			set.Releases = releases
+			for _, p := range pkgs {
+				set.Add(p)
 			}
 		}
 		groups = next
@@ -111,17 +107,15 @@ func (b *Builder) Simulate(ctx context.Context, reqs []SimRequest, workDir strin
 		slices.Sort(failed)
 		return nil, fmt.Errorf("build-deps cannot be satisfied:\n  %s", strings.Join(failed, "\n  "))
 	}
-	archs := make([]string, 0, len(sets))
-	for a := range sets {
-		archs = append(archs, a)
-	}
-	slices.Sort(archs)
-	res := make([]*store.LockSet, 0, len(archs))
-	for _, a := range archs {
-		res = append(res, sets[a])
-	}
-	return res, nil
+	return lock.Sets, nil
 }
+
+// simSrc and simRepoDir are where Simulate's work directory keeps the
+// source trees and the stand-in repositories.
+const (
+	simSrc     = "src"
+	simRepoDir = "repos"
+)
 
 // simUnpack puts every request's source tree (unpacked and patched as
 // its build does, from the source tree cache when it has it) under
@@ -201,15 +195,13 @@ const (
 // sandbox run on the base, with the stand-in repositories and the trees
 // mounted and no network (the base's package lists are the archive's
 // state), and splits its output by group.
-func (b *Builder) simRun(ctx context.Context, groups []simGroup, ctl []string, repos []string, upper string, log io.Writer) ([]simOutput, error) {
+func (b *Builder) simRun(ctx context.Context, groups []simGroup, ctl []string, repos []string, workDir, upperName string, log io.Writer) ([]simOutput, error) {
 	var sc strings.Builder
 	var lines []string
 	for _, a := range repos {
-		lines = append(lines, fmt.Sprintf("deb [trusted=yes arch=%s] file:/stx/repo-%s stx main", a, a))
+		lines = append(lines, trustedRepoLine(a))
 	}
-	fmt.Fprintf(&sc, "printf '%%s\\n' %s > /etc/apt/sources.list.d/stx-local.list\n", shellQuoteAll(lines))
-	sc.WriteString("printf 'Package: *\\nPin: origin \"\"\\nPin-Priority: 1001\\n' > /etc/apt/preferences.d/stx-local\n")
-	sc.WriteString("apt-get -qq -o Dir::Etc::SourceList=sources.list.d/stx-local.list -o Dir::Etc::SourceParts=- -o APT::Get::List-Cleanup=0 update\n")
+	sc.WriteString(localReposSetup(lines))
 	for i, g := range groups {
 		dirs := make([]string, len(g.members))
 		for k, m := range g.members {
@@ -219,9 +211,10 @@ func (b *Builder) simRun(ctx context.Context, groups []simGroup, ctl []string, r
 	}
 	step := runner.NewStep("simulate", "/bin/sh", "-ec", sc.String()).WithEnv(baseEnv(0)...)
 	for _, a := range repos {
-		step = step.WithInput(filepath.Join(filepath.Dir(upper), "repos", a), "/stx/repo-"+a)
+		step = step.WithInput(filepath.Join(workDir, simRepoDir, a), "/stx/repo-"+a)
 	}
-	step = step.WithInput(filepath.Join(filepath.Dir(upper), "src"), "/build")
+	step = step.WithInput(filepath.Join(workDir, simSrc), "/build")
+	upper := filepath.Join(workDir, upperName)
 	var out bytes.Buffer
 	tail := &runner.LogTail{Max: 16 << 10}
 	local := &runner.LocalExecutor{Runner: b.Runner, Base: b.Base.Dir}
@@ -288,15 +281,15 @@ func parseSimRun(data []byte, n int) ([]simOutput, error) {
 }
 
 // simRepos writes the stand-in repositories, one per architecture of
-// reqs, at dir/<arch>: the binaries each request builds, as its
+// reqs, at workDir/repos/<arch> (the trees are in workDir/src): the binaries each request builds, as its
 // debian/control declares them; Architecture: all ones in every
 // architecture's (as the builds publish them). It returns the
 // architectures, sorted.
-func simRepos(reqs []SimRequest, ctl []string, dir string) ([]string, error) {
+func simRepos(reqs []SimRequest, ctl []string, workDir string) ([]string, error) {
 	byArch := map[string][]string{}
 	var indep []string
 	seen := map[string]bool{}
-	srcDir := filepath.Join(filepath.Dir(dir), "src")
+	srcDir, dir := filepath.Join(workDir, simSrc), filepath.Join(workDir, simRepoDir)
 	for i, r := range reqs {
 		if _, ok := byArch[r.Arch]; !ok {
 			byArch[r.Arch] = nil

@@ -98,7 +98,7 @@ func TestSimRepos(t *testing.T) {
 		{Request: Request{Package: Package{Name: "t", Version: "2.0"}, Arch: "amd64"}, Binaries: []string{"libt-dev", "libt1", "t-doc"}},
 		{Request: Request{Package: Package{Name: "t", Version: "2.0"}, Arch: "arm64"}, Binaries: []string{"libt-dev", "libt1", "libt-extra"}},
 	}
-	archs, err := simRepos(reqs, []string{"0/build/t", "0/build/t"}, filepath.Join(dir, "repos"))
+	archs, err := simRepos(reqs, []string{"0/build/t", "0/build/t"}, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestSimUnpackKernel(t *testing.T) {
 	if !strings.Contains(string(data), "Build-Depends: bc, bison, flex\n") {
 		t.Errorf("kernel stanza:\n%s", data)
 	}
-	if _, err := simRepos([]SimRequest{req}, ctl, filepath.Join(work, "repos")); err != nil {
+	if _, err := simRepos([]SimRequest{req}, ctl, work); err != nil {
 		t.Fatal(err)
 	}
 	idx, err := os.ReadFile(filepath.Join(work, "repos", "amd64", "dists", "stx", "main", "binary-amd64", "Packages"))

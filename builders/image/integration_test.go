@@ -221,20 +221,13 @@ type imageOfflineSpec struct {
 // and the package store in spec.Cache only, by this test binary run again
 // in a network namespace with no network at all (only lo).
 func buildImageOffline(t *testing.T, spec imageOfflineSpec) (*image.Result, error) {
-	if _, err := exec.LookPath("unshare"); err != nil {
-		return nil, fmt.Errorf("unshare (util-linux) not installed")
-	}
 	data, err := json.Marshal(spec)
 	if err != nil {
 		return nil, err
 	}
 	start := time.Now()
-	cmd := exec.Command("unshare", "--net", os.Args[0], "-test.run=^TestGoldenDigest$", "-test.v", "-test.count=1", "-test.timeout=30m")
-	cmd.Env = append(os.Environ(), imageOfflineEnv+"="+string(data))
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestGoldenDigest") {
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-		return nil, fmt.Errorf("the offline image build in a network namespace: %v\n%s", err, strings.Join(lines[max(0, len(lines)-60):], "\n"))
+	if err := netns.Rerun("TestGoldenDigest", imageOfflineEnv+"="+string(data)); err != nil {
+		return nil, err
 	}
 	if data, err = os.ReadFile(filepath.Join(spec.OutDir, "result.json")); err != nil {
 		return nil, err

@@ -326,20 +326,13 @@ type offlineSpec struct {
 // network namespace; it returns each ISO's sha256.
 func buildOffline(t *testing.T, cache, dir string, archs []string) map[string]string {
 	t.Helper()
-	if _, err := exec.LookPath("unshare"); err != nil {
-		t.Fatal("unshare (util-linux) not installed")
-	}
 	spec, err := json.Marshal(offlineSpec{Cache: cache, Dir: dir, Archs: archs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	cmd := exec.Command("unshare", "--net", os.Args[0], "-test.run=^TestExampleISO$", "-test.v", "-test.count=1", "-test.timeout=60m")
-	cmd.Env = append(os.Environ(), offlineEnv+"="+string(spec))
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestExampleISO") {
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-		t.Fatalf("the offline build in a network namespace: %v\n%s", err, strings.Join(lines[max(0, len(lines)-60):], "\n"))
+	if err := netns.Rerun("TestExampleISO", offlineEnv+"="+string(spec)); err != nil {
+		t.Fatal(err)
 	}
 	data, err := os.ReadFile(filepath.Join(dir, "offline.json"))
 	if err != nil {

@@ -1,6 +1,7 @@
 package netns
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -19,5 +20,34 @@ func TestOnlyLoopback(t *testing.T) {
 	// either way the file is readable.
 	if err := OnlyLoopback(); err != nil && !strings.Contains(err.Error(), "not in an empty network namespace") {
 		t.Errorf("OnlyLoopback: %v", err)
+	}
+}
+
+// TestRerun runs TestRerunChild again in an empty network namespace: it
+// passes there, and a child that fails is reported with its output.
+func TestRerun(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("unshare --net needs root")
+	}
+	if err := Rerun("TestRerunChild", rerunEnv+"=lo"); err != nil {
+		t.Fatal(err)
+	}
+	err := Rerun("TestRerunChild", rerunEnv+"=fail")
+	if err == nil || !strings.Contains(err.Error(), "asked to fail") {
+		t.Fatalf("a failing child: %v", err)
+	}
+}
+
+const rerunEnv = "STX_TEST_NETNS_CHILD"
+
+func TestRerunChild(t *testing.T) {
+	switch os.Getenv(rerunEnv) {
+	case "":
+		t.Skip("run by TestRerun")
+	case "fail":
+		t.Fatal("asked to fail")
+	}
+	if err := OnlyLoopback(); err != nil {
+		t.Fatal(err)
 	}
 }
