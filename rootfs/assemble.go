@@ -62,6 +62,13 @@ type AssembleSpec struct {
 	// reads what was installed from which index: store.RootPackages). The
 	// root is then made in one mmdebstrap run (Cache is not used).
 	Record func(root string) error
+	// ArchiveRoot, when set and the root is made on a cached archive root
+	// (Cache; see layered.go), is called once the root is finished, with
+	// the cache entry's key and its root: the archive part as mmdebstrap
+	// left it, not normalized, read-only (the cache's own). ArchivePart
+	// makes a normalized copy. Images use it to carry the archive part
+	// as a layer of its own, below the project's packages.
+	ArchiveRoot func(key, root string) error
 }
 
 // LocalPinFile is the apt preferences file that puts the project's local
@@ -206,6 +213,25 @@ func Assemble(ctx context.Context, spec AssembleSpec, target string, log io.Writ
 		}
 	}
 	return finish(spec, target)
+}
+
+// ArchivePart copies the archive part of a root made on a cached archive
+// root (what AssembleSpec.ArchiveRoot is given) to target, which must not
+// exist, and normalizes it as Assemble normalizes a root made for spec: the
+// root that carries the archive's packages and nothing of the build
+// machine, below the project's packages.
+func ArchivePart(ctx context.Context, spec AssembleSpec, cached, target string) error {
+	if _, err := os.Lstat(target); err == nil {
+		return fmt.Errorf("rootfs: archive part: %s exists", target)
+	}
+	if err := copyCached(ctx, cached, target); err != nil {
+		return err
+	}
+	if err := finish(spec, target); err != nil {
+		os.RemoveAll(target)
+		return err
+	}
+	return nil
 }
 
 // finish turns an assembled root into the result: the build machine's

@@ -128,7 +128,15 @@ func assembleLayered(ctx context.Context, spec AssembleSpec, target string, log 
 			os.RemoveAll(target)
 			return false, err
 		}
-		return true, finish(spec, target)
+		if err := finish(spec, target); err != nil {
+			return false, err
+		}
+		if spec.ArchiveRoot != nil {
+			if err := spec.ArchiveRoot(filepath.Base(entry), filepath.Join(entry, "root")); err != nil {
+				return false, fmt.Errorf("rootfs: %w", err)
+			}
+		}
+		return true, nil
 	}
 }
 
@@ -342,11 +350,8 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 // single mmdebstrap run apt pulled them in) and cleans up as mmdebstrap
 // does.
 func installOnTop(ctx context.Context, spec AssembleSpec, cached, target string, pkgs, auto []string, log io.Writer) error {
-	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+	if err := copyCached(ctx, cached, target); err != nil {
 		return err
-	}
-	if out, err := exec.CommandContext(ctx, "cp", "-a", "--reflink=auto", cached, target).CombinedOutput(); err != nil {
-		return fmt.Errorf("rootfs: copy the cached root: %v: %s", err, out)
 	}
 	// The copy: lines of the cached root name repositories of the run
 	// that made it; writeAptConfig adds this run's.
@@ -388,6 +393,19 @@ func installOnTop(ctx context.Context, spec AssembleSpec, cached, target string,
 			return errStale
 		}
 		return fmt.Errorf("rootfs: install %s on the cached root: %w\n%s", strings.Join(pkgs, " "), err, tail.String())
+	}
+	return nil
+}
+
+// copyCached copies a cached root to target (a reflink copy where the file
+// system has them); on error nothing is left at target.
+func copyCached(ctx context.Context, cached, target string) error {
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		return err
+	}
+	if out, err := exec.CommandContext(ctx, "cp", "-a", "--reflink=auto", cached, target).CombinedOutput(); err != nil {
+		os.RemoveAll(target)
+		return fmt.Errorf("rootfs: copy the cached root: %v: %s", err, out)
 	}
 	return nil
 }

@@ -3,12 +3,16 @@
 # root (rootfs/layered.go), per architecture, for docs/performance.md.
 # For the example's image (images/stx-hello.yaml) and ISO (iso.yaml), three
 # ways, each timed as the whole `stx-build image|iso --no-build` command:
-#   one-run      every root in one mmdebstrap run (--no-root-cache), as
-#                before the cache existed;
-#   cold         the cache of archive roots emptied first: the archive root
-#                is made, then the project's packages go on top;
+#   one-run      --no-root-cache: the ISO's root in one mmdebstrap run, as
+#                before the cache existed; the image's with no cache kept
+#                (its archive part and archive layer made in the work
+#                directory, the two layers of the cached ways);
+#   cold         the caches of archive roots and layers emptied first: the
+#                archive root is made, then the project's packages go on
+#                top (and the image's archive layer is written);
 #   incremental  after a one-line change to stx-hello (rebuilt before, not
-#                timed): the cached archive root is reused.
+#                timed): the cached archive root (and the image's archive
+#                layer) are reused.
 # Every round checks that the three give the same digest (image index,
 # ISO sha256). Medians of ROUNDS rounds (default 3).
 #
@@ -84,7 +88,7 @@ for r in $(seq "$ROUNDS"); do
 	done; done
 	for w in $WHAT; do for a in $ARCHS; do
 		read -r to dn < <(run "$w" "$a" one-run --no-root-cache)
-		rm -rf "$CACHE/archive-roots"
+		rm -rf "$CACHE/archive-roots" "$CACHE/image-layers"
 		read -r tc dc < <(run "$w" "$a" cold)
 		i=${ti[$w-$a]} d=${di[$w-$a]}
 		printf '%s\t%s\t%s\tincremental\t%s\t%s\n%s\t%s\t%s\tone-run\t%s\t%s\n%s\t%s\t%s\tcold\t%s\t%s\n' \

@@ -44,6 +44,7 @@ type Builder struct {
 	outDir     string
 	workDir    string
 	rootCache  string
+	layerCache string
 	epoch      *time.Time
 	changelogs map[string]time.Time
 	assemble   AssembleFunc
@@ -86,9 +87,14 @@ func WithWorkDir(dir string) Option { return func(b *Builder) { b.workDir = dir 
 // (rootfs.AssembleSpec.Cache): the archive part of each root is made once
 // and the project's packages are installed on top of a copy, with the
 // same result as a root made from nothing. Default: none, every root is
-// made from nothing; BuildProject uses archive-roots in the cache
-// directory.
+// made from nothing (its archive part in the work directory, removed
+// after); BuildProject uses archive-roots in the cache directory.
 func WithRootCache(dir string) Option { return func(b *Builder) { b.rootCache = dir } }
+
+// WithLayerCache sets the directory of cached archive layers (see
+// archivelayer.go). Default: none, made for each build in the work
+// directory; BuildProject uses LayersDir in the cache directory.
+func WithLayerCache(dir string) Option { return func(b *Builder) { b.layerCache = dir } }
 
 // WithSourceDateEpoch fixes SOURCE_DATE_EPOCH instead of deriving it from
 // the changelogs.
@@ -291,6 +297,13 @@ func (b *Builder) buildArch(ctx context.Context, chain []*manifests.Image, arch,
 		pkgs    []string
 		cleanup []string
 	)
+	rootCache, layerCache := b.rootCache, b.layerCache
+	if rootCache == "" {
+		rootCache = filepath.Join(work, rootfs.ArchiveRootsDir)
+	}
+	if layerCache == "" {
+		layerCache = filepath.Join(work, LayersDir)
+	}
 	for level, img := range chain {
 		pkgs = append(pkgs, img.Packages...)
 		cleanup = append(cleanup, img.Cleanup...)
@@ -299,13 +312,20 @@ func (b *Builder) buildArch(ctx context.Context, chain []*manifests.Image, arch,
 		spec := rootfs.AssembleSpec{
 			Suite: b.project.Suite, Arch: arch, Variant: chain[0].EffectiveVariant(),
 			Packages: pkgs, ProjectRepos: localRepos, Mirror: b.project.Mirror, Epoch: epoch.Unix(),
-			Cache: b.rootCache, RepoKeyring: b.keyring,
+			Cache: rootCache, RepoKeyring: b.keyring,
 		}
 		if b.project.Mirror != "" {
 			spec.Components = b.project.Components
 		}
 		if b.record != nil {
 			spec.Record = func(root string) error { return b.record(arch, root) }
+		}
+		// The bottom image's root, made on an archive root, becomes two
+		// layers: the archive's packages and the project's (see
+		// archivelayer.go).
+		var archiveKey, archiveRoot string
+		if level == 0 {
+			spec.ArchiveRoot = func(key, root string) error { archiveKey, archiveRoot = key, root; return nil }
 		}
 		b.statusf(mu, "image %s %s: assembling %s (%s, %s)\n", top.Name, arch, img.Name, spec.Variant, strings.Join(pkgs, " "))
 		t := time.Now()
@@ -333,11 +353,26 @@ func (b *Builder) buildArch(ctx context.Context, chain []*manifests.Image, arch,
 		if err := rootfs.ClampTimes(root, epoch); err != nil {
 			return nil, err
 		}
+		type made struct {
+			file      *layer.File
+			createdBy string
+		}
+		var layers []made
 		file := filepath.Join(work, fmt.Sprintf("layer%d.tar.gz", level))
 		var lf *layer.File
-		if prevDir == "" {
+		switch {
+		case archiveKey != "":
+			t := time.Now()
+			al, err := b.archiveLayer(ctx, spec, archiveKey, archiveRoot, cleanup, epoch, layerCache, mu)
+			if err != nil {
+				return nil, fmt.Errorf("archive layer: %w", err)
+			}
+			b.statusf(mu, "image %s %s: archive layer %s in %s\n", top.Name, arch, al.file.Digest.Hex[:12], time.Since(t).Round(100*time.Millisecond))
+			layers = append(layers, made{al.file, archiveHistoryLine(img, spec)})
+			lf, err = layer.WriteDiff(al.tree, root, file, epoch)
+		case prevDir == "":
 			lf, err = layer.WriteTree(root, file, epoch)
-		} else {
+		default:
 			lf, err = layer.WriteDiff(prevDir, root, file, epoch)
 			if err == nil {
 				err = os.RemoveAll(prevDir)
@@ -346,20 +381,26 @@ func (b *Builder) buildArch(ctx context.Context, chain []*manifests.Image, arch,
 		if err != nil {
 			return nil, err
 		}
-		l, err := lf.Layer()
-		if err != nil {
-			return nil, err
-		}
 		createdBy := historyLine(img, spec)
-		cfg = applyManifest(cfg, img)
-		if below, err = appendLayer(below, l, platform, cfg, v1.History{CreatedBy: createdBy, Comment: "stx-build image " + img.Name}, epoch); err != nil {
-			return nil, err
+		if archiveKey != "" {
+			createdBy += " (the project's packages, above the archive's)"
 		}
-		ai.layers = append(ai.layers, lf)
-		ai.history = append(ai.history, createdBy)
+		layers = append(layers, made{lf, createdBy})
+		cfg = applyManifest(cfg, img)
+		for _, m := range layers {
+			l, err := m.file.Layer()
+			if err != nil {
+				return nil, err
+			}
+			if below, err = appendLayer(below, l, platform, cfg, v1.History{CreatedBy: m.createdBy, Comment: "stx-build image " + img.Name}, epoch); err != nil {
+				return nil, err
+			}
+			ai.layers = append(ai.layers, m.file)
+			ai.history = append(ai.history, m.createdBy)
+			b.statusf(mu, "image %s %s: layer %d (%s): %d entries, %s, %s compressed\n", top.Name, arch, len(ai.layers), img.Name, m.file.Entries, humanSize(m.file.TarSize), humanSize(m.file.Size))
+		}
 		ai.epoch = epoch
 		prevDir = root
-		b.statusf(mu, "image %s %s: layer %d (%s): %d entries, %s, %s compressed\n", top.Name, arch, level+1, img.Name, lf.Entries, humanSize(lf.TarSize), humanSize(lf.Size))
 	}
 	if err := os.RemoveAll(prevDir); err != nil {
 		return nil, err
@@ -376,6 +417,16 @@ func historyLine(img *manifests.Image, spec rootfs.AssembleSpec) string {
 	if img.Base != "" {
 		s += " (on top of " + img.Base + ")"
 	}
+	if len(img.Cleanup) > 0 {
+		s += "; removed " + strings.Join(img.Cleanup, " ")
+	}
+	return s
+}
+
+// archiveHistoryLine says how an archive layer was made (see
+// historyLine).
+func archiveHistoryLine(img *manifests.Image, spec rootfs.AssembleSpec) string {
+	s := fmt.Sprintf("mmdebstrap --variant=%s %s %s: the archive's packages for %s", spec.Variant, spec.Suite, spec.Arch, strings.Join(img.Packages, " "))
 	if len(img.Cleanup) > 0 {
 		s += "; removed " + strings.Join(img.Cleanup, " ")
 	}

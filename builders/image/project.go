@@ -94,6 +94,7 @@ func (s *Selection) ArchsOf(img *manifests.Image) []string {
 // WithProject (the project and all its images), WithOutDir
 // (Workspace.OutDir), WithWorkDir (image-work in the cache directory),
 // WithRootCache (rootfs.ArchiveRootsDir in the cache directory),
+// WithLayerCache (LayersDir in the cache directory),
 // WithLocalRepos (OUT/<arch>/repo of the output directory in use),
 // WithChangelogs (of the local packages) and WithSourceDateEpoch (the
 // workspace's, when set). Status gets a line for each image skipped (built
@@ -136,6 +137,7 @@ func newProjectBuilder(ctx context.Context, ws *workspace.Workspace, sel *Select
 		WithOutDir(out),
 		WithWorkDir(filepath.Join(ws.CacheDir(), "image-work")),
 		WithRootCache(filepath.Join(ws.CacheDir(), rootfs.ArchiveRootsDir)),
+		WithLayerCache(filepath.Join(ws.CacheDir(), LayersDir)),
 	}
 	epoch, ok, err := ws.SourceDateEpoch()
 	if err != nil {

@@ -57,7 +57,7 @@ image.`,
 			}
 			opts := imageOptions(g, cmd, out)
 			if noRootCache {
-				opts = append(opts, image.WithRootCache(""))
+				opts = append(opts, image.WithRootCache(""), image.WithLayerCache(""))
 			}
 			results, err := image.BuildProject(ctx, ws, sel, opts...)
 			if err != nil || len(results) == 0 {
@@ -86,7 +86,7 @@ image.`,
 	f.StringVar(&push, "push", "", "push the image index to this reference (registry/repository:tag)")
 	f.StringVar(&dockerArchive, "docker-archive", "", "also write a docker-archive tarball of the image for one architecture (the host's if built) to this file")
 	f.BoolVar(&noBuild, "no-build", false, "use the packages already in OUT/<arch>/repo instead of building them first")
-	f.BoolVar(&noRootCache, "no-root-cache", false, "make every root in one mmdebstrap run instead of on a cached archive root (same result, slower)")
+	f.BoolVar(&noRootCache, "no-root-cache", false, "use no cached archive roots and layers: make each image from nothing (same result, slower)")
 	return cmd
 }
 
