@@ -83,6 +83,17 @@ const LocalPin = "Package: *\nPin: release o=stx-build\nPin-Priority: 1001\n"
 // pinHook writes LocalPinFile before mmdebstrap resolves anything.
 var pinHook = `mkdir -p "$1/etc/apt/preferences.d" && printf '` + strings.ReplaceAll(LocalPin, "\n", `\n`) + `' > "$1/` + LocalPinFile + `"`
 
+// MergedUsrHooks are mmdebstrap's hooks that make a merged-/usr root the
+// way debootstrap does (the /bin, /lib, /sbin symlinks made before
+// anything is unpacked, and usr-is-merged installed) when the archive has
+// usr-is-merged (bookworm and later): without them apt satisfies
+// init-system-helpers' "usrmerge | usr-is-merged" with usrmerge, which
+// pulls full perl and its modules into every root (nine packages, 51 MiB
+// of the example image) and runs its conversion script, under qemu-user
+// for arm64 (16 s). An archive without usr-is-merged (bullseye, or a lock
+// made before) gets the root it got before.
+const MergedUsrHooks = "/usr/share/mmdebstrap/hooks/maybe-merged-usr"
+
 // AssembleArgs returns the mmdebstrap command line that makes the root
 // described by spec in the directory target.
 func AssembleArgs(spec AssembleSpec, target string) ([]string, error) {
@@ -102,6 +113,7 @@ func AssembleArgs(spec AssembleSpec, target string) ([]string, error) {
 	if pk := sortedCopy(spec.Packages); len(pk) > 0 {
 		args = append(args, "--include="+strings.Join(pk, ","))
 	}
+	args = append(args, "--hook-dir="+MergedUsrHooks)
 	if spec.Mirror != "" && len(spec.Components) > 0 {
 		args = append(args, "--components="+strings.Join(spec.Components, ","))
 	}

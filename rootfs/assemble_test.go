@@ -38,7 +38,7 @@ func TestAssembleArgs(t *testing.T) {
 	want := []string{
 		"--variant=apt", "--mode=root", "--format=directory", "--architectures=arm64",
 		"--dpkgopt=force-unsafe-io", `--aptopt=APT::Install-Recommends "false"`, `--aptopt=Acquire::Check-Valid-Until "false"`,
-		"--include=a,b", "--setup-hook=" + pinHook, "--customize-hook=echo hi", "bookworm", "/t",
+		"--include=a,b", "--hook-dir=" + MergedUsrHooks, "--setup-hook=" + pinHook, "--customize-hook=echo hi", "bookworm", "/t",
 		filepath.Join(host, "etc/apt/sources.list.d/debian.sources"),
 		"deb [trusted=yes] copy:///out/arm64/repo stx main",
 	}
