@@ -368,7 +368,7 @@ func (b *Builder) buildArch(ctx context.Context, chain []*manifests.Image, arch,
 				return nil, fmt.Errorf("archive layer: %w", err)
 			}
 			b.statusf(mu, "image %s %s: archive layer %s in %s\n", top.Name, arch, al.file.Digest.Hex[:12], time.Since(t).Round(100*time.Millisecond))
-			layers = append(layers, made{al.file, archiveHistoryLine(img, spec)})
+			layers = append(layers, made{al.file, historyLine(img, spec, "the archive's packages for ")})
 			lf, err = layer.WriteDiff(al.tree, root, file, epoch)
 		case prevDir == "":
 			lf, err = layer.WriteTree(root, file, epoch)
@@ -381,7 +381,7 @@ func (b *Builder) buildArch(ctx context.Context, chain []*manifests.Image, arch,
 		if err != nil {
 			return nil, err
 		}
-		createdBy := historyLine(img, spec)
+		createdBy := historyLine(img, spec, "")
 		if archiveKey != "" {
 			createdBy += " (the project's packages, above the archive's)"
 		}
@@ -411,22 +411,13 @@ func (b *Builder) buildArch(ctx context.Context, chain []*manifests.Image, arch,
 }
 
 // historyLine says how a layer was made, without anything of the build
-// machine (paths, versions of stx-build).
-func historyLine(img *manifests.Image, spec rootfs.AssembleSpec) string {
-	s := fmt.Sprintf("mmdebstrap --variant=%s %s %s: %s", spec.Variant, spec.Suite, spec.Arch, strings.Join(img.Packages, " "))
+// machine (paths, versions of stx-build); what, when set, says which part
+// of the root the layer holds ("the archive's packages for ").
+func historyLine(img *manifests.Image, spec rootfs.AssembleSpec, what string) string {
+	s := fmt.Sprintf("mmdebstrap --variant=%s %s %s: %s%s", spec.Variant, spec.Suite, spec.Arch, what, strings.Join(img.Packages, " "))
 	if img.Base != "" {
 		s += " (on top of " + img.Base + ")"
 	}
-	if len(img.Cleanup) > 0 {
-		s += "; removed " + strings.Join(img.Cleanup, " ")
-	}
-	return s
-}
-
-// archiveHistoryLine says how an archive layer was made (see
-// historyLine).
-func archiveHistoryLine(img *manifests.Image, spec rootfs.AssembleSpec) string {
-	s := fmt.Sprintf("mmdebstrap --variant=%s %s %s: the archive's packages for %s", spec.Variant, spec.Suite, spec.Arch, strings.Join(img.Packages, " "))
 	if len(img.Cleanup) > 0 {
 		s += "; removed " + strings.Join(img.Cleanup, " ")
 	}
