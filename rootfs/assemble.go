@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -294,8 +293,11 @@ func runMmdebstrap(ctx context.Context, spec AssembleSpec, target string, extra 
 			os.RemoveAll(target)
 		}
 	}()
-	cmd := exec.CommandContext(ctx, "mmdebstrap", args...)
-	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH="+strconv.FormatInt(spec.Epoch, 10))
+	cmd, cleanup, err := mmdebstrapCommand(ctx, spec.Arch, spec.Epoch, args)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	var tail tailWriter
 	out := io.Writer(&tail)
 	if log != nil {

@@ -17,7 +17,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -280,8 +279,11 @@ func Args(spec Spec, target string) []string {
 }
 
 func (st *Store) make(ctx context.Context, spec Spec, target string) error {
-	cmd := exec.CommandContext(ctx, "mmdebstrap", Args(spec, target)...)
-	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH="+strconv.FormatInt(spec.Epoch, 10))
+	cmd, cleanup, err := mmdebstrapCommand(ctx, spec.Arch, spec.Epoch, Args(spec, target))
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	var tail tailWriter
 	out := io.Writer(&tail)
 	if st.Log != nil {

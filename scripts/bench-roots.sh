@@ -13,8 +13,13 @@
 #   incremental  after a one-line change to stx-hello (rebuilt before, not
 #                timed): the cached archive root (and the image's archive
 #                layer) are reused.
-# Every round checks that the three give the same digest (image index,
-# ISO sha256). Medians of ROUNDS rounds (default 3).
+#   cold, emulated dpkg  (foreign architectures only) cold again with
+#                STX_NATIVE_DPKG=0: mmdebstrap's essential phase in the
+#                chroot's own dpkg under qemu-user, as before the host's
+#                dpkg unpacked it (rootfs/nativedpkg.go).
+# Every round checks that all ways give the same digest (image index,
+# ISO sha256). Medians of ROUNDS rounds (default 3), then the arm64/amd64
+# ratios of the medians.
 #
 #   scripts/bench-roots.sh [ROUNDS]   (needs root, the archive, qemu-user)
 #   BENCH_ROOTS=image scripts/bench-roots.sh 1   (only the image)
@@ -36,7 +41,8 @@ rm -rf "$PROJ"
 cp -r examples "$PROJ"
 rm -rf "$PROJ/out"
 REPOS=$OUT/stx-out
-stx() { "$BIN" --cache-dir "$CACHE" "$@"; }
+stx() { env ${EMULATED:+STX_NATIVE_DPKG=0} "$BIN" --cache-dir "$CACHE" "$@"; }
+HOST_ARCH=$(dpkg --print-architecture)
 
 # change N: a change to stx-hello's binary, rebuilt for every architecture;
 # the project's other packages (the ISO needs stx-bootmarker) are built the
@@ -90,21 +96,36 @@ for r in $(seq "$ROUNDS"); do
 		read -r to dn < <(run "$w" "$a" one-run --no-root-cache)
 		rm -rf "$CACHE/archive-roots" "$CACHE/image-layers"
 		read -r tc dc < <(run "$w" "$a" cold)
+		te=- de=$dn
+		if [ "$a" != "$HOST_ARCH" ]; then
+			rm -rf "$CACHE/archive-roots" "$CACHE/image-layers"
+			read -r te de < <(EMULATED=1 run "$w" "$a" cold-emulated)
+			printf '%s\t%s\t%s\tcold-emulated\t%s\t%s\n' "$r" "$w" "$a" "$te" "$de" >>"$raw"
+		fi
 		i=${ti[$w-$a]} d=${di[$w-$a]}
 		printf '%s\t%s\t%s\tincremental\t%s\t%s\n%s\t%s\t%s\tone-run\t%s\t%s\n%s\t%s\t%s\tcold\t%s\t%s\n' \
 			"$r" "$w" "$a" "$i" "$d" "$r" "$w" "$a" "$to" "$dn" "$r" "$w" "$a" "$tc" "$dc" >>"$raw"
-		if [ "$d" != "$dn" ] || [ "$dc" != "$dn" ]; then
-			echo "round $r $w $a: digests differ: one-run $dn, cold $dc, incremental $d" >&2
+		if [ "$d" != "$dn" ] || [ "$dc" != "$dn" ] || [ "$de" != "$dn" ]; then
+			echo "round $r $w $a: digests differ: one-run $dn, cold $dc, cold emulated $de, incremental $d" >&2
 			exit 1
 		fi
-		echo "round $r $w $a: one-run $to s, cold $tc s, incremental $i s ($dn)" >&2
+		echo "round $r $w $a: one-run $to s, cold $tc s, cold emulated $te s, incremental $i s ($dn)" >&2
 	done; done
 done
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+median() { sort -n | awk '{a[NR]=$1} END {if (NR) print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 m() { awk -F'\t' -v w="$1" -v a="$2" -v k="$3" '$2==w && $3==a && $4==k {print $5}' "$raw" | median; }
-echo "| what | arch | one-run s | cold s | incremental s | incremental / one-run |"
-echo "|---|---|--:|--:|--:|--:|"
+echo "| what | arch | one-run s | cold s | cold, emulated dpkg s | incremental s | incremental / one-run |"
+echo "|---|---|--:|--:|--:|--:|--:|"
 for w in $WHAT; do for a in $ARCHS; do
-	o=$(m "$w" "$a" one-run) c=$(m "$w" "$a" cold) i=$(m "$w" "$a" incremental)
-	printf '| %s | %s | %.1f | %.1f | %.1f | %.0f%% |\n' "$w" "$a" "$o" "$c" "$i" "$(awk -v i="$i" -v o="$o" 'BEGIN {print 100 * i / o}')"
+	o=$(m "$w" "$a" one-run) c=$(m "$w" "$a" cold) i=$(m "$w" "$a" incremental) e=$(m "$w" "$a" cold-emulated)
+	[ -n "$e" ] && e=$(printf '%.1f' "$e") || e=-
+	printf '| %s | %s | %.1f | %.1f | %s | %.1f | %.0f%% |\n' "$w" "$a" "$o" "$c" "$e" "$i" "$(awk -v i="$i" -v o="$o" 'BEGIN {print 100 * i / o}')"
+done; done
+# The ratio of a foreign architecture's medians to the host's.
+for w in $WHAT; do for a in $ARCHS; do
+	[ "$a" = "$HOST_ARCH" ] && continue
+	for k in one-run cold cold-emulated; do
+		awk -v w="$w" -v a="$a" -v h="$HOST_ARCH" -v k="$k" -v f="$(m "$w" "$a" "$k")" -v n="$(m "$w" "$HOST_ARCH" "${k%-emulated}")" \
+			'BEGIN {if (f != "" && n != "") printf "%s %s/%s %s: %.2fx\n", w, a, h, k, f / n}'
+	done
 done; done
