@@ -7,7 +7,11 @@
 # real chroot.
 PATH=@PATH@
 export PATH
-if [ "$#" -ge 5 ] && [ "$2" = dpkg ] && [ "$3" = --install ] && [ "$4" = --force-depends ]; then
+# The host's dpkg must read the root's configuration: where /etc/dpkg
+# cannot be bound over in a mount namespace of its own (a container
+# without the privilege), the chrooted dpkg does the work as before.
+if [ "$#" -ge 5 ] && [ "$2" = dpkg ] && [ "$3" = --install ] && [ "$4" = --force-depends ] &&
+	unshare --mount --propagation private /bin/sh -c 'mount --bind "$1/etc/dpkg" /etc/dpkg' stx-native-dpkg "$1"; then
 	root=$1
 	shift 4
 	# The .debs are named as the chrooted dpkg sees them.

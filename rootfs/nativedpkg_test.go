@@ -49,7 +49,8 @@ func TestNativeShim(t *testing.T) {
 		want string
 	}{
 		{[]string{"/r o", "dpkg", "--install", "--force-depends", "--status-fd=3", "/var/cache/apt/archives/a b.deb", "/var/cache/apt/archives/c.deb"},
-			"mount --bind /r o/etc/dpkg /etc/dpkg\n" +
+			"mount --bind /r o/etc/dpkg /etc/dpkg\n" + // the probe
+				"mount --bind /r o/etc/dpkg /etc/dpkg\n" +
 				"dpkg --root=/r o --log=/r o/var/log/dpkg.log --force-architecture --install --force-depends --status-fd=3 /r o/var/cache/apt/archives/a b.deb /r o/var/cache/apt/archives/c.deb\n"},
 		// apt's and the hooks' calls, and dpkg calls of another shape.
 		{[]string{"/r", "sh", "-c", "true"}, "chroot /r sh -c true\n"},
@@ -67,6 +68,19 @@ func TestNativeShim(t *testing.T) {
 		if string(got) != tt.want {
 			t.Errorf("chroot %q ran\n%s\nwant\n%s", tt.args, got, tt.want)
 		}
+	}
+
+	// Where the mount fails (a container), the real chroot does it all.
+	fake("mount", `echo "mount $*" >>`+record+`; exit 32`)
+	os.Remove(record)
+	args := tests[0].args
+	cmd := exec.Command(filepath.Join(dir, "chroot"), args...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("chroot %q, mount failing: %v\n%s", args, err, out)
+	}
+	got, _ := os.ReadFile(record)
+	if want := "mount --bind /r o/etc/dpkg /etc/dpkg\nchroot " + strings.Join(args, " ") + "\n"; string(got) != want {
+		t.Errorf("mount failing: chroot %q ran\n%s\nwant\n%s", args, got, want)
 	}
 
 	t.Setenv(NativeDpkgEnv, "0")
