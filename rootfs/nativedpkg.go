@@ -14,23 +14,34 @@ import (
 // essential packages are installed by `chroot ROOT dpkg --install
 // --force-depends --status-fd=N DEBS...`: for an arm64 root on an amd64
 // host that dpkg is itself an arm64 binary under qemu-user, so
-// decompressing and writing ~70 packages runs emulated (37 s of an arm64
-// root's ~100 s on the machines of docs/performance.md, where the host's
-// dpkg does the same in 7 s).
+// decompressing and writing ~70 packages runs emulated (38 s of the
+// essential phase's 55 s on this project's 2-core machines, where the
+// host's dpkg unpacks the same in 6 s; docs/performance.md).
 //
 // mmdebstrap finds chroot on PATH. nativeShim puts a chroot first on
-// mmdebstrap's PATH that turns exactly that call into the host's dpkg
-// with --root (and --force-architecture, since the host's dpkg sees arm64
-// as foreign). Only dpkg's own work moves to the host: dpkg --root still
-// chroots into ROOT to run every maintainer script and trigger, so they
-// run as arm64 code under qemu-user as before. The host's dpkg reads the
-// root's /etc/dpkg (bound over the host's in a private mount namespace),
-// not the host's configuration (a host's path-exclude would otherwise
-// drop files from the root), and logs to the root's dpkg.log. Every other
-// chroot call passes through to the real chroot, with mmdebstrap's own
-// PATH. The root is the same as the emulated dpkg's, file for file, when
-// the two dpkg versions agree (TestGoldenDigest's arm64 image and
-// TestExampleISO check the digests). Like the host's apt, which resolves
+// mmdebstrap's PATH that splits exactly that call in two:
+//
+//  1. the host's dpkg unpacks DEBS with --root=ROOT (and
+//     --force-architecture: it sees arm64 as foreign). Only dpkg's own
+//     work moves to the host: dpkg --root chroots into ROOT to run each
+//     preinst, so maintainer scripts still run as arm64 code under
+//     qemu-user. It reads the root's /etc/dpkg (bound over the host's in
+//     a private mount namespace), not the host's configuration (a host's
+//     path-exclude would drop files from the root), and logs to the
+//     root's dpkg.log;
+//  2. ROOT's own dpkg, chrooted, configures the packages named in DEBS's
+//     order, the order --install would configure them in. Configuring
+//     stays with the root's dpkg on purpose: which dependencies it sees
+//     as satisfied decides the order, and the host's dpkg, whose native
+//     architecture differs, would order Architecture: all packages
+//     differently.
+//
+// Every other chroot call passes through to the real chroot, with
+// mmdebstrap's own PATH. The root is the same as the emulated --install's,
+// file for file (dpkg's log lists the same configure steps in the same
+// order); TestGoldenDigest's arm64 image, TestExampleISO's arm64 ISO and
+// every round of scripts/bench-roots.sh (which also builds with
+// NativeDpkgEnv=0) check the digests. Like the host's apt, which resolves
 // and downloads for every root, and the host's dpkg-deb, which extracts
 // the essential packages before this call, the host's dpkg is a tool of
 // the host, not part of a root's key.

@@ -31,6 +31,7 @@ func TestNativeShim(t *testing.T) {
 	}
 	fake("dpkg", `[ "$1" = --print-architecture ] && exec `+realDpkg+` "$@"; echo "dpkg $*" >>`+record)
 	fake("mount", `echo "mount $*" >>`+record)
+	fake("dpkg-deb", `[ "$1 $2" = "--show --showformat=\${Package}:\${Architecture}" ] || exit 9; b=$(basename "$3" .deb); echo "dpkg-deb $b" >>`+record+`; printf %s:%s "${b%%_*}" "${b##*_}"`)
 	// The fake unshare drops its options and runs the rest.
 	fake("unshare", `[ "$1 $2 $3" = "--mount --propagation private" ] || exit 9; shift 3; exec "$@"`)
 	t.Setenv("PATH", fakes+":"+os.Getenv("PATH"))
@@ -48,10 +49,14 @@ func TestNativeShim(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"/r o", "dpkg", "--install", "--force-depends", "--status-fd=3", "/var/cache/apt/archives/a b.deb", "/var/cache/apt/archives/c.deb"},
+		{[]string{"/r o", "dpkg", "--install", "--force-depends", "--status-fd=3", "/var/cache/apt/archives/a_1_arm64.deb", "/var/cache/apt/archives/c_2_all.deb"},
 			"mount --bind /r o/etc/dpkg /etc/dpkg\n" + // the probe
+				"dpkg-deb a_1_arm64\ndpkg-deb c_2_all\n" +
 				"mount --bind /r o/etc/dpkg /etc/dpkg\n" +
-				"dpkg --root=/r o --log=/r o/var/log/dpkg.log --force-architecture --install --force-depends --status-fd=3 /r o/var/cache/apt/archives/a b.deb /r o/var/cache/apt/archives/c.deb\n"},
+				"dpkg --root=/r o --log=/r o/var/log/dpkg.log --force-architecture --unpack --force-depends --status-fd=3 /r o/var/cache/apt/archives/a_1_arm64.deb /r o/var/cache/apt/archives/c_2_all.deb\n" +
+				"chroot /r o dpkg --configure --force-depends --status-fd=3 a:arm64 c:all\n"},
+		// .debs not named by absolute paths: as they are.
+		{[]string{"/r", "dpkg", "--install", "--force-depends", "--status-fd=3", "a.deb"}, "chroot /r dpkg --install --force-depends --status-fd=3 a.deb\n"},
 		// apt's and the hooks' calls, and dpkg calls of another shape.
 		{[]string{"/r", "sh", "-c", "true"}, "chroot /r sh -c true\n"},
 		{[]string{"/r", "dpkg", "--configure", "-a"}, "chroot /r dpkg --configure -a\n"},
