@@ -57,8 +57,8 @@ var nativeShimScript string
 // nativeShim returns a directory holding the chroot shim for an arch
 // root, to put first on mmdebstrap's PATH, and a function removing it;
 // dir is "" when the shim does not apply: arch is the host's own (its
-// dpkg already runs natively), the host lacks dpkg, unshare or chroot, or
-// NativeDpkgEnv is "0".
+// dpkg already runs natively), the host lacks dpkg (foreignArch asks it),
+// dpkg-deb, unshare, mount or chroot, or NativeDpkgEnv is "0".
 func nativeShim(arch string) (dir string, cleanup func(), err error) {
 	cleanup = func() {}
 	if !foreignArch(arch) || os.Getenv(NativeDpkgEnv) == "0" {
@@ -68,7 +68,7 @@ func nativeShim(arch string) (dir string, cleanup func(), err error) {
 	if err != nil {
 		return "", cleanup, nil
 	}
-	for _, p := range []string{"dpkg", "unshare", "mount"} {
+	for _, p := range []string{"dpkg-deb", "unshare", "mount"} {
 		if _, err := exec.LookPath(p); err != nil {
 			return "", cleanup, nil
 		}

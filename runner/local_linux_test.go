@@ -13,12 +13,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stx-build/stx-build/internal/mountinfo"
 )
 
 func TestMain(m *testing.M) {
@@ -661,25 +664,18 @@ func TestHostUnchanged(t *testing.T) {
 	}
 }
 
-// hostMounts returns the lines of the host's mount table whose mount
-// point is one of places or below one.
+// hostMounts returns the host's mounts whose mount point is one of
+// places or below one, a line each.
 func hostMounts(t *testing.T, places ...string) string {
 	t.Helper()
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	all, err := mountinfo.Read()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var keep []string
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) < 5 {
-			continue
-		}
-		for _, p := range places {
-			if f[4] == p || strings.HasPrefix(f[4], p+"/") {
-				keep = append(keep, l)
-				break
-			}
+	for _, m := range all {
+		if slices.ContainsFunc(places, func(p string) bool { return m.Point == p || strings.HasPrefix(m.Point, p+"/") }) {
+			keep = append(keep, fmt.Sprintf("%s %s %s %s", m.Point, m.FSType, m.Options, m.SuperOptions))
 		}
 	}
 	return strings.Join(keep, "\n")
